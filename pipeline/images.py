@@ -1,0 +1,151 @@
+"""Image export helpers: sample grids, PNG files and latent interpolation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from pipeline.fileio import atomic_file
+
+# Below this sine of the angle between two latents slerp divides by ~0;
+# linear interpolation is then the same path up to round-off.
+_PARALLEL_EPS = 1e-6
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Map images from [-1, 1] to uint8 [0, 255], clipping values outside.
+
+    Args:
+        images: float array of any shape, nominally in [-1, 1].
+
+    Returns:
+        uint8 array of the same shape; -1 maps to 0 and 1 to 255.
+    """
+    scaled = (np.asarray(images, dtype=np.float64) + 1.0) * 127.5
+    return np.rint(np.clip(scaled, 0.0, 255.0)).astype(np.uint8)
+
+
+def make_grid(
+    images: np.ndarray, rows: int, cols: int, pad: int = 2, fill: int = 255
+) -> np.ndarray:
+    """Tile images into one picture, row by row.
+
+    Args:
+        images: NHWC (or NHW) floats in [-1, 1], with 1 or 3 channels.
+        rows: number of grid rows.
+        cols: number of grid columns.
+        pad: pixels between cells and around the border.
+        fill: uint8 value of the padding and of cells with no image; white
+            by default so that cells stand out against MNIST's black background.
+
+    Returns:
+        uint8 array of shape (rows * (H + pad) + pad, cols * (W + pad) + pad, C),
+        C the input's channel count (grayscale stays grayscale).
+
+    Raises:
+        ValueError: bad shape, or more images than `rows * cols`.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"images: expected NHWC with 1 or 3 channels, got shape {images.shape}")
+    if rows < 1 or cols < 1 or pad < 0:
+        raise ValueError(
+            f"grid: rows and cols must be >= 1 and pad >= 0, got {rows}, {cols}, {pad}"
+        )
+    count, height, width, channels = images.shape
+    if count > rows * cols:
+        raise ValueError(f"images: {count} do not fit a {rows}x{cols} grid")
+    grid = np.full(
+        (rows * (height + pad) + pad, cols * (width + pad) + pad, channels), fill, dtype=np.uint8
+    )
+    for index, image in enumerate(to_uint8(images)):
+        row, col = divmod(index, cols)
+        top, left = pad + row * (height + pad), pad + col * (width + pad)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def save_png(array: np.ndarray, path: str | Path) -> None:
+    """Write a uint8 image as PNG, atomically.
+
+    Args:
+        array: uint8 array, HxW or HxWx1 (saved as mode "L") or HxWx3 ("RGB").
+        path: destination file; parent directories are created.
+
+    Raises:
+        ValueError: not uint8, or not one of the shapes above.
+    """
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise ValueError(f"array: expected uint8 (see to_uint8), got {array.dtype}")
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 3)):
+        raise ValueError(f"array: expected HxW, HxWx1 or HxWx3, got shape {array.shape}")
+    # Pillow infers "L" for 2-D and "RGB" for HxWx3 uint8 (its mode= is deprecated).
+    image = Image.fromarray(np.ascontiguousarray(array))
+    with atomic_file(path) as tmp:
+        image.save(tmp, format="PNG")
+
+
+def interpolate_latents(
+    z_start: np.ndarray,
+    z_end: np.ndarray,
+    steps: int,
+    method: Literal["linear", "slerp"] = "slerp",
+) -> np.ndarray:
+    """Points on a path from `z_start` to `z_end`, both included.
+
+    Spherical interpolation suits Gaussian latents: their mass sits on a
+    shell, and the straight line between two samples cuts through the
+    low-norm interior the generator rarely saw during training. Here slerp
+    moves the direction along the great circle and the norm linearly, so
+    for equal norms it is the classic slerp and otherwise the norm stays
+    between the endpoints'. Parallel, antiparallel or zero vectors have no
+    unique great circle, and fall back to linear.
+
+    Args:
+        z_start: first latent vector, shape (latent_dim,).
+        z_end: last latent vector, same shape.
+        steps: number of points, at least 2.
+        method: "slerp" or "linear".
+
+    Returns:
+        Array of shape (steps, latent_dim); row 0 is `z_start` and row -1 `z_end`.
+    """
+    z_start, z_end = np.asarray(z_start), np.asarray(z_end)
+    if z_start.ndim != 1 or z_start.shape != z_end.shape:
+        raise ValueError(
+            f"latents: expected two vectors of one shape, got {z_start.shape} and {z_end.shape}"
+        )
+    if steps < 2:
+        raise ValueError(f"steps: must be >= 2, got {steps}")
+    if method not in ("linear", "slerp"):
+        raise ValueError(f"method: expected 'linear' or 'slerp', got {method!r}")
+    dtype = np.result_type(z_start.dtype, z_end.dtype, np.float32)
+    a, b = z_start.astype(np.float64), z_end.astype(np.float64)
+    t = np.linspace(0.0, 1.0, steps)[:, np.newaxis]
+    path = _slerp(a, b, t) if method == "slerp" else None
+    if path is None:
+        path = (1.0 - t) * a + t * b
+    path[0], path[-1] = a, b  # exact endpoints, free of round-off
+    return path.astype(dtype)
+
+
+def _slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray | None:
+    """Slerp of direction with linear norm, or None where it is undefined."""
+    norm_a, norm_b = np.linalg.norm(a), np.linalg.norm(b)
+    if norm_a == 0.0 or norm_b == 0.0:
+        return None
+    unit_a, unit_b = a / norm_a, b / norm_b
+    omega = np.arccos(np.clip(unit_a @ unit_b, -1.0, 1.0))
+    sin_omega = np.sin(omega)
+    if sin_omega < _PARALLEL_EPS:
+        return None
+    direction = (np.sin((1.0 - t) * omega) * unit_a + np.sin(t * omega) * unit_b) / sin_omega
+    return direction * ((1.0 - t) * norm_a + t * norm_b)

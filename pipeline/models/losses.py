@@ -1,0 +1,30 @@
+"""Adversarial losses on discriminator logits.
+
+Each returns per-example losses; the caller reduces them, so that the same
+functions serve one device or several (see `GAN.train_step`).
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """-log D(x) - log(1 - D(G(z))): binary cross-entropy, real = 1, fake = 0."""
+    return ops.softplus(-real_logits) + ops.softplus(fake_logits)
+
+
+def minimax_generator_loss(fake_logits):
+    """log(1 - D(G(z))), the loss of the minimax game (Goodfellow et al. 2014, eq. 1)."""
+    return -ops.softplus(fake_logits)
+
+
+def non_saturating_generator_loss(fake_logits):
+    """-log D(G(z)): same fixed point, stronger gradients while D wins early on."""
+    return ops.softplus(-fake_logits)
+
+
+GENERATOR_LOSSES = {
+    "minimax": minimax_generator_loss,
+    "non_saturating": non_saturating_generator_loss,
+}

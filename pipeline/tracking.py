@@ -1,0 +1,217 @@
+"""MLflow tracking: where the store lives, one run per model, and what goes into it.
+
+Without `MLFLOW_TRACKING_URI`, runs go to a sqlite store and an artifact
+root under `mlflow/` at the repository root. The root is taken from
+`DVC_ROOT` when DVC sets it, so `dvc exp run --temp` and `--queue`, which run
+in a copy of the repo, still log to the one store that `mlflow ui` reads.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.fileio import read_json
+from pipeline.params import Params, flatten
+
+if TYPE_CHECKING:
+    import keras
+
+    import mlflow
+    from pipeline.data import DatasetInfo
+
+STORE_DIR = "mlflow"
+SAMPLES_KEY = "samples"
+
+
+def repo_root() -> Path:
+    """The repository root: DVC_ROOT under DVC, else the nearest folder holding `.dvc`."""
+    if os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]).resolve()
+    cwd = Path.cwd().resolve()
+    for folder in (cwd, *cwd.parents):
+        if (folder / ".dvc").is_dir():
+            return folder
+    return cwd
+
+
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI` if set, else the sqlite store under `mlflow/`."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{repo_root() / STORE_DIR / 'mlflow.db'}"
+
+
+def artifact_location(experiment: str) -> str:
+    """Artifact root for a new experiment, anchored at the repo, never at the cwd."""
+    return (repo_root() / STORE_DIR / "artifacts" / experiment).as_uri()
+
+
+def use_experiment(name: str) -> str:
+    """Point MLflow at the store and the experiment `name`, creating it if needed.
+
+    Returns:
+        The experiment id.
+    """
+    import mlflow
+
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        location = artifact_location(name) if "MLFLOW_TRACKING_URI" not in os.environ else None
+        experiment_id = mlflow.create_experiment(name, artifact_location=location)
+    else:
+        experiment_id = experiment.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def run_tags(data_hash: str | None = None) -> dict[str, str]:
+    """Tags that tie a run to its code, data and DVC experiment."""
+    root = repo_root()
+    tags = {"git_commit": _git(root, "rev-parse", "HEAD") or "unknown"}
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    tags["git_dirty"] = "unknown" if status is None else str(bool(status)).lower()
+    if data_hash:
+        tags["data_hash"] = data_hash
+    for variable in ("DVC_EXP_NAME", "DVC_STAGE"):
+        if os.environ.get(variable):
+            tags[variable.lower()] = os.environ[variable]
+    return tags
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+@contextmanager
+def model_run(
+    params: Params, name: str, info: DatasetInfo, run_id: str | None = None
+) -> Iterator[mlflow.ActiveRun]:
+    """Open (or reopen) the MLflow run of model `name`, logging params and tags.
+
+    Args:
+        params: the whole validated params; the model's section and the
+            shared sections are logged, flattened.
+        name: the model's name in `models`.
+        info: the prepared dataset's info, for the data hash tag.
+        run_id: reopen this run (a resumed training) instead of a new one.
+    """
+    import mlflow
+
+    use_experiment(params.mlflow.experiment)
+    tags = {"model": name, "family": params.model(name).family, **run_tags(info.content_hash)}
+    run_name = None if run_id else f"{name}-{params.model(name).network.kind}"
+    with mlflow.start_run(run_id=run_id, run_name=run_name, tags=tags) as run:
+        if run_id is None:
+            mlflow.log_params(model_run_params(params, name))
+        yield run
+
+
+def model_run_params(params: Params, name: str) -> dict[str, Any]:
+    """The flattened params that describe model `name`'s run."""
+    shared = {"seed": params.seed, "prepare": params.prepare.model_dump()}
+    return {**flatten(shared), **flatten(params.model(name), prefix="model.")}
+
+
+@contextmanager
+def reopen_run(run_file: str | Path) -> Iterator[mlflow.ActiveRun]:
+    """Reopen the run that trained a model, from the `run.json` the train stage wrote."""
+    import mlflow
+
+    try:
+        reference = read_json(run_file)
+    except (OSError, ValueError):
+        raise PipelineError(
+            f"{run_file}: missing or unreadable; run the train stage first (dvc repro)"
+        ) from None
+    use_experiment(reference["experiment"])
+    with mlflow.start_run(run_id=reference["run_id"]) as run:
+        yield run
+
+
+def run_reference(run: mlflow.ActiveRun) -> dict[str, str]:
+    """What later stages need to find a run again (written to `run.json`)."""
+    import mlflow
+
+    experiment = mlflow.get_experiment(run.info.experiment_id)
+    return {
+        "run_id": run.info.run_id,
+        "experiment": experiment.name,
+        "experiment_id": run.info.experiment_id,
+    }
+
+
+@dataclass(frozen=True)
+class Sinks:
+    """Callables that forward per-epoch metrics and sample grids to the active run."""
+
+    metrics: Any
+    grid: Any
+
+    @classmethod
+    def for_active_run(cls) -> Sinks:
+        import mlflow
+
+        def log_metrics(metrics: dict[str, float], step: int) -> None:
+            mlflow.log_metrics(metrics, step=step)
+
+        def log_grid(grid: np.ndarray, step: int) -> None:
+            mlflow.log_image(_rgb_or_gray(grid), key=SAMPLES_KEY, step=step)
+
+        return cls(metrics=log_metrics, grid=log_grid)
+
+
+def _rgb_or_gray(grid: np.ndarray) -> np.ndarray:
+    # MLflow reads (H, W, 1) as an error; a 2-D array is a grayscale image.
+    return grid[..., 0] if grid.ndim == 3 and grid.shape[-1] == 1 else grid
+
+
+def log_generator(generator: keras.Model) -> None:
+    """Log the generator with MLflow's Keras flavor and a tensor signature."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    import mlflow
+
+    def spec(tensor, name: str) -> TensorSpec:
+        return TensorSpec(np.dtype("float32"), (-1, *tensor.shape[1:]), name)
+
+    signature = ModelSignature(
+        inputs=Schema([spec(generator.inputs[0], "z")]),
+        outputs=Schema([spec(generator.outputs[0], "images")]),
+    )
+    mlflow.keras.log_model(generator, name="generator", signature=signature)
+
+
+def log_to_run(
+    run_file: str | Path,
+    metrics: dict[str, float] | None = None,
+    artifacts: list[Path] | None = None,
+    artifact_dir: str | None = None,
+) -> None:
+    """Add metrics and artifacts to the run a model was trained in."""
+    import mlflow
+
+    with reopen_run(run_file):
+        if metrics:
+            mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
+        for path in artifacts or []:
+            mlflow.log_artifact(str(path), artifact_path=artifact_dir)

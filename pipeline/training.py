@@ -1,0 +1,266 @@
+"""Build, fit and save a GAN: seeded, resumable, and the same code on one device or several."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from pipeline import tracking
+from pipeline.callbacks import (
+    HistoryFile,
+    SampleGrid,
+    TrainingCheckpoint,
+    fingerprint_of,
+    restore_checkpoint,
+)
+from pipeline.data import load_info, load_split
+from pipeline.errors import PipelineError
+from pipeline.fileio import atomic_file, read_json, write_json
+from pipeline.models.gan import GAN
+from pipeline.networks import build_networks
+from pipeline.params import ModelParams, OptimizerParams, Params
+from pipeline.sampling import GRID_STREAM, latent_vectors
+
+SHUFFLE_BUFFER = 20_000
+
+
+@dataclass(frozen=True)
+class TrainPaths:
+    """Where one model's training reads and writes.
+
+    Args:
+        data_dir: the prepared dataset.
+        out_dir: the stage's outputs (generator, history, grids, run id).
+        checkpoint_dir: resumable state, kept outside the DVC outputs.
+    """
+
+    data_dir: Path
+    out_dir: Path
+    checkpoint_dir: Path
+
+    @property
+    def generator(self) -> Path:
+        return self.out_dir / "generator.keras"
+
+    @property
+    def history(self) -> Path:
+        return self.out_dir / "history.csv"
+
+    @property
+    def samples(self) -> Path:
+        return self.out_dir / "samples"
+
+    @property
+    def run_file(self) -> Path:
+        return self.out_dir / "run.json"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def select_strategy(name: str) -> tf.distribute.Strategy:
+    """The tf.distribute strategy `train.strategy` names.
+
+    `auto` mirrors over every GPU when there are several and otherwise uses
+    the default (single-device) strategy; no device is hard-coded.
+    """
+    if name == "mirrored" or (name == "auto" and len(tf.config.list_logical_devices("GPU")) > 1):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def make_optimizer(params: OptimizerParams) -> keras.optimizers.Optimizer:
+    """An optimizer from its params section."""
+    if params.name == "adam":
+        return keras.optimizers.Adam(
+            params.learning_rate, beta_1=params.beta_1, beta_2=params.beta_2
+        )
+    if params.name == "rmsprop":
+        return keras.optimizers.RMSprop(params.learning_rate, momentum=params.momentum)
+    return keras.optimizers.SGD(params.learning_rate, momentum=params.momentum)
+
+
+def epoch_batches(
+    dataset: tf.data.Dataset,
+    batch_size: int,
+    seed: int,
+    skip_batches: int = 0,
+    buffer_size: int = SHUFFLE_BUFFER,
+) -> tf.data.Dataset:
+    """An endless stream of shuffled batches, the same for the same seed.
+
+    Every pass over the data is reshuffled, in an order fixed by `seed`. A
+    resumed run skips the batches the interrupted one consumed, so it sees
+    exactly the batches an uninterrupted run would. (Seeding each epoch's
+    shuffle from the epoch number needs a tensor seed, which tf.data rejects
+    once op determinism is on.)
+
+    Args:
+        dataset: unbatched examples.
+        batch_size: examples per batch, across all replicas.
+        seed: fixes the order of every pass.
+        skip_batches: batches already consumed before a resume.
+        buffer_size: upper bound on the shuffle buffer.
+    """
+    shuffled = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+    stream = shuffled.repeat().skip(skip_batches * batch_size)
+    return stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def build_gan(
+    params: ModelParams,
+    image_shape: tuple[int, int, int],
+    seed: int,
+    strategy: tf.distribute.Strategy | None = None,
+) -> GAN:
+    """Build and compile a GAN with its optimizers' variables created.
+
+    Args:
+        params: the model's params section.
+        image_shape: (height, width, channels) from the dataset's info file.
+        seed: seeds weight initialisation and the noise inside `train_step`.
+        strategy: the distribution strategy; the current one when None.
+    """
+    seed_everything(seed)
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        generator, discriminator = build_networks(params.network, image_shape)
+        model = GAN(
+            generator,
+            discriminator,
+            latent_dim=params.network.latent_dim,
+            d_steps=params.train.d_steps,
+            loss=params.loss,
+            seed=seed,
+        )
+        model.compile(
+            d_optimizer=make_optimizer(params.train.d_optimizer),
+            g_optimizer=make_optimizer(params.train.g_optimizer),
+        )
+        model.build_optimizers()
+    return model
+
+
+def fit_gan(
+    params: ModelParams,
+    seed: int,
+    paths: TrainPaths,
+    fingerprint: str,
+    sinks: tracking.Sinks | None = None,
+    extra_state: dict | None = None,
+    verbose: int | str = "auto",
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> GAN:
+    """Train a GAN on the prepared data, resuming from a matching checkpoint.
+
+    Args:
+        params: the model's params section.
+        seed: the run's seed.
+        paths: where to read data and write outputs and checkpoints.
+        fingerprint: identifies this run; a checkpoint of another is ignored.
+        sinks: where per-epoch metrics and grids go besides the files.
+        extra_state: saved with each checkpoint (e.g. the MLflow run id).
+        verbose: passed to `fit`; "auto" shows the Keras progress bar.
+        callbacks: more callbacks, run after the checkpoint is written.
+
+    Returns:
+        The trained model. Its generator is saved to `paths.generator`.
+    """
+    info = load_info(paths.data_dir)
+    strategy = select_strategy(params.train.strategy)
+    replicas = strategy.num_replicas_in_sync
+    if params.train.batch_size % replicas:
+        raise PipelineError(
+            f"train.batch_size = {params.train.batch_size}: must be divisible by the "
+            f"{replicas} replicas of the {params.train.strategy!r} strategy"
+        )
+    model = build_gan(params, info.image_shape, seed, strategy)
+    paths.samples.mkdir(parents=True, exist_ok=True)
+
+    state = restore_checkpoint(paths.checkpoint_dir, fingerprint, model, paths.samples)
+    initial_epoch = state["epoch"] if state else 0
+    history_rows = state["history"] if state else []
+
+    global_batch = params.train.batch_size * params.train.d_steps
+    count = info.splits["train"].count
+    steps_per_epoch = count // global_batch
+    if steps_per_epoch == 0:
+        raise PipelineError(
+            f"train.batch_size * train.d_steps = {global_batch}: larger than the "
+            f"{count} training images; make it smaller"
+        )
+    batches = epoch_batches(
+        load_split(paths.data_dir, "train").map(lambda image, label: image),
+        global_batch,
+        seed,
+        skip_batches=initial_epoch * steps_per_epoch,
+        buffer_size=min(count, SHUFFLE_BUFFER),
+    )
+    grid = params.train.grid_size
+    latents = latent_vectors(seed, grid * grid, params.network.latent_dim, GRID_STREAM)
+    history = HistoryFile(paths.history, history_rows, sinks.metrics if sinks else None)
+    callbacks = [
+        SampleGrid(latents, grid, paths.samples, initial_epoch, sinks.grid if sinks else None),
+        history,
+        TrainingCheckpoint(paths.checkpoint_dir, fingerprint, history, paths.samples, extra_state),
+        *(callbacks or []),
+    ]
+    if initial_epoch < params.train.epochs:
+        model.fit(
+            batches,
+            epochs=params.train.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # the stream is already shuffled, reproducibly
+        )
+    with atomic_file(paths.generator) as tmp:
+        model.generator.save(tmp)
+    shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)
+    return model
+
+
+def train_model(params: Params, name: str, paths: TrainPaths) -> str:
+    """Train model `name` inside one MLflow run and write the run id to its outputs.
+
+    A run interrupted by a crash or a kill resumes from its last completed
+    epoch, in the same MLflow run, when the params, seed and data are unchanged.
+
+    Returns:
+        The MLflow run id.
+    """
+    model_params = params.model(name)
+    info = load_info(paths.data_dir)
+    fingerprint = fingerprint_of(model_params.model_dump(), params.seed, info.content_hash)
+    previous_run = _interrupted_run_id(paths.checkpoint_dir, fingerprint)
+    with tracking.model_run(params, name, info, run_id=previous_run) as run:
+        run_id = run.info.run_id
+        model = fit_gan(
+            model_params,
+            params.seed,
+            paths,
+            fingerprint,
+            sinks=tracking.Sinks.for_active_run(),
+            extra_state={"run_id": run_id},
+        )
+        tracking.log_generator(model.generator)
+        write_json(paths.run_file, tracking.run_reference(run))
+    return run_id
+
+
+def _interrupted_run_id(checkpoint_dir: Path, fingerprint: str) -> str | None:
+    try:
+        state = read_json(checkpoint_dir / "state.json")
+    except (OSError, ValueError):
+        return None
+    if state.get("fingerprint") != fingerprint:
+        return None
+    return state.get("extra", {}).get("run_id")

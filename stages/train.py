@@ -1,0 +1,28 @@
+"""Stage `train`: fit one model and write models/<name>/ (generator, history, grids, run id)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.cli import run_stage, stage_model_name
+from pipeline.params import load_params
+
+
+def main() -> None:
+    name = stage_model_name(__doc__)
+    params = load_params()
+    params.model(name)
+    # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
+    from pipeline.training import TrainPaths, train_model
+
+    paths = TrainPaths(
+        data_dir=Path("data/prepared"),
+        out_dir=Path("models") / name,
+        checkpoint_dir=Path("checkpoints") / name,
+    )
+    run_id = train_model(params, name, paths)
+    print(f"trained {name}: {paths.generator} (MLflow run {run_id})")
+
+
+if __name__ == "__main__":
+    run_stage(main)

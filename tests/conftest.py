@@ -1,0 +1,24 @@
+"""Shared fixtures. TensorFlow's C++ logging is quietened before anything imports it."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mnist5k_dir(tmp_path_factory) -> Path:
+    """The offline default dataset, prepared once per session."""
+    from pipeline.data import prepare_dataset
+    from pipeline.params import PrepareParams
+
+    out_dir = tmp_path_factory.mktemp("data") / "prepared"
+    prepare_dataset(PrepareParams(), seed=0, out_dir=out_dir)
+    return out_dir

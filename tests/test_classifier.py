@@ -1,0 +1,118 @@
+"""The evaluator CNN: training, reloading without project code, embeddings."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline.evaluation.classifier import (
+    build_classifier,
+    embed,
+    feature_extractor,
+    train_classifier,
+)
+from pipeline.params import EvaluatorParams
+
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def _bright_vs_dark(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class 1 images are brighter than class 0 ones, under heavy noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, size=n).astype(np.int32)
+    means = np.where(labels == 1, 0.3, -0.3)[:, None, None, None]
+    images = means + rng.normal(0.0, 0.5, size=(n, *IMAGE_SHAPE))
+    return np.clip(images, -1.0, 1.0).astype(np.float32), labels
+
+
+@pytest.fixture(scope="module")
+def trained():
+    train = tf.data.Dataset.from_tensor_slices(_bright_vs_dark(512, seed=0))
+    test = tf.data.Dataset.from_tensor_slices(_bright_vs_dark(256, seed=1))
+    params = EvaluatorParams(epochs=2, batch_size=32, learning_rate=1e-3, feature_dim=16)
+    return train_classifier(train, test, params, IMAGE_SHAPE, num_classes=2, seed=0, verbose=0)
+
+
+def test_learns_a_separable_problem(trained):
+    _, metrics = trained
+    assert set(metrics) == {"test_accuracy", "test_loss"}
+    assert metrics["test_accuracy"] >= 0.95
+    assert all(isinstance(value, float) for value in metrics.values())
+
+
+_RELOAD_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import keras
+    model = keras.saving.load_model(sys.argv[1])
+    np.save(sys.argv[3], np.asarray(model(np.load(sys.argv[2]), training=False)))
+    assert not any(name.split(".")[0] in ("pipeline", "stages") for name in sys.modules)
+    """
+)
+
+
+def test_saved_model_reloads_with_keras_alone(trained, tmp_path):
+    model, _ = trained
+    model_path, inputs_path, outputs_path = (
+        tmp_path / "evaluator.keras",
+        tmp_path / "inputs.npy",
+        tmp_path / "logits.npy",
+    )
+    model.save(model_path)
+    images, _ = _bright_vs_dark(16, seed=2)
+    np.save(inputs_path, images)
+    # Run from tmp_path so that the project is not importable from the cwd.
+    subprocess.run(
+        [sys.executable, "-c", _RELOAD_SCRIPT, model_path, inputs_path, outputs_path],
+        cwd=tmp_path,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"},
+        check=True,
+        timeout=120,
+    )
+    expected = np.asarray(model(images, training=False))
+    # Same weights and ops on the same machine; a tolerance only for reduction order.
+    np.testing.assert_allclose(np.load(outputs_path), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("image_shape", [(28, 28, 1), (32, 32, 3)])
+def test_feature_extractor_shapes(image_shape):
+    classifier = build_classifier(image_shape, num_classes=10, feature_dim=64)
+    extractor = feature_extractor(classifier)
+    features, logits = extractor(np.zeros((3, *image_shape), np.float32), training=False)
+    assert tuple(features.shape) == (3, 64)
+    assert tuple(logits.shape) == (3, 10)
+    # The extractor shares the classifier's weights: identical logits.
+    np.testing.assert_allclose(logits, classifier(np.zeros((3, *image_shape), np.float32)))
+
+
+def test_embed_arrays_and_datasets_agree(trained):
+    model, _ = trained
+    extractor = feature_extractor(model)
+    images, labels = _bright_vs_dark(70, seed=3)
+    features, logits = embed(extractor, images, batch_size=32)  # 32 + 32 + 6
+    assert features.shape == (70, 16) and logits.shape == (70, 2)
+    assert features.dtype == np.float64 and logits.dtype == np.float64
+    np.testing.assert_allclose(logits, np.asarray(model(images, training=False)), atol=1e-5)
+    pairs = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    ds_features, ds_logits = embed(extractor, pairs, batch_size=32)
+    np.testing.assert_allclose(ds_features, features, atol=1e-5)
+    np.testing.assert_allclose(ds_logits, logits, atol=1e-5)
+
+
+def test_training_is_seeded():
+    data = tf.data.Dataset.from_tensor_slices(_bright_vs_dark(64, seed=4))
+    params = EvaluatorParams(epochs=1, batch_size=16, feature_dim=8)
+    runs = [
+        train_classifier(data, data, params, IMAGE_SHAPE, num_classes=2, seed=5, verbose=0)[0]
+        for _ in range(2)
+    ]
+    for first, second in zip(runs[0].get_weights(), runs[1].get_weights(), strict=True):
+        np.testing.assert_array_equal(first, second)
