@@ -15,6 +15,7 @@ import numpy as np
 
 from pipeline.fileio import atomic_dir, atomic_file, read_json
 from pipeline.images import make_grid, save_png
+from pipeline.sampling import generate
 
 ImageSink = Callable[[np.ndarray, int], None]
 MetricSink = Callable[[dict[str, float], int], None]
@@ -62,8 +63,9 @@ class SampleGrid(keras.callbacks.Callback):
         self._draw(epoch + 1)
 
     def _draw(self, epoch: int) -> None:
-        images = self.model.generator.predict_on_batch(self.latents)
-        grid = make_grid(np.asarray(images), self.grid_size, self.grid_size)
+        # A direct call, not predict: under a strategy, predict gathers every replica's copy.
+        images = generate(self.model.generator, self.latents)
+        grid = make_grid(images, self.grid_size, self.grid_size)
         save_png(grid, self.out_dir / grid_name(epoch))
         if self.on_grid is not None:
             self.on_grid(grid, epoch)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
 from pipeline.errors import PipelineError
+
+# Stages import this module before TensorFlow: keep TF's C++ info lines out of
+# the DVC log unless the user asked for them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def run_stage(main: Callable[[], None]) -> None:

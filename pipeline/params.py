@@ -100,11 +100,11 @@ class NetworkParams(Section):
     generator_units: Annotated[list[PositiveInt], Field(min_length=1)] = [256, 512]
     discriminator_units: Annotated[list[PositiveInt], Field(min_length=1)] = [512, 256]
     leaky_relu_slope: Rate = 0.2
-    dropout: Rate = 0.0
+    dropout: Rate = 0.3
 
 
 class TrainParams(Section):
-    epochs: PositiveInt = 30
+    epochs: PositiveInt = 200
     batch_size: PositiveInt = 64
     d_steps: PositiveInt = 1
     d_optimizer: OptimizerParams = OptimizerParams()

@@ -45,8 +45,11 @@ def repo_root() -> Path:
 
 def tracking_uri() -> str:
     """`MLFLOW_TRACKING_URI` if set, else the sqlite store under `mlflow/`."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
+    return os.environ.get("MLFLOW_TRACKING_URI") or local_store_uri()
+
+
+def local_store_uri() -> str:
+    """The repository's own sqlite store."""
     return f"sqlite:///{repo_root() / STORE_DIR / 'mlflow.db'}"
 
 
@@ -64,12 +67,14 @@ def use_experiment(name: str) -> str:
     import mlflow
 
     uri = tracking_uri()
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    local = uri == local_store_uri()
+    if local:
+        (repo_root() / STORE_DIR).mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
-        location = artifact_location(name) if "MLFLOW_TRACKING_URI" not in os.environ else None
+        # A remote server knows its own artifact root; a local store must be told.
+        location = artifact_location(name) if local else None
         experiment_id = mlflow.create_experiment(name, artifact_location=location)
     else:
         experiment_id = experiment.experiment_id

@@ -42,6 +42,10 @@ class TrainPaths:
     out_dir: Path
     checkpoint_dir: Path
 
+    def __post_init__(self):
+        for name in ("data_dir", "out_dir", "checkpoint_dir"):
+            object.__setattr__(self, name, Path(getattr(self, name)))
+
     @property
     def generator(self) -> Path:
         return self.out_dir / "generator.keras"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -76,9 +75,8 @@ def clean_env() -> dict[str, str]:
 def run(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run(cmd, cwd=cwd, env=clean_env(), capture_output=True, text=True)
     if check and done.returncode != 0:
-        pytest.fail(
-            f"{' '.join(cmd)} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        )
+        output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        pytest.fail(f"{' '.join(cmd)} exited {done.returncode}:\n{output}")
     return done
 
 
@@ -119,6 +117,7 @@ def test_repro_writes_every_declared_output(repo):
     ):
         assert (repo / name).is_file(), name
     assert not (repo / "checkpoints/gan").exists()
+    assert not (repo / "mlruns").exists(), "MLflow wrote outside the repo's store"
 
 
 def test_second_repro_has_nothing_to_do(repo):
@@ -164,7 +163,7 @@ def test_mlflow_run_holds_params_tags_and_metric_curves(gan_run, mlflow_client, 
         assert key in gan_run.data.metrics
 
 
-def test_mlflow_run_holds_sample_images_and_exports(gan_run, mlflow_client):
+def test_mlflow_run_holds_sample_images_and_exports(gan_run, mlflow_client, repo):
     run_id = gan_run.info.run_id
     images = [f.path for f in mlflow_client.list_artifacts(run_id, "images")]
     # MLflow names logged images `<key>+step+<step>+timestamp+...`.
@@ -172,11 +171,13 @@ def test_mlflow_run_holds_sample_images_and_exports(gan_run, mlflow_client):
     assert steps == {0, 1, 2}, images
     exported = {Path(f.path).name for f in mlflow_client.list_artifacts(run_id, "export")}
     assert exported == {"grid.png", "interpolation.png", "samples.npz"}
+    assert gan_run.info.artifact_uri.startswith((repo / "mlflow" / "artifacts").as_uri())
 
 
 def test_mlflow_logged_model_loads_and_generates(gan_run, mlflow_client):
-    import mlflow
     import numpy as np
+
+    import mlflow
 
     mlflow.set_tracking_uri(mlflow_client.tracking_uri)
     models = mlflow.search_logged_models(

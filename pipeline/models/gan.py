@@ -51,6 +51,10 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_acc_real_tracker = keras.metrics.Mean(name="d_acc_real")
         self.d_acc_fake_tracker = keras.metrics.Mean(name="d_acc_fake")
+        # Both networks arrive built. Without this, `fit` under a distribution
+        # strategy builds the model by calling it on a data batch: images,
+        # where `call` expects z.
+        self.built = True
 
     def compile(
         self,
