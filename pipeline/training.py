@@ -17,6 +17,7 @@ from pipeline.callbacks import (
     fingerprint_of,
     restore_checkpoint,
 )
+from pipeline.cli import progress_verbosity
 from pipeline.data import load_info, load_split
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_file, read_json, write_json
@@ -159,7 +160,7 @@ def fit_gan(
     fingerprint: str,
     sinks: tracking.Sinks | None = None,
     extra_state: dict | None = None,
-    verbose: int | str = "auto",
+    verbose: int | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> GAN:
     """Train a GAN on the prepared data, resuming from a matching checkpoint.
@@ -171,7 +172,8 @@ def fit_gan(
         fingerprint: identifies this run; a checkpoint of another is ignored.
         sinks: where per-epoch metrics and grids go besides the files.
         extra_state: saved with each checkpoint (e.g. the MLflow run id).
-        verbose: passed to `fit`; "auto" shows the Keras progress bar.
+        verbose: passed to `fit`; by default the Keras progress bar on a
+            terminal and one line per epoch otherwise.
         callbacks: more callbacks, run after the checkpoint is written.
 
     Returns:
@@ -223,7 +225,7 @@ def fit_gan(
             initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch,
             callbacks=callbacks,
-            verbose=verbose,
+            verbose=progress_verbosity() if verbose is None else verbose,
             shuffle=False,  # the stream is already shuffled, reproducibly
         )
     with atomic_file(paths.generator) as tmp:

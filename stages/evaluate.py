@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import run_stage, stage_model_name
+from pipeline.cli import model_stage_params, run_stage
 from pipeline.fileio import write_json
-from pipeline.params import load_params
 
 
 def main() -> None:
-    name = stage_model_name(__doc__)
-    params = load_params()
-    params.model(name)
+    name, params = model_stage_params(__doc__)
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     from pipeline.evaluation.evaluate import evaluate_generator
     from pipeline.tracking import log_to_run

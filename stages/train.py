@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import run_stage, stage_model_name
-from pipeline.params import load_params
+from pipeline.cli import model_stage_params, run_stage
 
 
 def main() -> None:
-    name = stage_model_name(__doc__)
-    params = load_params()
-    params.model(name)
+    name, params = model_stage_params(__doc__)
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     from pipeline.training import TrainPaths, train_model
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -205,6 +206,19 @@ def test_changing_export_params_reruns_only_export(repo):
         assert f"Running stage '{other}'" not in dry
 
 
+def test_temp_experiment_logs_to_the_repos_store(repo, mlflow_client):
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "first repro")
+    run(repo, "dvc", "exp", "run", "--temp", "-n", "one-epoch", "-S", "gan.train.epochs=1")
+    experiment = mlflow_client.get_experiment_by_name("gan-pipeline")
+    query = "tags.dvc_exp_name = 'one-epoch'"
+    runs = mlflow_client.search_runs([experiment.experiment_id], query)
+    assert len(runs) == 1, "the --temp run, made in a copy under .dvc/tmp, must log here"
+    assert runs[0].data.params["model.train.epochs"] == "1"
+    assert "domain_fid" in runs[0].data.metrics
+    assert not list((repo / ".dvc" / "tmp").glob("**/mlflow.db"))
+
+
 def test_bad_params_fail_in_one_line_and_write_nothing(tmp_path):
     root = copy_repo(tmp_path)
     params = yaml.safe_load((root / "params.yaml").read_text())
@@ -220,3 +234,37 @@ def test_bad_params_fail_in_one_line_and_write_nothing(tmp_path):
         ]
     after = sorted(p.relative_to(root) for p in root.rglob("*") if ".git" not in p.parts)
     assert after == before, "a rejected run must not write files or an MLflow store"
+
+
+def test_training_killed_mid_run_resumes_in_the_same_mlflow_run(tmp_path):
+    root = copy_repo(tmp_path)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["gan"]["train"]["epochs"] = 6
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    run(root, "dvc", "repro", "prepare")
+    state = root / "checkpoints" / "gan" / "state.json"
+
+    train = subprocess.Popen(
+        [sys.executable, "-m", "stages.train", "gan"],
+        cwd=root,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not state.exists() and time.monotonic() < deadline and train.poll() is None:
+            time.sleep(0.2)
+        assert state.exists(), "no checkpoint was written before the kill"
+    finally:
+        train.kill()  # SIGKILL: no cleanup runs
+        train.wait()
+    killed_at = json.loads(state.read_text())
+    assert 1 <= killed_at["epoch"] < 6
+
+    run(root, "dvc", "repro", "train@gan")
+    reference = json.loads((root / "models/gan/run.json").read_text())
+    assert reference["run_id"] == killed_at["extra"]["run_id"]
+    rows = (root / "models/gan/history.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[0] for row in rows] == ["1", "2", "3", "4", "5", "6"]
+    assert not state.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.cli import progress_verbosity
 from pipeline.data import load_info, load_split
 from pipeline.evaluation.classifier import train_classifier
 from pipeline.fileio import atomic_file
@@ -29,6 +30,7 @@ def fit_evaluator(
         info.image_shape,
         info.num_classes,
         seed,
+        verbose=progress_verbosity(),
     )
     with atomic_file(model_path) as tmp:
         model.save(tmp)
