@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,8 +168,8 @@ def run_reference(run: mlflow.ActiveRun) -> dict[str, str]:
 class Sinks:
     """Callables that forward per-epoch metrics and sample grids to the active run."""
 
-    metrics: Any
-    grid: Any
+    metrics: Callable[[dict[str, float], int], None]
+    grid: Callable[[np.ndarray, int], None]
 
     @classmethod
     def for_active_run(cls) -> Sinks:
