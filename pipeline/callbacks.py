@@ -171,6 +171,15 @@ def state_variables(model: keras.Model) -> list[keras.Variable]:
     return [*model.variables, *model.d_optimizer.variables, *model.g_optimizer.variables]
 
 
+def checkpoint_state(directory: str | Path, fingerprint: str) -> dict[str, Any] | None:
+    """The saved state (epoch, history, extra) of a checkpoint of this run, if any."""
+    try:
+        state = read_json(Path(directory) / "state.json")
+    except (OSError, ValueError):
+        return None
+    return state if state.get("fingerprint") == fingerprint else None
+
+
 def restore_checkpoint(
     directory: str | Path, fingerprint: str, model: keras.Model, samples_dir: str | Path
 ) -> dict[str, Any] | None:
@@ -187,13 +196,13 @@ def restore_checkpoint(
         usable checkpoint.
     """
     directory = Path(directory)
+    state = checkpoint_state(directory, fingerprint)
     try:
-        state = read_json(directory / "state.json")
         saved = np.load(directory / "variables.npz")
     except (OSError, ValueError):
         return None
     variables = state_variables(model)
-    if state.get("fingerprint") != fingerprint or len(saved.files) != len(variables):
+    if state is None or len(saved.files) != len(variables):
         return None
     for i, variable in enumerate(variables):
         variable.assign(saved[f"v{i}"])

@@ -14,13 +14,14 @@ from pipeline.callbacks import (
     HistoryFile,
     SampleGrid,
     TrainingCheckpoint,
+    checkpoint_state,
     fingerprint_of,
     restore_checkpoint,
 )
 from pipeline.cli import progress_verbosity
 from pipeline.data import load_info, load_split
 from pipeline.errors import PipelineError
-from pipeline.fileio import atomic_file, read_json, write_json
+from pipeline.fileio import atomic_file, write_json
 from pipeline.models.gan import GAN
 from pipeline.networks import build_networks
 from pipeline.params import ModelParams, OptimizerParams, Params
@@ -246,7 +247,8 @@ def train_model(params: Params, name: str, paths: TrainPaths) -> str:
     model_params = params.model(name)
     info = load_info(paths.data_dir)
     fingerprint = fingerprint_of(model_params.model_dump(), params.seed, info.content_hash)
-    previous_run = _interrupted_run_id(paths.checkpoint_dir, fingerprint)
+    interrupted = checkpoint_state(paths.checkpoint_dir, fingerprint)
+    previous_run = interrupted["extra"].get("run_id") if interrupted else None
     with tracking.model_run(params, name, info, run_id=previous_run) as run:
         run_id = run.info.run_id
         model = fit_gan(
@@ -260,13 +262,3 @@ def train_model(params: Params, name: str, paths: TrainPaths) -> str:
         tracking.log_generator(model.generator)
         write_json(paths.run_file, tracking.run_reference(run))
     return run_id
-
-
-def _interrupted_run_id(checkpoint_dir: Path, fingerprint: str) -> str | None:
-    try:
-        state = read_json(checkpoint_dir / "state.json")
-    except (OSError, ValueError):
-        return None
-    if state.get("fingerprint") != fingerprint:
-        return None
-    return state.get("extra", {}).get("run_id")
