@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from pipeline.params import load_params  # noqa: E402
-from pipeline.training import build_gan  # noqa: E402
+from pipeline.training import build_model  # noqa: E402
 
 
 def main() -> None:
@@ -31,16 +31,22 @@ def main() -> None:
     params = load_params().model(args.model)
     batch = args.batch_size or params.train.batch_size
     global_batch = batch * params.train.d_steps
-    model = build_gan(params, (28, 28, 1), seed=0)
-    images = np.random.default_rng(0).uniform(-1, 1, (global_batch, 28, 28, 1)).astype("float32")
-    data = tf.data.Dataset.from_tensors(images).repeat()
+    num_classes = 10 if params.conditional else 0
+    model = build_model(params, (28, 28, 1), seed=0, num_classes=num_classes)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (global_batch, 28, 28, 1)).astype("float32")
+    labels = rng.integers(0, 10, global_batch).astype("int32")
+    data = tf.data.Dataset.from_tensors((images, labels) if num_classes else images).repeat()
 
     model.fit(data, steps_per_epoch=20, epochs=1, verbose=0, shuffle=False)  # warm up
     start = time.perf_counter()
     model.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0, shuffle=False)
     seconds = time.perf_counter() - start
 
-    print(f"model {args.model}: batch {batch}, d_steps {params.train.d_steps}, {args.steps} steps")
+    print(
+        f"model {args.model} ({params.family}, {params.network.kind}): batch {batch}, "
+        f"d_steps {params.train.d_steps}, {args.steps} steps"
+    )
     rate = global_batch * args.steps / seconds
     print(f"{seconds / args.steps * 1e3:.2f} ms/step, {rate:,.0f} images/s")
 

@@ -27,14 +27,16 @@ def grid_name(epoch: int) -> str:
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Draw the generator's output for fixed latents, before training and after each epoch.
+    """Draw the generator's output for fixed inputs, before training and after each epoch.
 
     Grids are named by completed epochs: `epoch_000.png` is the untrained
     generator, so progress can be watched from the start.
 
     Args:
-        latents: fixed generator inputs, one per grid cell.
-        grid_size: cells per side.
+        latents: fixed latent vectors, one per grid cell, row by row.
+        labels: the class of each cell for a conditional generator, else None.
+        rows: grid rows.
+        cols: grid columns.
         out_dir: folder for the PNG files.
         initial_epoch: the epoch training starts (or resumes) from.
         on_grid: optional sink called with (grid, epoch), e.g. MLflow.
@@ -43,14 +45,18 @@ class SampleGrid(keras.callbacks.Callback):
     def __init__(
         self,
         latents: np.ndarray,
-        grid_size: int,
+        labels: np.ndarray | None,
+        rows: int,
+        cols: int,
         out_dir: str | Path,
         initial_epoch: int = 0,
         on_grid: ImageSink | None = None,
     ):
         super().__init__()
         self.latents = latents
-        self.grid_size = grid_size
+        self.labels = labels
+        self.rows = rows
+        self.cols = cols
         self.out_dir = Path(out_dir)
         self.initial_epoch = initial_epoch
         self.on_grid = on_grid
@@ -64,8 +70,8 @@ class SampleGrid(keras.callbacks.Callback):
 
     def _draw(self, epoch: int) -> None:
         # A direct call, not predict: under a strategy, predict gathers every replica's copy.
-        images = generate(self.model.generator, self.latents)
-        grid = make_grid(images, self.grid_size, self.grid_size)
+        images = generate(self.model.generator, self.latents, self.labels)
+        grid = make_grid(images, self.rows, self.cols)
         save_png(grid, self.out_dir / grid_name(epoch))
         if self.on_grid is not None:
             self.on_grid(grid, epoch)

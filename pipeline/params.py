@@ -95,12 +95,17 @@ class OptimizerParams(Section):
 
 
 class NetworkParams(Section):
-    kind: Literal["mlp"] = "mlp"
+    kind: Literal["mlp", "dcgan"] = "mlp"
     latent_dim: PositiveInt = 100
+    # mlp
     generator_units: Annotated[list[PositiveInt], Field(min_length=1)] = [256, 512]
     discriminator_units: Annotated[list[PositiveInt], Field(min_length=1)] = [512, 256]
-    leaky_relu_slope: Rate = 0.2
     dropout: Rate = 0.3
+    # dcgan: D has `filters`, 2 * `filters`, ... channels; G mirrors it
+    filters: PositiveInt = 64
+    discriminator_norm: Literal["batch", "layer", "none"] = "batch"
+    # both
+    leaky_relu_slope: Rate = 0.2
 
 
 class TrainParams(Section):
@@ -113,11 +118,68 @@ class TrainParams(Section):
     strategy: Literal["auto", "default", "mirrored"] = "auto"
 
 
+Family = Literal["gan", "cgan", "wgan", "wgan_gp"]
+
+# What each family's paper uses, where it differs from the defaults above.
+# A model section overrides any of it.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cgan": {"conditional": True},
+    "wgan": {
+        "train": {
+            "d_steps": 5,
+            "d_optimizer": {"name": "rmsprop", "learning_rate": 5e-5},
+            "g_optimizer": {"name": "rmsprop", "learning_rate": 5e-5},
+        },
+    },
+    "wgan_gp": {
+        "network": {"discriminator_norm": "layer"},
+        "train": {
+            "d_steps": 5,
+            "d_optimizer": {"name": "adam", "learning_rate": 1e-4, "beta_1": 0.0, "beta_2": 0.9},
+            "g_optimizer": {"name": "adam", "learning_rate": 1e-4, "beta_1": 0.0, "beta_2": 0.9},
+        },
+    },
+}
+
+
 class ModelParams(Section):
-    family: Literal["gan"] = "gan"
-    loss: Literal["minimax", "non_saturating"] = "non_saturating"
+    """One model's section. Keys it leaves out take its family's defaults."""
+
+    family: Family = "gan"
+    conditional: bool = False
+    loss: Literal["minimax", "non_saturating"] = "non_saturating"  # gan, cgan
+    clip_value: PositiveFloat = 0.01  # wgan: c
+    gradient_penalty: PositiveFloat = 10.0  # wgan_gp: lambda
     network: NetworkParams = NetworkParams()
     train: TrainParams = TrainParams()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_family_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("family") not in FAMILY_DEFAULTS:
+            return data
+        return _deep_merge(FAMILY_DEFAULTS[data["family"]], data)
+
+    @model_validator(mode="after")
+    def _check_family(self) -> ModelParams:
+        if self.family == "cgan" and not self.conditional:
+            raise ValueError("conditional = False: a cgan is conditional by definition")
+        if self.family == "wgan_gp" and self.network.discriminator_norm == "batch":
+            raise ValueError(
+                "network.discriminator_norm = 'batch': a gradient-penalty critic must not "
+                "use BatchNorm (allowed: 'layer', 'none')"
+            )
+        return self
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = _deep_merge(base[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 # --- evaluate, export, tracking ----------------------------------------------
@@ -253,8 +315,9 @@ def _first_error(err: ValidationError, prefix: tuple[str, ...] = ()) -> str:
     loc = ".".join(str(p) for p in (*prefix, *first["loc"]))
     kind, message = first["type"], first["msg"]
     if kind == "value_error":
-        # Raised by our validators, which already name the key.
-        return message.removeprefix("Value error, ")
+        # Raised by our validators, which name the key within their section.
+        message = message.removeprefix("Value error, ")
+        return f"{loc}.{message}" if loc else message
     if kind == "extra_forbidden":
         allowed = _allowed_keys((*prefix, *first["loc"][:-1]))
         return f"{loc}: unknown key (allowed: {', '.join(allowed)})"

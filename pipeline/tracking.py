@@ -122,8 +122,15 @@ def model_run(
     import mlflow
 
     use_experiment(params.mlflow.experiment)
-    tags = {"model": name, "family": params.model(name).family, **run_tags(info.content_hash)}
-    run_name = None if run_id else f"{name}-{params.model(name).network.kind}"
+    model = params.model(name)
+    tags = {
+        "model": name,
+        "family": model.family,
+        "network": model.network.kind,
+        "conditional": str(model.conditional).lower(),
+        **run_tags(info.content_hash),
+    }
+    run_name = None if run_id else f"{name}-{model.network.kind}"
     with mlflow.start_run(run_id=run_id, run_name=run_name, tags=tags) as run:
         if run_id is None:
             mlflow.log_params(model_run_params(params, name))
@@ -197,10 +204,11 @@ def log_generator(generator: keras.Model) -> None:
     import mlflow
 
     def spec(tensor, name: str) -> TensorSpec:
-        return TensorSpec(np.dtype("float32"), (-1, *tensor.shape[1:]), name)
+        return TensorSpec(np.dtype(tensor.dtype), (-1, *tensor.shape[1:]), name)
 
+    names = ["z", "label"][: len(generator.inputs)]
     signature = ModelSignature(
-        inputs=Schema([spec(generator.inputs[0], "z")]),
+        inputs=Schema([spec(t, n) for t, n in zip(generator.inputs, names, strict=True)]),
         outputs=Schema([spec(generator.outputs[0], "images")]),
     )
     mlflow.keras.log_model(generator, name="generator", signature=signature)

@@ -22,10 +22,10 @@ from pipeline.cli import progress_verbosity
 from pipeline.data import load_info, load_split
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_file, write_json
-from pipeline.models.gan import GAN
+from pipeline.models import AdversarialModel, make_model
 from pipeline.networks import build_networks
 from pipeline.params import ModelParams, OptimizerParams, Params
-from pipeline.sampling import GRID_STREAM, latent_vectors
+from pipeline.sampling import grid_inputs
 
 SHUFFLE_BUFFER = 20_000
 
@@ -120,32 +120,29 @@ def epoch_batches(
     return stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def build_gan(
+def build_model(
     params: ModelParams,
     image_shape: tuple[int, int, int],
     seed: int,
+    num_classes: int = 0,
     strategy: tf.distribute.Strategy | None = None,
-) -> GAN:
-    """Build and compile a GAN with its optimizers' variables created.
+) -> AdversarialModel:
+    """Build and compile a model of `params.family` with its optimizers' variables created.
 
     Args:
         params: the model's params section.
         image_shape: (height, width, channels) from the dataset's info file.
         seed: seeds weight initialisation and the noise inside `train_step`.
+        num_classes: 0 for an unconditional model, else the dataset's classes.
         strategy: the distribution strategy; the current one when None.
     """
     seed_everything(seed)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        generator, discriminator = build_networks(params.network, image_shape)
-        model = GAN(
-            generator,
-            discriminator,
-            latent_dim=params.network.latent_dim,
-            d_steps=params.train.d_steps,
-            loss=params.loss,
-            seed=seed,
+        generator, discriminator = build_networks(
+            params.network, image_shape, num_classes, params.network.discriminator_norm
         )
+        model = make_model(params, generator, discriminator, num_classes, seed)
         model.compile(
             d_optimizer=make_optimizer(params.train.d_optimizer),
             g_optimizer=make_optimizer(params.train.g_optimizer),
@@ -154,7 +151,7 @@ def build_gan(
     return model
 
 
-def fit_gan(
+def fit_model(
     params: ModelParams,
     seed: int,
     paths: TrainPaths,
@@ -163,8 +160,8 @@ def fit_gan(
     extra_state: dict | None = None,
     verbose: int | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
-) -> GAN:
-    """Train a GAN on the prepared data, resuming from a matching checkpoint.
+) -> AdversarialModel:
+    """Train a model on the prepared data, resuming from a matching checkpoint.
 
     Args:
         params: the model's params section.
@@ -188,7 +185,8 @@ def fit_gan(
             f"train.batch_size = {params.train.batch_size}: must be divisible by the "
             f"{replicas} replicas of the {params.train.strategy!r} strategy"
         )
-    model = build_gan(params, info.image_shape, seed, strategy)
+    num_classes = info.num_classes if params.conditional else 0
+    model = build_model(params, info.image_shape, seed, num_classes, strategy)
     paths.samples.mkdir(parents=True, exist_ok=True)
 
     state = restore_checkpoint(paths.checkpoint_dir, fingerprint, model, paths.samples)
@@ -204,17 +202,18 @@ def fit_gan(
             f"{count} training images; make it smaller"
         )
     batches = epoch_batches(
-        load_split(paths.data_dir, "train").map(lambda image, label: image),
+        load_split(paths.data_dir, "train").map(
+            (lambda image, label: (image, label)) if num_classes else (lambda image, label: image)
+        ),
         global_batch,
         seed,
         skip_batches=initial_epoch * steps_per_epoch,
         buffer_size=min(count, SHUFFLE_BUFFER),
     )
-    grid = params.train.grid_size
-    latents = latent_vectors(seed, grid * grid, params.network.latent_dim, GRID_STREAM)
+    grid = grid_inputs(seed, params.network.latent_dim, params.train.grid_size, num_classes)
     history = HistoryFile(paths.history, history_rows, sinks.metrics if sinks else None)
     callbacks = [
-        SampleGrid(latents, grid, paths.samples, initial_epoch, sinks.grid if sinks else None),
+        SampleGrid(*grid, paths.samples, initial_epoch, sinks.grid if sinks else None),
         history,
         TrainingCheckpoint(paths.checkpoint_dir, fingerprint, history, paths.samples, extra_state),
         *(callbacks or []),
@@ -251,7 +250,7 @@ def train_model(params: Params, name: str, paths: TrainPaths) -> str:
     previous_run = interrupted["extra"].get("run_id") if interrupted else None
     with tracking.model_run(params, name, info, run_id=previous_run) as run:
         run_id = run.info.run_id
-        model = fit_gan(
+        model = fit_model(
             model_params,
             params.seed,
             paths,

@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
     )
 
     from pipeline.params import parse_params
-    from pipeline.training import TrainPaths, fit_gan
+    from pipeline.training import TrainPaths, fit_model
 
     params = parse_params({
         "gan": {
@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent(
     }).model("gan")
     out = sys.argv[2]
     paths = TrainPaths(sys.argv[1], out + "/out", out + "/checkpoint")
-    model = fit_gan(params, 0, paths, "fp", verbose=0)
+    model = fit_model(params, 0, paths, "fp", verbose=0)
     print("replicas", model.distribute_strategy.num_replicas_in_sync)
     print("g_steps", int(model.g_optimizer.iterations.numpy()))
     print("d_steps", int(model.d_optimizer.iterations.numpy()))

@@ -128,3 +128,19 @@ def test_one_stray_sample_is_not_a_mode():
     result = mode_coverage(generated, real, num_classes=10, threshold=0.1)
     assert result["classes_covered"] == 9
     assert math.isfinite(result["class_kl"])
+
+
+def test_conditional_scores_of_a_perfect_and_a_confused_generator():
+    from pipeline.evaluation.metrics import conditional_scores
+
+    requested = np.arange(10) % 5
+    perfect = np.eye(5)[requested] * 20.0
+    scores = conditional_scores(perfect, requested)
+    assert scores["conditional_accuracy"] == 1.0
+    assert scores["conditional_cross_entropy"] < 1e-6
+    uniform = np.zeros((10, 5))
+    scores = conditional_scores(uniform, requested)
+    assert scores["conditional_accuracy"] in (0.0, 0.2)  # argmax ties go to class 0
+    assert scores["conditional_cross_entropy"] == pytest.approx(np.log(5))
+    with pytest.raises(ValueError, match="do not match"):
+        conditional_scores(uniform, requested[:3])

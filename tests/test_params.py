@@ -108,3 +108,28 @@ def test_flatten_gives_dotted_keys(raw):
     flat = flatten(parse_params(raw).model("gan"))
     assert flat["train.d_optimizer.learning_rate"] == pytest.approx(2e-4)
     assert flat["network.generator_units"] == [256, 512]
+
+
+def test_each_family_gets_its_papers_defaults(raw):
+    raw["models"] = ["gan", "wgan", "wgan_gp", "cgan"]
+    raw["wgan"] = {"family": "wgan"}
+    raw["wgan_gp"] = {"family": "wgan_gp", "train": {"d_steps": 3}}
+    raw["cgan"] = {"family": "cgan"}
+    params = parse_params(raw)
+    wgan = params.model("wgan")
+    assert wgan.train.d_steps == 5 and wgan.clip_value == 0.01
+    assert (wgan.train.d_optimizer.name, wgan.train.d_optimizer.learning_rate) == ("rmsprop", 5e-5)
+    gp = params.model("wgan_gp")
+    assert gp.train.d_steps == 3, "a key the section sets wins over the family default"
+    assert gp.train.g_optimizer.beta_1 == 0.0 and gp.train.g_optimizer.beta_2 == 0.9
+    assert gp.network.discriminator_norm == "layer" and gp.gradient_penalty == 10.0
+    assert params.model("cgan").conditional is True
+    assert params.model("gan").conditional is False
+
+
+def test_family_contradictions_are_rejected(raw):
+    raw["gan"]["family"] = "cgan"
+    raw["gan"]["conditional"] = False
+    assert "gan.conditional = False: a cgan is conditional" in error_for(raw)
+    raw["gan"] = {"family": "wgan_gp", "network": {"discriminator_norm": "batch"}}
+    assert "gan.network.discriminator_norm = 'batch'" in error_for(raw)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import REPO_ROOT
@@ -18,9 +19,15 @@ pytestmark = pytest.mark.slow
 
 TINY_PARAMS = {
     "evaluator": {"epochs": 1},
+    "models": ["gan", "cgan"],
     "gan": {
         "network": {"generator_units": [64], "discriminator_units": [64]},
         "train": {"epochs": 2, "batch_size": 250, "grid_size": 3},
+    },
+    "cgan": {
+        "family": "cgan",
+        "network": {"generator_units": [64], "discriminator_units": [64]},
+        "train": {"epochs": 1, "batch_size": 250, "grid_size": 3},
     },
     "evaluate": {"num_samples": 200},
     "export": {
@@ -127,21 +134,47 @@ def test_second_repro_has_nothing_to_do(repo):
     assert "Running stage" not in done.stdout
 
 
-def test_metrics_show_lists_evaluator_and_model_metrics(repo):
+def test_metrics_show_lines_up_every_models_metrics(repo):
     shown = json.loads(run(repo, "dvc", "metrics", "show", "--json").stdout)
-    metrics = {}
-    for entry in shown[""]["data"].values():
-        metrics.update(entry["data"])
-    assert 0.0 <= metrics["test_accuracy"] <= 1.0
-    assert metrics["domain_fid"] > 0
-    assert metrics["domain_fid_floor"] >= 0
-    assert 0 <= metrics["classes_covered"] <= 10
-    assert metrics["num_samples"] == 200
+    files = {path: entry["data"] for path, entry in shown[""]["data"].items()}
+    assert 0.0 <= files["metrics/evaluator.json"]["test_accuracy"] <= 1.0
+    gan, cgan = files["metrics/gan.json"], files["metrics/cgan.json"]
+    for metrics in (gan, cgan):
+        assert metrics["domain_fid"] > 0
+        assert metrics["domain_fid_floor"] >= 0
+        assert 0 <= metrics["classes_covered"] <= 10
+        assert metrics["num_samples"] == 200
+    assert set(gan) < set(cgan), "a conditional model reports the shared keys and more"
+    assert 0.0 <= cgan["conditional_accuracy"] <= 1.0
+    assert cgan["conditional_cross_entropy"] > 0
+
+
+def test_conditional_export_draws_one_row_per_class(repo):
+    from PIL import Image
+
+    grid = np.asarray(Image.open(repo / "exports/cgan/grid.png"))
+    assert grid.shape[0] == 10 * (28 + 2) + 2
+    with np.load(repo / "exports/cgan/samples.npz") as saved:
+        np.testing.assert_array_equal(saved["labels"][:12], np.arange(12) % 10)
+
+
+def test_changing_one_models_params_reruns_only_its_stages(repo):
+    params_file = repo / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["cgan"]["train"]["batch_size"] = 200
+    params_file.write_text(yaml.safe_dump(params))
+    try:
+        dry = run(repo, "dvc", "repro", "--dry").stdout
+    finally:
+        params_file.write_text(original)
+    # A dry run cannot know the new generator yet, so it stops at train@cgan.
+    assert "Running stage 'train@cgan'" in dry
+    for stage in ("prepare", "evaluator", "train@gan", "evaluate@gan", "export@gan"):
+        assert f"Running stage '{stage}'" not in dry
 
 
 def test_samples_npz_holds_the_exported_images(repo):
-    import numpy as np
-
     with np.load(repo / "exports/gan/samples.npz") as saved:
         assert saved["images"].shape == (50, 28, 28, 1)
         assert saved["images"].min() >= -1 and saved["images"].max() <= 1
@@ -158,6 +191,8 @@ def test_mlflow_run_holds_params_tags_and_metric_curves(gan_run, mlflow_client, 
     info = json.loads((repo / "data/prepared/info.json").read_text())
     assert tags["data_hash"] == info["content_hash"]
     assert tags["dvc_stage"] == "train@gan"
+    assert (tags["family"], tags["network"], tags["conditional"]) == ("gan", "mlp", "false")
+    assert gan_run.info.run_name == "gan-mlp"
     curve = mlflow_client.get_metric_history(gan_run.info.run_id, "d_loss")
     assert sorted(m.step for m in curve) == [1, 2]
     for key in ("domain_fid", "domain_fid_floor", "classes_covered", "class_kl"):
@@ -176,17 +211,15 @@ def test_mlflow_run_holds_sample_images_and_exports(gan_run, mlflow_client, repo
 
 
 def test_mlflow_logged_model_loads_and_generates(gan_run, mlflow_client):
-    import numpy as np
-
     import mlflow
 
     mlflow.set_tracking_uri(mlflow_client.tracking_uri)
     models = mlflow.search_logged_models(
         experiment_ids=[gan_run.info.experiment_id], output_format="list"
     )
-    assert [m.name for m in models] == ["generator"]
-    assert models[0].source_run_id == gan_run.info.run_id
-    generator = mlflow.keras.load_model(models[0].model_uri)
+    [model] = [m for m in models if m.source_run_id == gan_run.info.run_id]
+    assert model.name == "generator"
+    generator = mlflow.keras.load_model(model.model_uri)
     images = np.asarray(generator(np.zeros((2, 100), dtype="float32")))
     assert images.shape == (2, 28, 28, 1)
 

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.callbacks import fingerprint_of
 from pipeline.params import parse_params
-from pipeline.training import TrainPaths, fit_gan
+from pipeline.training import TrainPaths, fit_model
 
 TINY = {
     "models": ["gan"],
@@ -51,9 +51,9 @@ class CrashAfterEpoch(keras.callbacks.Callback):
 
 def test_same_seed_gives_identical_weights(tmp_path, mnist5k_dir):
     params = tiny_params()
-    first = fit_gan(params, 7, paths_in(tmp_path / "a", mnist5k_dir), "fp", verbose=0)
-    second = fit_gan(params, 7, paths_in(tmp_path / "b", mnist5k_dir), "fp", verbose=0)
-    other = fit_gan(params, 8, paths_in(tmp_path / "c", mnist5k_dir), "fp", verbose=0)
+    first = fit_model(params, 7, paths_in(tmp_path / "a", mnist5k_dir), "fp", verbose=0)
+    second = fit_model(params, 7, paths_in(tmp_path / "b", mnist5k_dir), "fp", verbose=0)
+    other = fit_model(params, 8, paths_in(tmp_path / "c", mnist5k_dir), "fp", verbose=0)
     for a, b in zip(weights_of(first), weights_of(second), strict=True):
         np.testing.assert_array_equal(a, b)
     assert any(
@@ -63,7 +63,7 @@ def test_same_seed_gives_identical_weights(tmp_path, mnist5k_dir):
 
 def test_outputs_are_written_per_epoch(tmp_path, mnist5k_dir):
     paths = paths_in(tmp_path, mnist5k_dir)
-    fit_gan(tiny_params(), 0, paths, "fp", verbose=0)
+    fit_model(tiny_params(), 0, paths, "fp", verbose=0)
     assert sorted(p.name for p in paths.samples.iterdir()) == [
         "epoch_000.png",
         "epoch_001.png",
@@ -79,13 +79,13 @@ def test_outputs_are_written_per_epoch(tmp_path, mnist5k_dir):
 def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, mnist5k_dir):
     params = tiny_params(epochs=3)
     fingerprint = fingerprint_of(params.model_dump(), 0)
-    whole = fit_gan(params, 0, paths_in(tmp_path / "whole", mnist5k_dir), fingerprint, verbose=0)
+    whole = fit_model(params, 0, paths_in(tmp_path / "whole", mnist5k_dir), fingerprint, verbose=0)
 
     paths = paths_in(tmp_path / "killed", mnist5k_dir)
     with pytest.raises(KeyboardInterrupt):
-        fit_gan(params, 0, paths, fingerprint, verbose=0, callbacks=[CrashAfterEpoch(2)])
+        fit_model(params, 0, paths, fingerprint, verbose=0, callbacks=[CrashAfterEpoch(2)])
     assert json.loads((paths.checkpoint_dir / "state.json").read_text())["epoch"] == 2
-    resumed = fit_gan(params, 0, paths, fingerprint, verbose=0)
+    resumed = fit_model(params, 0, paths, fingerprint, verbose=0)
 
     for a, b in zip(weights_of(whole), weights_of(resumed), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -99,14 +99,14 @@ def test_checkpoint_of_other_params_is_ignored(tmp_path, mnist5k_dir):
     params = tiny_params(epochs=2)
     paths = paths_in(tmp_path, mnist5k_dir)
     with pytest.raises(KeyboardInterrupt):
-        fit_gan(params, 0, paths, "old", verbose=0, callbacks=[CrashAfterEpoch(1)])
-    model = fit_gan(params, 0, paths, "new", verbose=0)
+        fit_model(params, 0, paths, "old", verbose=0, callbacks=[CrashAfterEpoch(1)])
+    model = fit_model(params, 0, paths, "new", verbose=0)
     assert int(model.g_optimizer.iterations) == 2 * (4000 // 500)
 
 
 def test_generator_reloads_without_project_code(tmp_path, mnist5k_dir):
     paths = paths_in(tmp_path, mnist5k_dir)
-    model = fit_gan(tiny_params(epochs=1), 0, paths, "fp", verbose=0)
+    model = fit_model(tiny_params(epochs=1), 0, paths, "fp", verbose=0)
     z = np.random.default_rng(0).standard_normal((4, 16)).astype("float32")
     np.save(tmp_path / "z.npy", z)
     np.save(tmp_path / "expected.npy", np.asarray(model.generator(z)))
@@ -124,3 +124,28 @@ def test_generator_reloads_without_project_code(tmp_path, mnist5k_dir):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "(None, 16) (None, 28, 28, 1)" in done.stdout
+
+
+def test_conditional_wgan_gp_with_dcgan_networks_trains_and_draws_a_row_per_class(
+    tmp_path, mnist5k_dir
+):
+    raw = {
+        "models": ["m"],
+        "m": {
+            "family": "wgan_gp",
+            "conditional": True,
+            "network": {"kind": "dcgan", "latent_dim": 16, "filters": 8},
+            "train": {"epochs": 1, "batch_size": 200, "grid_size": 3},
+        },
+    }
+    params = parse_params(raw).model("m")
+    paths = paths_in(tmp_path, mnist5k_dir)
+    model = fit_model(params, 0, paths, "fp", verbose=0)
+    assert type(model).__name__ == "WGANGP"
+    assert [t.name for t in model.generator.inputs] == ["z", "label"]
+    assert int(model.d_optimizer.iterations) == 5 * int(model.g_optimizer.iterations) == 20
+    from PIL import Image
+
+    grid = np.asarray(Image.open(paths.samples / "epoch_001.png"))
+    assert grid.shape[0] == 10 * (28 + 2) + 2, "one row per class"
+    assert grid.shape[1] == 3 * (28 + 2) + 2

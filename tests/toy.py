@@ -32,3 +32,33 @@ def toy_discriminator(width: int = 64) -> keras.Model:
     x = layers.Dense(width)(x)
     x = layers.LeakyReLU(0.2)(x)
     return keras.Model(x_in, layers.Dense(1)(x), name="discriminator")
+
+
+def labelled_two_mode_mixture(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The same mixture, with each point's mode as its label (0: left, 1: right)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, size=count)
+    noise = rng.normal(0.0, MIXTURE_STD, size=(count, 2))
+    return (MIXTURE_CENTRES[labels] + noise).astype(np.float32), labels.astype(np.int32)
+
+
+def _one_hot(labels, num_classes: int):
+    return layers.CategoryEncoding(num_tokens=num_classes, output_mode="one_hot")(labels)
+
+
+def toy_conditional_generator(latent_dim: int = 8, num_classes: int = 2, width: int = 64):
+    z = keras.Input((latent_dim,))
+    label = keras.Input((), dtype="int32")
+    x = layers.Concatenate()([z, _one_hot(label, num_classes)])
+    x = layers.Dense(width, activation="relu")(x)
+    x = layers.Dense(width, activation="relu")(x)
+    return keras.Model([z, label], layers.Dense(2)(x), name="generator")
+
+
+def toy_conditional_discriminator(num_classes: int = 2, width: int = 64):
+    point = keras.Input((2,))
+    label = keras.Input((), dtype="int32")
+    x = layers.Concatenate()([point, _one_hot(label, num_classes)])
+    x = layers.LeakyReLU(0.2)(layers.Dense(width)(x))
+    x = layers.LeakyReLU(0.2)(layers.Dense(width)(x))
+    return keras.Model([point, label], layers.Dense(1)(x), name="discriminator")

@@ -15,9 +15,15 @@ import numpy as np
 from pipeline.data import load_arrays, load_info
 from pipeline.errors import PipelineError
 from pipeline.evaluation.classifier import embed, feature_extractor
-from pipeline.evaluation.metrics import frechet_distance, mode_coverage
+from pipeline.evaluation.metrics import conditional_scores, frechet_distance, mode_coverage
 from pipeline.params import EvaluateParams
-from pipeline.sampling import generate, latent_dim_of, latent_vectors
+from pipeline.sampling import (
+    cycled_labels,
+    generate,
+    is_conditional,
+    latent_dim_of,
+    latent_vectors,
+)
 
 
 def evaluate_generator(
@@ -38,7 +44,9 @@ def evaluate_generator(
 
     Returns:
         domain_fid, domain_fid_floor, classes_covered, class_kl and the
-        sample size, ready for `metrics/<model>.json`.
+        sample size, ready for `metrics/<model>.json`; a conditional
+        generator, asked for every class in turn, adds conditional_accuracy
+        and conditional_cross_entropy.
     """
     info = load_info(data_dir)
     n = params.num_samples
@@ -53,7 +61,9 @@ def evaluate_generator(
 
     train_images, _ = load_arrays(data_dir, "train", limit=n)
     test_images, _ = load_arrays(data_dir, "test", limit=n)
-    fake_images = generate(generator, latent_vectors(seed, n, latent_dim_of(generator)))
+    requested = cycled_labels(n, info.num_classes) if is_conditional(generator) else None
+    latents = latent_vectors(seed, n, latent_dim_of(generator))
+    fake_images = generate(generator, latents, requested)
 
     train_features, _ = embed(extractor, train_images, params.batch_size)
     test_features, _ = embed(extractor, test_images, params.batch_size)
@@ -66,7 +76,7 @@ def evaluate_generator(
         info.num_classes,
         params.coverage_threshold,
     )
-    return {
+    metrics = {
         "domain_fid": frechet_distance(fake_features, train_features),
         "domain_fid_floor": frechet_distance(test_features, train_features),
         "classes_covered": int(coverage["classes_covered"]),
@@ -74,6 +84,9 @@ def evaluate_generator(
         "class_kl": float(coverage["class_kl"]),
         "num_samples": n,
     }
+    if requested is not None:
+        metrics.update(conditional_scores(fake_logits, requested))
+    return metrics
 
 
 def load_keras(path: str | Path) -> keras.Model:

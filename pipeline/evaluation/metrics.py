@@ -170,3 +170,30 @@ def mode_coverage(
         "class_kl": class_kl,
         "generated_histogram": [float(p) for p in p_gen],
     }
+
+
+def conditional_scores(logits: np.ndarray, requested: np.ndarray) -> dict[str, float]:
+    """How well a conditional generator honours the labels it was asked for.
+
+    Args:
+        logits: the evaluator's logits of the generated samples, (n, K).
+        requested: the label each sample was generated for, (n,).
+
+    Returns:
+        `conditional_accuracy`: the share classified as requested;
+        `conditional_cross_entropy`: mean -log p(requested | sample) in nats
+        (TF-GAN's measure for conditional MNIST).
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    requested = np.asarray(requested).reshape(-1)
+    if logits.ndim != 2 or len(logits) != len(requested) or len(requested) == 0:
+        raise ValueError(
+            f"logits {logits.shape} and requested labels {requested.shape} do not match"
+        )
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    picked = log_probs[np.arange(len(requested)), requested]
+    return {
+        "conditional_accuracy": float(np.mean(np.argmax(logits, axis=1) == requested)),
+        "conditional_cross_entropy": float(-picked.mean()),
+    }

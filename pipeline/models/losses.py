@@ -28,3 +28,13 @@ GENERATOR_LOSSES = {
     "minimax": minimax_generator_loss,
     "non_saturating": non_saturating_generator_loss,
 }
+
+
+def critic_loss(real_scores, fake_scores):
+    """D(G(z)) - D(x): the critic's loss, whose negated mean estimates W1 (Arjovsky et al. 2017)."""
+    return fake_scores - real_scores
+
+
+def wasserstein_generator_loss(fake_scores):
+    """-D(G(z)): the generator raises the critic's score of its samples."""
+    return -fake_scores
