@@ -4,13 +4,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from standalone import run_standalone
 
 from pipeline.evaluation.classifier import (
     build_classifier,
@@ -47,18 +45,6 @@ def test_learns_a_separable_problem(trained):
     assert all(isinstance(value, float) for value in metrics.values())
 
 
-_RELOAD_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    import numpy as np
-    import keras
-    model = keras.saving.load_model(sys.argv[1])
-    np.save(sys.argv[3], np.asarray(model(np.load(sys.argv[2]), training=False)))
-    assert not any(name.split(".")[0] in ("pipeline", "stages") for name in sys.modules)
-    """
-)
-
-
 def test_saved_model_reloads_with_keras_alone(trained, tmp_path):
     model, _ = trained
     model_path, inputs_path, outputs_path = (
@@ -69,13 +55,14 @@ def test_saved_model_reloads_with_keras_alone(trained, tmp_path):
     model.save(model_path)
     images, _ = _bright_vs_dark(16, seed=2)
     np.save(inputs_path, images)
-    # Run from tmp_path so that the project is not importable from the cwd.
-    subprocess.run(
-        [sys.executable, "-c", _RELOAD_SCRIPT, model_path, inputs_path, outputs_path],
-        cwd=tmp_path,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"},
-        check=True,
-        timeout=120,
+    run_standalone(
+        f"""
+        import keras, numpy as np
+        model = keras.saving.load_model({str(model_path)!r})
+        logits = model(np.load({str(inputs_path)!r}), training=False)
+        np.save({str(outputs_path)!r}, np.asarray(logits))
+        """,
+        tmp_path,
     )
     expected = np.asarray(model(images, training=False))
     # Same weights and ops on the same machine; a tolerance only for reduction order.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -158,20 +159,27 @@ def test_conditional_export_draws_one_row_per_class(repo):
         np.testing.assert_array_equal(saved["labels"][:12], np.arange(12) % 10)
 
 
-def test_changing_one_models_params_reruns_only_its_stages(repo):
+def stages_a_dry_run_would_run(repo: Path, section: str, key: str, value) -> set[str]:
+    """Set `section.key` (a dotted key) in params.yaml, ask `dvc repro --dry`, put it back."""
     params_file = repo / "params.yaml"
     original = params_file.read_text()
     params = yaml.safe_load(original)
-    params["cgan"]["train"]["batch_size"] = 200
+    *parents, leaf = key.split(".")
+    target = params[section]
+    for parent in parents:
+        target = target[parent]
+    target[leaf] = value
     params_file.write_text(yaml.safe_dump(params))
     try:
         dry = run(repo, "dvc", "repro", "--dry").stdout
     finally:
         params_file.write_text(original)
+    return set(re.findall(r"Running stage '([^']+)'", dry))
+
+
+def test_changing_one_models_params_reruns_only_its_stages(repo):
     # A dry run cannot know the new generator yet, so it stops at train@cgan.
-    assert "Running stage 'train@cgan'" in dry
-    for stage in ("prepare", "evaluator", "train@gan", "evaluate@gan", "export@gan"):
-        assert f"Running stage '{stage}'" not in dry
+    assert stages_a_dry_run_would_run(repo, "cgan", "train.batch_size", 200) == {"train@cgan"}
 
 
 def test_samples_npz_holds_the_exported_images(repo):
@@ -225,18 +233,10 @@ def test_mlflow_logged_model_loads_and_generates(gan_run, mlflow_client):
 
 
 def test_changing_export_params_reruns_only_export(repo):
-    params_file = repo / "params.yaml"
-    original = params_file.read_text()
-    params = yaml.safe_load(original)
-    params["export"]["grid_size"] = 2
-    params_file.write_text(yaml.safe_dump(params))
-    try:
-        dry = run(repo, "dvc", "repro", "--dry").stdout
-    finally:
-        params_file.write_text(original)
-    assert "Running stage 'export@gan'" in dry
-    for other in ("prepare", "evaluator", "train@gan", "evaluate@gan"):
-        assert f"Running stage '{other}'" not in dry
+    assert stages_a_dry_run_would_run(repo, "export", "grid_size", 2) == {
+        "export@gan",
+        "export@cgan",
+    }
 
 
 def test_temp_experiment_logs_to_the_repos_store(repo, mlflow_client):
