@@ -1,6 +1,7 @@
 """Throughput of `GAN.train_step` with the default params, in images per second.
 
 Usage: python -m benchmarks.train_step [--steps 300] [--batch-size 64]
+           [--family wgan_gp] [--network dcgan] [--conditional]
 
 Random images stand in for data so the figure is the model's alone; compare it
 with the data-bound rate `dvc repro` logs. Run on an otherwise idle machine.
@@ -17,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from pipeline.params import load_params  # noqa: E402
+from pipeline.params import ModelParams, load_params  # noqa: E402
 from pipeline.training import build_model  # noqa: E402
 
 
@@ -25,10 +26,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--model", default="gan")
+    parser.add_argument("--model", default="gan", help="a model section of params.yaml")
+    parser.add_argument("--family", help="instead, a fresh model of this family, with defaults")
+    parser.add_argument("--network", default="mlp", help="with --family: the network kind")
+    parser.add_argument("--conditional", action="store_true", help="with --family")
     args = parser.parse_args()
 
-    params = load_params().model(args.model)
+    if args.family:
+        section = {"family": args.family, "network": {"kind": args.network}}
+        if args.conditional:
+            section["conditional"] = True
+        params = ModelParams.model_validate(section)
+    else:
+        params = load_params().model(args.model)
     batch = args.batch_size or params.train.batch_size
     global_batch = batch * params.train.d_steps
     num_classes = 10 if params.conditional else 0

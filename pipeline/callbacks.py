@@ -77,6 +77,25 @@ class SampleGrid(keras.callbacks.Callback):
             self.on_grid(grid, epoch)
 
 
+class InstanceNoiseSchedule(keras.callbacks.Callback):
+    """Anneal the std of the noise on D's inputs linearly, from `initial_std` to 0.
+
+    Set from the epoch number alone, so a resumed run continues the schedule.
+
+    Args:
+        initial_std: the std during the first epoch.
+        epochs: the run's length; the last epoch's std is initial_std / epochs.
+    """
+
+    def __init__(self, initial_std: float, epochs: int):
+        super().__init__()
+        self.initial_std = initial_std
+        self.epochs = epochs
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.instance_noise_std.assign(self.initial_std * (1.0 - epoch / self.epochs))
+
+
 class HistoryFile(keras.callbacks.Callback):
     """Write one CSV row per epoch (a DVC plot) and pass the row to `on_metrics`.
 

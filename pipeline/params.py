@@ -40,6 +40,7 @@ PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[Float, Field(gt=0)]
 Fraction = Annotated[Float, Field(gt=0, lt=1)]
 Rate = Annotated[Float, Field(ge=0, lt=1)]
+NonNegativeFloat = Annotated[Float, Field(ge=0)]
 
 
 class ParamsError(PipelineError):
@@ -116,6 +117,11 @@ class TrainParams(Section):
     g_optimizer: OptimizerParams = OptimizerParams()
     grid_size: Annotated[int, Field(ge=1, le=32)] = 8
     strategy: Literal["auto", "default", "mirrored"] = "auto"
+    # The seed material's stabilisers; 0 turns each off.
+    l2_penalty: NonNegativeFloat = 0.0  # times the sum of squared kernel weights, both nets
+    instance_noise: NonNegativeFloat = 0.0  # std of noise on D's inputs, annealed to 0
+    label_smoothing: Rate = 0.0  # one-sided: D's target for real images is 1 - this
+    generator_ema: Rate = 0.0  # momentum of an EMA of G's weights, used for eval/export
 
 
 Family = Literal["gan", "cgan", "wgan", "wgan_gp"]
@@ -164,6 +170,11 @@ class ModelParams(Section):
     def _check_family(self) -> ModelParams:
         if self.family == "cgan" and not self.conditional:
             raise ValueError("conditional = False: a cgan is conditional by definition")
+        if self.family in ("wgan", "wgan_gp") and self.train.label_smoothing:
+            raise ValueError(
+                f"train.label_smoothing = {self.train.label_smoothing}: a critic has no "
+                "labels to smooth (allowed: 0 for wgan and wgan_gp)"
+            )
         if self.family == "wgan_gp" and self.network.discriminator_norm == "batch":
             raise ValueError(
                 "network.discriminator_norm = 'batch': a gradient-penalty critic must not "

@@ -12,6 +12,7 @@ import tensorflow as tf
 from pipeline import tracking
 from pipeline.callbacks import (
     HistoryFile,
+    InstanceNoiseSchedule,
     SampleGrid,
     TrainingCheckpoint,
     checkpoint_state,
@@ -82,15 +83,23 @@ def select_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def make_optimizer(params: OptimizerParams) -> keras.optimizers.Optimizer:
-    """An optimizer from its params section."""
+def make_optimizer(params: OptimizerParams, ema: float = 0.0) -> keras.optimizers.Optimizer:
+    """An optimizer from its params section.
+
+    Args:
+        params: the optimizer's params section.
+        ema: if > 0, the optimizer also keeps an exponential moving average
+            of the weights it updates, with this momentum (Keras' own
+            `use_ema`); `finalize_variable_values` swaps it in.
+    """
+    averaging = {"use_ema": True, "ema_momentum": ema} if ema else {}
     if params.name == "adam":
         return keras.optimizers.Adam(
-            params.learning_rate, beta_1=params.beta_1, beta_2=params.beta_2
+            params.learning_rate, beta_1=params.beta_1, beta_2=params.beta_2, **averaging
         )
     if params.name == "rmsprop":
-        return keras.optimizers.RMSprop(params.learning_rate, momentum=params.momentum)
-    return keras.optimizers.SGD(params.learning_rate, momentum=params.momentum)
+        return keras.optimizers.RMSprop(params.learning_rate, momentum=params.momentum, **averaging)
+    return keras.optimizers.SGD(params.learning_rate, momentum=params.momentum, **averaging)
 
 
 def epoch_batches(
@@ -145,7 +154,7 @@ def build_model(
         model = make_model(params, generator, discriminator, num_classes, seed)
         model.compile(
             d_optimizer=make_optimizer(params.train.d_optimizer),
-            g_optimizer=make_optimizer(params.train.g_optimizer),
+            g_optimizer=make_optimizer(params.train.g_optimizer, params.train.generator_ema),
         )
         model.build_optimizers()
     return model
@@ -218,6 +227,8 @@ def fit_model(
         TrainingCheckpoint(paths.checkpoint_dir, fingerprint, history, paths.samples, extra_state),
         *(callbacks or []),
     ]
+    if params.train.instance_noise:
+        callbacks.insert(0, InstanceNoiseSchedule(params.train.instance_noise, params.train.epochs))
     if initial_epoch < params.train.epochs:
         model.fit(
             batches,
@@ -228,6 +239,9 @@ def fit_model(
             verbose=progress_verbosity() if verbose is None else verbose,
             shuffle=False,  # the stream is already shuffled, reproducibly
         )
+    if params.train.generator_ema:
+        # Evaluation and export use the averaged weights.
+        model.g_optimizer.finalize_variable_values(model.generator.trainable_variables)
     with atomic_file(paths.generator) as tmp:
         model.generator.save(tmp)
     shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)

@@ -65,3 +65,11 @@ def test_losses_match_their_definitions():
 def test_unknown_loss_is_rejected():
     with pytest.raises(ValueError, match="minimax"):
         GAN(toy_generator(), toy_discriminator(), LATENT_DIM, loss="hinge")
+
+
+def test_one_sided_label_smoothing_moves_only_the_real_target():
+    logits = np.array([-2.0, 0.0, 3.0], dtype="float32")
+    d = 1 / (1 + np.exp(-logits))
+    smoothed = np.asarray(discriminator_loss(logits, logits, label_smoothing=0.1))
+    expected = -(0.9 * np.log(d) + 0.1 * np.log(1 - d)) - np.log(1 - d)
+    np.testing.assert_allclose(smoothed, expected, rtol=1e-5)

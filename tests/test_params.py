@@ -133,3 +133,5 @@ def test_family_contradictions_are_rejected(raw):
     assert "gan.conditional = False: a cgan is conditional" in error_for(raw)
     raw["gan"] = {"family": "wgan_gp", "network": {"discriminator_norm": "batch"}}
     assert "gan.network.discriminator_norm = 'batch'" in error_for(raw)
+    raw["gan"] = {"family": "wgan", "train": {"label_smoothing": 0.1}}
+    assert "gan.train.label_smoothing = 0.1: a critic has no labels" in error_for(raw)

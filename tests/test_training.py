@@ -144,3 +144,46 @@ def test_conditional_wgan_gp_with_dcgan_networks_trains_and_draws_a_row_per_clas
     grid = np.asarray(Image.open(paths.samples / "epoch_001.png"))
     assert grid.shape[0] == 10 * (28 + 2) + 2, "one row per class"
     assert grid.shape[1] == 3 * (28 + 2) + 2
+
+
+def kernel_norm(network: keras.Model) -> float:
+    return sum(float(np.sum(w**2)) for w in network.get_weights() if w.ndim > 1)
+
+
+def test_stabilisers_change_training_and_the_ema_generator_is_saved(tmp_path, mnist5k_dir):
+    def fit(name: str, **train):
+        params = tiny_params(epochs=1, **train)
+        return fit_model(params, 0, paths_in(tmp_path / name, mnist5k_dir), "fp", verbose=0)
+
+    plain = fit("plain")
+    options = {"l2_penalty": 1.0, "instance_noise": 0.5, "label_smoothing": 0.1}
+    trained = {name: fit(name, **{name: value}) for name, value in options.items()}
+    for name, model in trained.items():
+        pairs = zip(weights_of(plain), weights_of(model), strict=True)
+        assert any(not np.array_equal(a, b) for a, b in pairs), f"{name} had no effect"
+    assert kernel_norm(trained["l2_penalty"].discriminator) < kernel_norm(plain.discriminator)
+
+    averaged = fit("ema", generator_ema=0.9)
+    # The EMA does not steer training: D is the same as without it, G holds the average.
+    for a, b in zip(plain.discriminator.weights, averaged.discriminator.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    pairs = zip(plain.generator.get_weights(), averaged.generator.get_weights(), strict=True)
+    assert any(not np.array_equal(a, b) for a, b in pairs)
+    saved = keras.saving.load_model(tmp_path / "ema" / "out" / "generator.keras")
+    for a, b in zip(saved.get_weights(), averaged.generator.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_instance_noise_is_annealed_to_zero_by_epoch():
+    from pipeline.callbacks import InstanceNoiseSchedule
+
+    class Holder:
+        instance_noise_std = keras.Variable(0.0)
+
+    schedule = InstanceNoiseSchedule(0.4, epochs=4)
+    schedule.set_model(Holder())
+    seen = []
+    for epoch in range(4):
+        schedule.on_epoch_begin(epoch)
+        seen.append(float(Holder.instance_noise_std.numpy()))
+    np.testing.assert_allclose(seen, [0.4, 0.3, 0.2, 0.1], rtol=1e-6)

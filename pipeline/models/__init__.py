@@ -33,9 +33,17 @@ def make_model(
         "d_steps": params.train.d_steps,
         "seed": seed,
         "num_classes": num_classes,
+        "l2_penalty": params.train.l2_penalty,
+        "instance_noise": params.train.instance_noise > 0,
     }
     if params.family in ("gan", "cgan"):
-        return GAN(generator, discriminator, loss=params.loss, **common)
+        return GAN(
+            generator,
+            discriminator,
+            loss=params.loss,
+            label_smoothing=params.train.label_smoothing,
+            **common,
+        )
     if params.family == "wgan":
         return WGAN(generator, discriminator, clip_value=params.clip_value, **common)
     if params.family == "wgan_gp":

@@ -32,6 +32,10 @@ class AdversarialModel(keras.Model):
         num_classes: 0 for an unconditional model, else the number of classes.
         d_steps: discriminator updates per generator update.
         seed: seed of the noise drawn inside `train_step`.
+        l2_penalty: weight of the sum of squared kernel weights added to
+            each network's loss.
+        instance_noise: whether D's inputs get Gaussian noise of std
+            `instance_noise_std` (set by `InstanceNoiseSchedule`).
     """
 
     def __init__(
@@ -42,9 +46,16 @@ class AdversarialModel(keras.Model):
         num_classes: int = 0,
         d_steps: int = 1,
         seed: int | None = None,
+        l2_penalty: float = 0.0,
+        instance_noise: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.l2_penalty = l2_penalty
+        self.instance_noise = instance_noise
+        self.instance_noise_std = keras.Variable(
+            0.0, trainable=False, name="instance_noise_std", dtype="float32"
+        )
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
@@ -127,6 +138,20 @@ class AdversarialModel(keras.Model):
     def discriminator_inputs(self, images, labels):
         return [images, labels] if self.conditional else images
 
+    def noisy(self, images):
+        """Images with instance noise added (Sonderby et al. 2016), when it is on."""
+        if not self.instance_noise:
+            return images
+        noise = keras.random.normal(ops.shape(images), seed=self.seed_generator)
+        return images + self.instance_noise_std * noise
+
+    def weight_penalty(self, network: keras.Model):
+        """`l2_penalty` times the sum of the network's squared kernel weights."""
+        if not self.l2_penalty:
+            return 0.0
+        kernels = [w for w in network.trainable_variables if len(w.shape) > 1]
+        return self.l2_penalty * ops.sum(ops.stack([ops.sum(ops.square(w)) for w in kernels]))
+
     def train_step(self, data):
         real_images, labels = self._unpack(data)
         batch_size = ops.shape(real_images)[0] // self.d_steps
@@ -154,14 +179,15 @@ class AdversarialModel(keras.Model):
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
             real_scores = self.discriminator(
-                self.discriminator_inputs(real_images, labels), training=True
+                self.discriminator_inputs(self.noisy(real_images), labels), training=True
             )
             fake_scores = self.discriminator(
-                self.discriminator_inputs(fake_images, labels), training=True
+                self.discriminator_inputs(self.noisy(fake_images), labels), training=True
             )
             loss = ops.mean(self.discriminator_loss(real_scores, fake_scores))
             penalty = self.discriminator_penalty(real_images, fake_images, labels)
-            scaled_loss = scale_for_replicas(loss + penalty)
+            regulariser = self.weight_penalty(self.discriminator)
+            scaled_loss = scale_for_replicas(loss + penalty + regulariser)
         self.d_optimizer.apply(tape.gradient(scaled_loss, variables), variables)
         self.after_discriminator_update()
         self.d_loss_tracker.update_state(loss + penalty)
@@ -173,10 +199,10 @@ class AdversarialModel(keras.Model):
         with tf.GradientTape() as tape:
             fake_images = self.generator(self.generator_inputs(z, labels), training=True)
             fake_scores = self.discriminator(
-                self.discriminator_inputs(fake_images, labels), training=True
+                self.discriminator_inputs(self.noisy(fake_images), labels), training=True
             )
             loss = ops.mean(self.generator_loss(fake_scores))
-            scaled_loss = scale_for_replicas(loss)
+            scaled_loss = scale_for_replicas(loss + self.weight_penalty(self.generator))
         self.g_optimizer.apply(tape.gradient(scaled_loss, variables), variables)
         self.g_loss_tracker.update_state(loss)
 

@@ -21,6 +21,8 @@ class GAN(AdversarialModel):
             (G minimises log(1 - D(G(z)))).
         seed: seed of the noise drawn inside `train_step`.
         num_classes: 0, or the number of classes of a conditional GAN.
+        label_smoothing: one-sided: D's target for real images is 1 - this.
+        **kwargs: passed to `AdversarialModel` (l2_penalty, instance_noise).
     """
 
     def __init__(
@@ -32,12 +34,14 @@ class GAN(AdversarialModel):
         loss: str = "non_saturating",
         seed: int | None = None,
         num_classes: int = 0,
+        label_smoothing: float = 0.0,
         **kwargs,
     ):
         if loss not in GENERATOR_LOSSES:
             raise ValueError(f"loss must be one of {sorted(GENERATOR_LOSSES)}, got {loss!r}")
         super().__init__(generator, discriminator, latent_dim, num_classes, d_steps, seed, **kwargs)
         self.loss_name = loss
+        self.label_smoothing = label_smoothing
         self.d_acc_real_tracker = keras.metrics.Mean(name="d_acc_real")
         self.d_acc_fake_tracker = keras.metrics.Mean(name="d_acc_fake")
 
@@ -46,7 +50,7 @@ class GAN(AdversarialModel):
         return [*super().metrics, self.d_acc_real_tracker, self.d_acc_fake_tracker]
 
     def discriminator_loss(self, real_scores, fake_scores):
-        return discriminator_loss(real_scores, fake_scores)
+        return discriminator_loss(real_scores, fake_scores, self.label_smoothing)
 
     def generator_loss(self, fake_scores):
         return GENERATOR_LOSSES[self.loss_name](fake_scores)

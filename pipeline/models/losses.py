@@ -9,9 +9,18 @@ from __future__ import annotations
 from keras import ops
 
 
-def discriminator_loss(real_logits, fake_logits):
-    """-log D(x) - log(1 - D(G(z))): binary cross-entropy, real = 1, fake = 0."""
-    return ops.softplus(-real_logits) + ops.softplus(fake_logits)
+def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
+    """-log D(x) - log(1 - D(G(z))): binary cross-entropy, real = 1, fake = 0.
+
+    With one-sided label smoothing s (Salimans et al. 2016), the real target
+    is 1 - s; fakes keep target 0, so D is not taught to favour them.
+    """
+    real_loss = ops.softplus(-real_logits)
+    if label_smoothing:
+        real_loss = (1.0 - label_smoothing) * real_loss + label_smoothing * ops.softplus(
+            real_logits
+        )
+    return real_loss + ops.softplus(fake_logits)
 
 
 def minimax_generator_loss(fake_logits):
