@@ -71,13 +71,8 @@ class WGANGP(WGAN):
     BatchNorm, which would make the penalty depend on the whole batch.
 
     Args:
-        generator: maps z (and a label) to images.
-        discriminator: the critic, without BatchNorm.
-        latent_dim: size of z.
-        d_steps: critic updates per generator update (n_critic).
-        gradient_penalty: lambda.
-        seed: seed of the noise drawn inside `train_step`.
-        num_classes: 0, or the number of classes of a conditional model.
+        gradient_penalty: lambda. The other arguments are `WGAN`'s, less
+            `clip_value`.
     """
 
     def __init__(
