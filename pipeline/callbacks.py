@@ -100,7 +100,7 @@ class HistoryFile(keras.callbacks.Callback):
     """Write one CSV row per epoch (a DVC plot) and pass the row to `on_metrics`.
 
     Args:
-        path: the CSV file, rewritten atomically after every epoch.
+        path: the CSV file, rewritten atomically after every row.
         rows: rows of earlier epochs, when resuming.
         on_metrics: optional sink called with (metrics, epoch), e.g. MLflow.
     """
@@ -121,11 +121,54 @@ class HistoryFile(keras.callbacks.Callback):
         # Keras sorts the logs by name; keep the model's own order (losses first).
         names = [m.name for m in self.model.metrics if m.name in logs]
         names += sorted(set(logs) - set(names))
-        metrics = {name: float(logs[name]) for name in names}
-        self.rows.append({"epoch": epoch + 1, **metrics})
+        self.record(epoch + 1, {name: float(logs[name]) for name in names})
+
+    def record(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Append the row of `epoch` completed epochs, rewrite the file, and pass it on."""
+        self.rows.append({"epoch": epoch, **metrics})
         write_csv(self.path, self.rows)
         if self.on_metrics is not None:
-            self.on_metrics(metrics, epoch + 1)
+            self.on_metrics(metrics, epoch)
+
+
+class QualityHistory(HistoryFile):
+    """Score the generator every `every` epochs and write the scores as a history file.
+
+    Scores the untrained generator too (epoch 0), and always the last epoch,
+    so the curve spans the whole run.
+
+    Args:
+        path: the CSV file.
+        score: maps the generator to its metrics (see
+            `pipeline.evaluation.evaluate.training_scorer`).
+        every: epochs between two scores.
+        initial_epoch: the epoch training starts (or resumes) from.
+        rows: rows of earlier epochs, when resuming.
+        on_metrics: optional sink called with (metrics, epoch), e.g. MLflow.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        score: Callable[[keras.Model], dict[str, float]],
+        every: int,
+        initial_epoch: int = 0,
+        rows: list[dict[str, float]] | None = None,
+        on_metrics: MetricSink | None = None,
+    ):
+        super().__init__(path, rows, on_metrics)
+        self.score = score
+        self.every = every
+        self.initial_epoch = initial_epoch
+
+    def on_train_begin(self, logs=None):
+        if self.initial_epoch == 0:
+            self.record(0, self.score(self.model.generator))
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if done % self.every == 0 or done == self.params["epochs"]:
+            self.record(done, self.score(self.model.generator))
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -154,7 +197,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     Args:
         directory: where the checkpoint lives, outside the DVC outputs.
         fingerprint: identifies the training run the checkpoint belongs to.
-        history: the `HistoryFile` whose rows to save.
+        histories: the `HistoryFile`s whose rows to save, by name.
         samples_dir: the folder of sample grids to save.
         extra: JSON-serialisable state restored alongside.
     """
@@ -163,14 +206,14 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self,
         directory: str | Path,
         fingerprint: str,
-        history: HistoryFile,
+        histories: dict[str, HistoryFile],
         samples_dir: str | Path,
         extra: dict[str, Any] | None = None,
     ):
         super().__init__()
         self.directory = Path(directory)
         self.fingerprint = fingerprint
-        self.history = history
+        self.histories = histories
         self.samples_dir = Path(samples_dir)
         self.extra = dict(extra or {})
 
@@ -185,7 +228,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             state = {
                 "fingerprint": self.fingerprint,
                 "epoch": epoch + 1,
-                "history": self.history.rows,
+                "histories": {name: h.rows for name, h in self.histories.items()},
                 "extra": self.extra,
             }
             (tmp / "state.json").write_text(json.dumps(state, indent=2))

@@ -37,6 +37,7 @@ def _yaml_float(value: Any) -> Any:
 
 Float = Annotated[float, BeforeValidator(_yaml_float)]
 PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[Float, Field(gt=0)]
 Fraction = Annotated[Float, Field(gt=0, lt=1)]
 Rate = Annotated[Float, Field(ge=0, lt=1)]
@@ -122,6 +123,9 @@ class TrainParams(Section):
     instance_noise: NonNegativeFloat = 0.0  # std of noise on D's inputs, annealed to 0
     label_smoothing: Rate = 0.0  # one-sided: D's target for real images is 1 - this
     generator_ema: Rate = 0.0  # momentum of an EMA of G's weights, used for eval/export
+    # Quality tracked during training: the cheap metrics, every `eval_every` epochs (0: off).
+    eval_every: NonNegativeInt = 10
+    eval_samples: Annotated[int, Field(ge=2)] = 500
 
 
 Family = Literal["gan", "cgan", "wgan", "wgan_gp"]
@@ -197,9 +201,14 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 
 
 class EvaluateParams(Section):
-    num_samples: PositiveInt = 1000
+    num_samples: Annotated[int, Field(ge=2)] = 1000
     batch_size: PositiveInt = 256
     coverage_threshold: Fraction = 0.1
+    kid_subsets: PositiveInt = 100
+    kid_subset_size: Annotated[int, Field(ge=2)] = 1000
+    classifier_score_splits: PositiveInt = 10
+    precision_recall_k: PositiveInt = 3
+    density_coverage_k: PositiveInt = 5
 
 
 class ExportParams(Section):

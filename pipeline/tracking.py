@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 STORE_DIR = "mlflow"
 SAMPLES_KEY = "samples"
+QUALITY_PREFIX = "during_training/"  # MLflow groups metrics by this prefix
 
 
 def repo_root() -> Path:
@@ -177,6 +178,7 @@ class Sinks:
 
     metrics: Callable[[dict[str, float], int], None]
     grid: Callable[[np.ndarray, int], None]
+    quality_metrics: Callable[[dict[str, float], int], None]
 
     @classmethod
     def for_active_run(cls) -> Sinks:
@@ -188,7 +190,12 @@ class Sinks:
         def log_grid(grid: np.ndarray, step: int) -> None:
             mlflow.log_image(_rgb_or_gray(grid), key=SAMPLES_KEY, step=step)
 
-        return cls(metrics=log_metrics, grid=log_grid)
+        def log_quality(metrics: dict[str, float], step: int) -> None:
+            # A prefix of their own: these are at a smaller n than the final
+            # metrics, so the two must not share a curve.
+            log_metrics({f"{QUALITY_PREFIX}{name}": value for name, value in metrics.items()}, step)
+
+        return cls(metrics=log_metrics, grid=log_grid, quality_metrics=log_quality)
 
 
 def _rgb_or_gray(grid: np.ndarray) -> np.ndarray:

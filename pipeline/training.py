@@ -13,6 +13,7 @@ from pipeline import tracking
 from pipeline.callbacks import (
     HistoryFile,
     InstanceNoiseSchedule,
+    QualityHistory,
     SampleGrid,
     TrainingCheckpoint,
     checkpoint_state,
@@ -22,6 +23,7 @@ from pipeline.callbacks import (
 from pipeline.cli import progress_verbosity
 from pipeline.data import load_info, load_split
 from pipeline.errors import PipelineError
+from pipeline.evaluation.evaluate import training_scorer
 from pipeline.fileio import atomic_file, write_json
 from pipeline.models import AdversarialModel, make_model
 from pipeline.networks import build_networks
@@ -39,15 +41,19 @@ class TrainPaths:
         data_dir: the prepared dataset.
         out_dir: the stage's outputs (generator, history, grids, run id).
         checkpoint_dir: resumable state, kept outside the DVC outputs.
+        classifier: the evaluator that scores the generator during training
+            (`train.eval_every`); None trains without those scores.
     """
 
     data_dir: Path
     out_dir: Path
     checkpoint_dir: Path
+    classifier: Path | None = None
 
     def __post_init__(self):
-        for name in ("data_dir", "out_dir", "checkpoint_dir"):
-            object.__setattr__(self, name, Path(getattr(self, name)))
+        for name in ("data_dir", "out_dir", "checkpoint_dir", "classifier"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
 
     @property
     def generator(self) -> Path:
@@ -56,6 +62,10 @@ class TrainPaths:
     @property
     def history(self) -> Path:
         return self.out_dir / "history.csv"
+
+    @property
+    def quality(self) -> Path:
+        return self.out_dir / "quality.csv"
 
     @property
     def samples(self) -> Path:
@@ -200,7 +210,7 @@ def fit_model(
 
     state = restore_checkpoint(paths.checkpoint_dir, fingerprint, model, paths.samples)
     initial_epoch = state["epoch"] if state else 0
-    history_rows = state["history"] if state else []
+    saved_rows = state["histories"] if state else {}
 
     global_batch = params.train.batch_size * params.train.d_steps
     count = info.splits["train"].count
@@ -220,11 +230,26 @@ def fit_model(
         buffer_size=min(count, SHUFFLE_BUFFER),
     )
     grid = grid_inputs(seed, params.network.latent_dim, params.train.grid_size, num_classes)
-    history = HistoryFile(paths.history, history_rows, sinks.metrics if sinks else None)
+    histories = {
+        "losses": HistoryFile(
+            paths.history, saved_rows.get("losses"), sinks.metrics if sinks else None
+        )
+    }
+    if params.train.eval_every and paths.classifier is not None:
+        histories["quality"] = QualityHistory(
+            paths.quality,
+            training_scorer(paths.classifier, paths.data_dir, seed, params.train.eval_samples),
+            params.train.eval_every,
+            initial_epoch,
+            saved_rows.get("quality"),
+            sinks.quality_metrics if sinks else None,
+        )
     callbacks = [
         SampleGrid(*grid, paths.samples, initial_epoch, sinks.grid if sinks else None),
-        history,
-        TrainingCheckpoint(paths.checkpoint_dir, fingerprint, history, paths.samples, extra_state),
+        *histories.values(),
+        TrainingCheckpoint(
+            paths.checkpoint_dir, fingerprint, histories, paths.samples, extra_state
+        ),
         *(callbacks or []),
     ]
     if params.train.instance_noise:

@@ -1,4 +1,4 @@
-"""Stage `train`: fit one model and write models/<name>/ (generator, history, grids, run id)."""
+"""Stage `train`: fit one model and write models/<name>/ (generator, histories, grids, run id)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ def main() -> None:
         data_dir=Path("data/prepared"),
         out_dir=Path("models") / name,
         checkpoint_dir=Path("checkpoints") / name,
+        classifier=Path("models/evaluator/classifier.keras"),
     )
     run_id = train_model(params, name, paths)
     print(f"trained {name}: {paths.generator} (MLflow run {run_id})")

@@ -22,3 +22,13 @@ def mnist5k_dir(tmp_path_factory) -> Path:
     out_dir = tmp_path_factory.mktemp("data") / "prepared"
     prepare_dataset(PrepareParams(), seed=0, out_dir=out_dir)
     return out_dir
+
+
+@pytest.fixture(scope="session")
+def untrained_classifier(tmp_path_factory, mnist5k_dir) -> Path:
+    """An evaluator with random weights: cheap, and scores just as well for plumbing tests."""
+    from pipeline.evaluation.classifier import build_classifier
+
+    path = tmp_path_factory.mktemp("evaluator") / "classifier.keras"
+    build_classifier((28, 28, 1), 10, feature_dim=16).save(path)
+    return path

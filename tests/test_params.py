@@ -28,8 +28,15 @@ def error_for(raw: dict) -> str:
 
 def test_repo_params_are_valid():
     params = load_params(REPO_PARAMS)
-    assert params.models == ["gan"]
+    assert params.models == ["gan", "cgan", "wgan", "wgan_gp"]
     assert params.model("gan").network.latent_dim == 100
+    families = [params.model(name).family for name in params.models]
+    assert families == ["gan", "cgan", "wgan", "wgan_gp"]
+    assert params.model("cgan").conditional
+    # Family defaults fill in what a section leaves out; the section wins where it speaks.
+    assert params.model("wgan_gp").train.d_optimizer.beta_2 == 0.9
+    assert params.model("wgan").train.d_steps == 5
+    assert params.model("wgan").train.d_optimizer.learning_rate == 2e-4
 
 
 def test_unknown_key_names_the_path_and_the_allowed_keys(raw):
@@ -69,7 +76,7 @@ def test_value_outside_a_choice_lists_the_choices(raw):
 
 
 def test_model_without_a_section(raw):
-    raw["models"] = ["gan", "gan2"]
+    raw["models"] = [*raw["models"], "gan2"]
     assert "gan2: section is missing" in error_for(raw)
 
 
@@ -87,7 +94,7 @@ def test_scientific_notation_reads_as_a_number(raw):
 def test_a_second_model_section_is_validated_like_the_first(raw):
     second = copy.deepcopy(raw["gan"])
     second["network"]["latent_dim"] = 0
-    raw["models"] = ["gan", "small"]
+    raw["models"] = [*raw["models"], "small"]
     raw["small"] = second
     assert "small.network.latent_dim = 0" in error_for(raw)
 

@@ -28,8 +28,8 @@ def tiny_params(**train):
     return parse_params(raw).model("gan")
 
 
-def paths_in(tmp_path, data_dir) -> TrainPaths:
-    return TrainPaths(data_dir, tmp_path / "out", tmp_path / "checkpoint")
+def paths_in(tmp_path, data_dir, classifier=None) -> TrainPaths:
+    return TrainPaths(data_dir, tmp_path / "out", tmp_path / "checkpoint", classifier)
 
 
 def weights_of(model) -> list[np.ndarray]:
@@ -75,12 +75,15 @@ def test_outputs_are_written_per_epoch(tmp_path, mnist5k_dir):
     assert not paths.checkpoint_dir.exists(), "a finished run leaves no checkpoint"
 
 
-def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, mnist5k_dir):
-    params = tiny_params(epochs=3)
+def test_resume_after_a_kill_matches_an_uninterrupted_run(
+    tmp_path, mnist5k_dir, untrained_classifier
+):
+    params = tiny_params(epochs=3, eval_every=2, eval_samples=100)
     fingerprint = fingerprint_of(params.model_dump(), 0)
-    whole = fit_model(params, 0, paths_in(tmp_path / "whole", mnist5k_dir), fingerprint, verbose=0)
+    whole_paths = paths_in(tmp_path / "whole", mnist5k_dir, untrained_classifier)
+    whole = fit_model(params, 0, whole_paths, fingerprint, verbose=0)
 
-    paths = paths_in(tmp_path / "killed", mnist5k_dir)
+    paths = paths_in(tmp_path / "killed", mnist5k_dir, untrained_classifier)
     with pytest.raises(KeyboardInterrupt):
         fit_model(params, 0, paths, fingerprint, verbose=0, callbacks=[CrashAfterEpoch(2)])
     assert json.loads((paths.checkpoint_dir / "state.json").read_text())["epoch"] == 2
@@ -92,6 +95,36 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, mnist5k_dir)
     rows = paths.history.read_text().splitlines()[1:]
     assert [row.split(",")[0] for row in rows] == ["1", "2", "3"]
     assert len(list(paths.samples.iterdir())) == 4
+    # Scored at epoch 0, every 2 epochs, and at the end; the rows survive the kill.
+    assert paths.quality.read_text() == whole_paths.quality.read_text()
+    quality = paths.quality.read_text().splitlines()
+    assert [row.split(",")[0] for row in quality[1:]] == ["0", "2", "3"]
+
+
+def test_quality_is_scored_during_training_without_changing_it(
+    tmp_path, mnist5k_dir, untrained_classifier
+):
+    params = tiny_params(epochs=2, eval_every=1, eval_samples=100)
+    scored_paths = paths_in(tmp_path / "scored", mnist5k_dir, untrained_classifier)
+    scored = fit_model(params, 0, scored_paths, "fp", verbose=0)
+    plain_paths = paths_in(tmp_path / "plain", mnist5k_dir)
+    plain = fit_model(params, 0, plain_paths, "fp", verbose=0)
+
+    for a, b in zip(weights_of(scored), weights_of(plain), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not plain_paths.quality.exists()
+    header, *rows = scored_paths.quality.read_text().splitlines()
+    assert header.split(",") == [
+        "epoch",
+        "domain_fid",
+        "classifier_score",
+        "classes_covered",
+        "class_kl",
+    ]
+    for row in rows:
+        epoch, fid, score, covered, _ = row.split(",")
+        assert float(fid) > 0 and 1.0 <= float(score) <= 10.0 and 0 <= int(covered) <= 10
+    assert [row.split(",")[0] for row in rows] == ["0", "1", "2"]
 
 
 def test_checkpoint_of_other_params_is_ignored(tmp_path, mnist5k_dir):

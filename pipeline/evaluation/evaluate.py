@@ -1,12 +1,13 @@
 """Score a trained generator in the evaluator's feature space.
 
-The reference sample is the real training split: the domain FID compares
-generated samples with it, and the floor compares an equally large real test
+The reference sample is the real training split: every metric compares
+generated samples with it, and its floor compares an equally large real test
 sample with it, so the floor is what a perfect generator would score.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -15,7 +16,14 @@ import numpy as np
 from pipeline.data import load_arrays, load_info
 from pipeline.errors import PipelineError
 from pipeline.evaluation.classifier import embed, feature_extractor
-from pipeline.evaluation.metrics import conditional_scores, frechet_distance, mode_coverage
+from pipeline.evaluation.suite import (
+    Embedded,
+    Reference,
+    full_scores,
+    quick_scores,
+    sample_sizes,
+    with_floors,
+)
 from pipeline.params import EvaluateParams
 from pipeline.sampling import (
     cycled_labels,
@@ -25,6 +33,8 @@ from pipeline.sampling import (
     latent_vectors,
 )
 
+Scorer = Callable[[keras.Model], dict[str, float]]
+
 
 def evaluate_generator(
     params: EvaluateParams,
@@ -33,7 +43,7 @@ def evaluate_generator(
     generator_path: str | Path,
     classifier_path: str | Path,
 ) -> dict[str, float | int]:
-    """Compute the generator's metrics against the real data.
+    """Compute every metric of the generator, each beside its real-vs-real floor.
 
     Args:
         params: the `evaluate` params section.
@@ -43,10 +53,12 @@ def evaluate_generator(
         classifier_path: the trained evaluator (`.keras`).
 
     Returns:
-        domain_fid, domain_fid_floor, classes_covered, class_kl and the
-        sample size, ready for `metrics/<model>.json`; a conditional
-        generator, asked for every class in turn, adds conditional_accuracy
-        and conditional_cross_entropy.
+        The metrics of `pipeline.evaluation.suite.full_scores`, each followed
+        by `<name>_floor` (real test against the same real train sample),
+        and the sample sizes; ready for `metrics/<model>.json`. A
+        conditional generator is asked for every class in turn and adds
+        conditional_accuracy and conditional_cross_entropy (their floor is
+        the evaluator on real test images and their true labels).
     """
     info = load_info(data_dir)
     n = params.num_samples
@@ -58,35 +70,79 @@ def evaluate_generator(
         )
     extractor = feature_extractor(load_keras(classifier_path))
     generator = load_keras(generator_path)
+    reference = embed_reference(extractor, data_dir, n, params.batch_size)
+    sample = embed_generated(extractor, generator, seed, n, info.num_classes, params.batch_size)
 
-    train_images, _ = load_arrays(data_dir, "train", limit=n)
-    test_images, _ = load_arrays(data_dir, "test", limit=n)
-    requested = cycled_labels(n, info.num_classes) if is_conditional(generator) else None
-    latents = latent_vectors(seed, n, latent_dim_of(generator))
-    fake_images = generate(generator, latents, requested)
+    test_images, test_labels = load_arrays(data_dir, "test", limit=n)
+    features, logits = embed(extractor, test_images, params.batch_size)
+    real = Embedded(features, logits, test_labels if sample.requested is not None else None)
 
-    train_features, _ = embed(extractor, train_images, params.batch_size)
-    test_features, _ = embed(extractor, test_images, params.batch_size)
-    fake_features, fake_logits = embed(extractor, fake_images, params.batch_size)
+    scores = full_scores(reference, sample, params)
+    floors = full_scores(reference, real, params)
+    return {**with_floors(scores, floors), **sample_sizes(params, info.num_classes)}
 
-    real_counts = np.asarray(info.splits["train"].class_counts)
-    coverage = mode_coverage(
-        np.argmax(fake_logits, axis=1),
-        np.repeat(np.arange(info.num_classes), real_counts),
-        info.num_classes,
-        params.coverage_threshold,
-    )
-    metrics = {
-        "domain_fid": frechet_distance(fake_features, train_features),
-        "domain_fid_floor": frechet_distance(test_features, train_features),
-        "classes_covered": int(coverage["classes_covered"]),
-        "num_classes": info.num_classes,
-        "class_kl": float(coverage["class_kl"]),
-        "num_samples": n,
-    }
-    if requested is not None:
-        metrics.update(conditional_scores(fake_logits, requested))
-    return metrics
+
+def embed_reference(
+    extractor: keras.Model, data_dir: str | Path, num_samples: int, batch_size: int
+) -> Reference:
+    """The first `num_samples` training images in the evaluator's space."""
+    images, _ = load_arrays(data_dir, "train", limit=num_samples)
+    features, _ = embed(extractor, images, batch_size)
+    counts = np.asarray(load_info(data_dir).splits["train"].class_counts)
+    return Reference(features, counts)
+
+
+def embed_generated(
+    extractor: keras.Model,
+    generator: keras.Model,
+    seed: int,
+    num_samples: int,
+    num_classes: int,
+    batch_size: int,
+) -> Embedded:
+    """`num_samples` generated images in the evaluator's space.
+
+    The latents come from the seed's evaluation stream, so export draws the
+    same images; a conditional generator is asked for each class in turn.
+    """
+    requested = cycled_labels(num_samples, num_classes) if is_conditional(generator) else None
+    latents = latent_vectors(seed, num_samples, latent_dim_of(generator))
+    images = generate(generator, latents, requested, batch_size)
+    features, logits = embed(extractor, images, batch_size)
+    return Embedded(features, logits, requested)
+
+
+def training_scorer(
+    classifier_path: str | Path,
+    data_dir: str | Path,
+    seed: int,
+    num_samples: int,
+    batch_size: int = 256,
+) -> Scorer:
+    """A function that scores a generator with the cheap metrics, for use during training.
+
+    The real reference is embedded once, here; each call then costs one
+    generation and one forward pass of `num_samples` images.
+
+    Args:
+        classifier_path: the trained evaluator (`.keras`).
+        data_dir: the prepared dataset.
+        seed: fixes the latent vectors, the same at every call.
+        num_samples: generated (and reference) images per call.
+        batch_size: images per forward pass.
+    """
+    info = load_info(data_dir)
+    num_samples = min(num_samples, info.splits["train"].count)
+    extractor = feature_extractor(load_keras(classifier_path))
+    reference = embed_reference(extractor, data_dir, num_samples, batch_size)
+
+    def score(generator: keras.Model) -> dict[str, float]:
+        sample = embed_generated(
+            extractor, generator, seed, num_samples, info.num_classes, batch_size
+        )
+        return quick_scores(reference, sample)
+
+    return score
 
 
 def load_keras(path: str | Path) -> keras.Model:
