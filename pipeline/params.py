@@ -205,7 +205,7 @@ class EvaluateParams(Section):
     batch_size: PositiveInt = 256
     coverage_threshold: Fraction = 0.1
     kid_subsets: PositiveInt = 100
-    kid_subset_size: Annotated[int, Field(ge=2)] = 1000
+    kid_subset_size: Annotated[int, Field(ge=2)] = 500
     classifier_score_splits: PositiveInt = 10
     precision_recall_k: PositiveInt = 3
     density_coverage_k: PositiveInt = 5

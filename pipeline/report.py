@@ -73,7 +73,7 @@ def summary_markdown(
     models = list(metrics)
     lines = ["# GAN pipeline: results", ""]
     lines += _sizes(next(iter(metrics.values())), evaluator)
-    lines += ["", "| metric | | real floor | " + " | ".join(models) + " |"]
+    lines += ["", "| metric | better | real floor | " + " | ".join(models) + " |"]
     lines.append("|---|---|---|" + "---|" * len(models))
     for row in ROWS:
         if not any(row.key in m for m in metrics.values()):
@@ -109,7 +109,7 @@ def _cell(metrics: dict[str, Any], key: str, spread: str | None) -> str:
         return "–"
     text = _number(metrics[key])
     if spread and spread in metrics:
-        text += f" ± {_number(metrics[spread])}"
+        text += f" ± {metrics[spread]:.2g}"
     return text
 
 

@@ -139,6 +139,15 @@ def epoch_batches(
     return stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
+def _with_label(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    return image, label
+
+
+def _image_only(image: tf.Tensor, label: tf.Tensor) -> tf.Tensor:
+    # Named functions, not two lambdas on one line, which AutoGraph cannot tell apart.
+    return image
+
+
 def build_model(
     params: ModelParams,
     image_shape: tuple[int, int, int],
@@ -221,9 +230,11 @@ def fit_model(
             f"{count} training images; make it smaller"
         )
     batches = epoch_batches(
-        load_split(paths.data_dir, "train").map(
-            (lambda image, label: (image, label)) if num_classes else (lambda image, label: image)
-        ),
+        # Cached after the first pass: parsing the records again every epoch
+        # costs a quarter of an MLP epoch. (MNIST takes 190 MB as float32.)
+        load_split(paths.data_dir, "train")
+        .map(_with_label if num_classes else _image_only)
+        .cache(),
         global_batch,
         seed,
         skip_batches=initial_epoch * steps_per_epoch,

@@ -72,19 +72,13 @@ def quick_scores(
         conditional sample adds conditional_accuracy and
         conditional_cross_entropy.
     """
-    num_classes = len(reference.class_counts)
-    coverage = mode_coverage(sample.predicted, reference.labels, num_classes, coverage_threshold)
     # One split: the spread over splits is not worth its noise at a small n.
     score, _ = classifier_score(sample.logits, num_splits=1)
-    scores = {
+    return {
         "domain_fid": frechet_distance(sample.features, reference.features),
         "classifier_score": score,
-        "classes_covered": coverage["classes_covered"],
-        "class_kl": coverage["class_kl"],
+        **_class_scores(reference, sample, coverage_threshold),
     }
-    if sample.requested is not None:
-        scores.update(conditional_scores(sample.logits, sample.requested))
-    return scores
 
 
 def full_scores(reference: Reference, sample: Embedded, params: EvaluateParams) -> dict[str, float]:
@@ -98,10 +92,6 @@ def full_scores(reference: Reference, sample: Embedded, params: EvaluateParams) 
     Returns:
         The metrics, keyed as in `metrics/<model>.json`.
     """
-    num_classes = len(reference.class_counts)
-    coverage = mode_coverage(
-        sample.predicted, reference.labels, num_classes, params.coverage_threshold
-    )
     kid, kid_std = kernel_inception_distance(
         sample.features,
         reference.features,
@@ -109,7 +99,7 @@ def full_scores(reference: Reference, sample: Embedded, params: EvaluateParams) 
         subset_size=params.kid_subset_size,
     )
     score, score_std = classifier_score(sample.logits, params.classifier_score_splits)
-    scores = {
+    return {
         "domain_fid": frechet_distance(sample.features, reference.features),
         "kid": kid,
         "kid_std": kid_std,
@@ -117,9 +107,18 @@ def full_scores(reference: Reference, sample: Embedded, params: EvaluateParams) 
         "classifier_score_std": score_std,
         **precision_recall(reference.features, sample.features, params.precision_recall_k),
         **density_coverage(reference.features, sample.features, params.density_coverage_k),
-        "classes_covered": coverage["classes_covered"],
-        "class_kl": coverage["class_kl"],
+        **_class_scores(reference, sample, params.coverage_threshold),
     }
+
+
+def _class_scores(
+    reference: Reference, sample: Embedded, coverage_threshold: float
+) -> dict[str, float]:
+    """Classes covered and class KL; conditional accuracy and cross-entropy when asked for."""
+    coverage = mode_coverage(
+        sample.predicted, reference.labels, len(reference.class_counts), coverage_threshold
+    )
+    scores = {"classes_covered": coverage["classes_covered"], "class_kl": coverage["class_kl"]}
     if sample.requested is not None:
         scores.update(conditional_scores(sample.logits, sample.requested))
     return scores
