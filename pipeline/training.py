@@ -255,6 +255,10 @@ def fit_model(
             saved_rows.get("quality"),
             sinks.quality_metrics if sinks else None,
         )
+    elif paths.classifier is not None:
+        # Scoring is off, but the stage still declares the file: leave a header only.
+        with atomic_file(paths.quality) as tmp:
+            tmp.write_text("epoch\n")
     callbacks = [
         SampleGrid(*grid, paths.samples, initial_epoch, sinks.grid if sinks else None),
         *histories.values(),

@@ -127,6 +127,13 @@ def test_quality_is_scored_during_training_without_changing_it(
     assert [row.split(",")[0] for row in rows] == ["0", "1", "2"]
 
 
+def test_scoring_turned_off_leaves_a_header_only(tmp_path, mnist5k_dir, untrained_classifier):
+    # The train stage declares quality.csv, so it must exist even when nothing is scored.
+    paths = paths_in(tmp_path, mnist5k_dir, untrained_classifier)
+    fit_model(tiny_params(epochs=1, eval_every=0), 0, paths, "fp", verbose=0)
+    assert paths.quality.read_text() == "epoch\n"
+
+
 def test_checkpoint_of_other_params_is_ignored(tmp_path, mnist5k_dir):
     params = tiny_params(epochs=2)
     paths = paths_in(tmp_path, mnist5k_dir)
