@@ -1,11 +1,10 @@
-"""Training callbacks: sample grids, the history file, and the resumable checkpoint."""
+"""Training callbacks: sample grids, history files, the divergence stop, the checkpoint."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from pipeline.fileio import atomic_dir, atomic_file, read_json
+from pipeline.errors import RunFailed
+from pipeline.fileio import atomic_dir, atomic_file, read_json, recover_dir
 from pipeline.images import make_grid, save_png
 from pipeline.sampling import generate
 
@@ -96,6 +96,14 @@ class InstanceNoiseSchedule(keras.callbacks.Callback):
         self.model.instance_noise_std.assign(self.initial_std * (1.0 - epoch / self.epochs))
 
 
+def in_model_order(model: keras.Model, logs: dict[str, Any] | None) -> dict[str, float]:
+    """An epoch's logs as floats, in the model's metric order (losses first), not by name."""
+    logs = logs or {}
+    names = [m.name for m in model.metrics if m.name in logs]
+    names += sorted(set(logs) - set(names))
+    return {name: float(logs[name]) for name in names}
+
+
 class HistoryFile(keras.callbacks.Callback):
     """Write one CSV row per epoch (a DVC plot) and pass the row to `on_metrics`.
 
@@ -117,11 +125,7 @@ class HistoryFile(keras.callbacks.Callback):
         self.on_metrics = on_metrics
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        # Keras sorts the logs by name; keep the model's own order (losses first).
-        names = [m.name for m in self.model.metrics if m.name in logs]
-        names += sorted(set(logs) - set(names))
-        self.record(epoch + 1, {name: float(logs[name]) for name in names})
+        self.record(epoch + 1, in_model_order(self.model, logs))
 
     def record(self, epoch: int, metrics: dict[str, float]) -> None:
         """Append the row of `epoch` completed epochs, rewrite the file, and pass it on."""
@@ -186,19 +190,20 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     noise generator's state or the data order, so a resumed GAN drifts from
     an uninterrupted one. This checkpoint stores every model and optimizer
     variable (the `SeedGenerator` state included), and the data order is
-    fixed by the seed (see `pipeline.training.epoch_batches`). It also
-    keeps the history rows, the sample grids and any `extra` state (the
-    MLflow run id) so that DVC, which deletes a stage's outputs before
-    re-running it, loses nothing.
+    fixed by the seed (see `pipeline.training.epoch_batches`). It also keeps
+    the history rows and any `extra` state (the MLflow run id). The sample
+    grids need no copy: they grow beside the checkpoint, outside the DVC
+    outputs, and a resumed run redraws any grid newer than its checkpoint
+    exactly as it was.
 
     A checkpoint is used only when its fingerprint (params, seed, data hash)
     matches, and it is deleted once training completes.
 
     Args:
-        directory: where the checkpoint lives, outside the DVC outputs.
+        directory: where the checkpoint lives, outside the DVC outputs;
+            replaced in one step after every epoch.
         fingerprint: identifies the training run the checkpoint belongs to.
         histories: the `HistoryFile`s whose rows to save, by name.
-        samples_dir: the folder of sample grids to save.
         extra: JSON-serialisable state restored alongside.
     """
 
@@ -207,14 +212,12 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         directory: str | Path,
         fingerprint: str,
         histories: dict[str, HistoryFile],
-        samples_dir: str | Path,
         extra: dict[str, Any] | None = None,
     ):
         super().__init__()
         self.directory = Path(directory)
         self.fingerprint = fingerprint
         self.histories = histories
-        self.samples_dir = Path(samples_dir)
         self.extra = dict(extra or {})
 
     def on_epoch_end(self, epoch, logs=None):
@@ -224,7 +227,6 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 for i, v in enumerate(state_variables(self.model))
             }
             np.savez(tmp / "variables.npz", **values)
-            shutil.copytree(self.samples_dir, tmp / "samples")
             state = {
                 "fingerprint": self.fingerprint,
                 "epoch": epoch + 1,
@@ -234,6 +236,40 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             (tmp / "state.json").write_text(json.dumps(state, indent=2))
 
 
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stop training with one line once a loss or a weight is NaN or infinite.
+
+    A diverged GAN keeps running and its NaN samples score deceptively well
+    (a NaN image sits inside every k-NN ball), so the first non-finite epoch
+    ends the run: nothing after it is saved, and the checkpoint keeps the
+    last good epoch. Put it first, so no other callback sees that epoch.
+
+    Args:
+        name: the model's name, for the message.
+    """
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = in_model_order(self.model, logs)
+        losses = ", ".join(f"{key} {value:.4g}" for key, value in logs.items())
+        bad_logs = [key for key, value in logs.items() if not np.isfinite(value)]
+        bad_weights = [
+            network.name
+            for network in (self.model.generator, self.model.discriminator)
+            if not all(np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in network.weights)
+        ]
+        if bad_logs or bad_weights:
+            found = ", ".join([*bad_logs, *(f"{n} weights" for n in bad_weights)])
+            raise RunFailed(
+                f"{self.name}: training diverged in epoch {epoch + 1} ({losses}): "
+                f"{found} not finite; nothing of this epoch was saved. "
+                "Lower the learning rates or change the model, then run again"
+            )
+
+
 def state_variables(model: keras.Model) -> list[keras.Variable]:
     """Every variable a resumed run needs: the model's and both optimizers'."""
     return [*model.variables, *model.d_optimizer.variables, *model.g_optimizer.variables]
@@ -241,6 +277,7 @@ def state_variables(model: keras.Model) -> list[keras.Variable]:
 
 def checkpoint_state(directory: str | Path, fingerprint: str) -> dict[str, Any] | None:
     """The saved state (epoch, history, extra) of a checkpoint of this run, if any."""
+    recover_dir(directory)  # a kill during the last save may have left it aside
     try:
         state = read_json(Path(directory) / "state.json")
     except (OSError, ValueError):
@@ -249,15 +286,14 @@ def checkpoint_state(directory: str | Path, fingerprint: str) -> dict[str, Any] 
 
 
 def restore_checkpoint(
-    directory: str | Path, fingerprint: str, model: keras.Model, samples_dir: str | Path
+    directory: str | Path, fingerprint: str, model: keras.Model
 ) -> dict[str, Any] | None:
-    """Load a matching checkpoint into `model` and `samples_dir`.
+    """Load a matching checkpoint into `model`.
 
     Args:
         directory: the checkpoint folder written by `TrainingCheckpoint`.
         fingerprint: the current run's fingerprint; another one is ignored.
         model: a built, compiled model whose optimizers are built.
-        samples_dir: where to put back the saved sample grids.
 
     Returns:
         The saved state (epoch, history, extra), or None when there is no
@@ -265,17 +301,17 @@ def restore_checkpoint(
     """
     directory = Path(directory)
     state = checkpoint_state(directory, fingerprint)
+    if state is None:
+        return None
     try:
         saved = np.load(directory / "variables.npz")
     except (OSError, ValueError):
         return None
     variables = state_variables(model)
-    if state is None or len(saved.files) != len(variables):
+    if len(saved.files) != len(variables):
         return None
     for i, variable in enumerate(variables):
         variable.assign(saved[f"v{i}"])
-    if (directory / "samples").is_dir():
-        shutil.copytree(directory / "samples", samples_dir, dirs_exist_ok=True)
     return state
 
 

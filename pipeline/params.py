@@ -1,17 +1,24 @@
-"""Typed schema for `params.yaml`.
+"""Typed schema for `params.yaml`, and what each stage reads of it.
 
 Every stage reads its parameters through `load_params`, which validates the
 whole file before any work starts. A mistake raises `ParamsError` with one
-line naming the key path, the bad value and what is allowed.
+line naming the key path, the bad value and what is allowed. A stage then
+takes only its own values (`stage_params`), the ones the `params` stage
+writes to resolved/ for DVC to track.
 """
 
 from __future__ import annotations
 
+import codecs
+import json
+import re
+import reprlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,10 +26,63 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from pipeline.errors import PipelineError
+from pipeline.fileio import atomic_dir
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
+
+# --- limits --------------------------------------------------------------------
+# Upper bounds on sizes that can only be typos (an extra zero or three): each is
+# well above any real GPU experiment, but stops a value like 10**9 here, in one
+# line, instead of as an out-of-memory crash an hour into a stage.
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 65_536
+MAX_LATENT_DIM = 4_096
+MAX_UNITS = 16_384  # one hidden layer's width
+MAX_LAYERS = 32  # hidden layers per mlp network
+MAX_FILTERS = 2_048  # dcgan's first conv width; deeper blocks double it
+MAX_D_STEPS = 100  # the WGAN reference code's warm-up n_critic
+MAX_SAMPLES = 100_000  # twice the usual FID-50k
+MAX_KID_SUBSETS = 10_000
+MAX_SHARD_SIZE = 1_000_000
+MAX_FEATURE_DIM = 4_096  # twice InceptionV3's 2,048
+MAX_GRID_SIZE = 32  # rows (and columns) of a saved image grid
+MAX_INTERPOLATION_STEPS = 64
+# A score needs two samples: FID's covariance, a k-NN neighbour.
+MIN_SAMPLES = 2
+# Two end points make the shortest interpolation.
+MIN_INTERPOLATION_STEPS = 2
+SEED_LIMIT = 2**31  # seeds are in [0, SEED_LIMIT)
+
+# Model and experiment names become folder names, run names and DVC stage keys.
+MAX_NAME_CHARS = 64
+# A value quoted in an error is cut to this many characters, so that a huge
+# value (an alias bomb expands to megabytes) still gives one short line.
+MAX_QUOTED_CHARS = 60
+# The parser's own description of a YAML syntax error, cut likewise.
+MAX_PROBLEM_CHARS = 160
+# UTF-16 text that is mostly ASCII has a NUL beside every character; UTF-8 YAML
+# has none. At least this share of NUL bytes means the file is UTF-16.
+UTF16_NUL_SHARE = 0.25
+
+EXPERIMENT_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_NAME_CHARS - 1}}}")
+EXPERIMENT_RULE = (
+    f"must be a name, not a path: letters, digits, '_', '-', '.', starting with a "
+    f"letter or digit, at most {MAX_NAME_CHARS} characters, no '..'"
+)
+MODEL_NAME_RULE = f"identifiers of at most {MAX_NAME_CHARS} characters"
+
+# A byte-order mark that says the file is not UTF-8. UTF-32's marks come first:
+# UTF-32-LE's begins with UTF-16-LE's.
+WIDE_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+YAML_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _yaml_float(value: Any) -> Any:
@@ -35,13 +95,33 @@ def _yaml_float(value: Any) -> Any:
     return value
 
 
-Float = Annotated[float, BeforeValidator(_yaml_float)]
+def _experiment_name(value: str) -> str:
+    # The local store keeps artifacts under a folder named after the experiment:
+    # a path (`../x`, `/tmp/x`) would write them outside the repository.
+    if EXPERIMENT_NAME.fullmatch(value) and ".." not in value:
+        return value
+    raise PydanticCustomError("experiment_name", EXPERIMENT_RULE)
+
+
+# inf and nan can only be mistakes in this file: a nan learning rate turns every
+# weight to nan, an infinite clip value silently turns clipping off.
+Float = Annotated[float, BeforeValidator(_yaml_float), Field(allow_inf_nan=False)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[Float, Field(gt=0)]
 Fraction = Annotated[Float, Field(gt=0, lt=1)]
 Rate = Annotated[Float, Field(ge=0, lt=1)]
 NonNegativeFloat = Annotated[Float, Field(ge=0)]
+Epochs = Annotated[int, Field(gt=0, le=MAX_EPOCHS)]
+BatchSize = Annotated[int, Field(gt=0, le=MAX_BATCH_SIZE)]
+SampleCount = Annotated[int, Field(ge=MIN_SAMPLES, le=MAX_SAMPLES)]
+GridSize = Annotated[int, Field(ge=1, le=MAX_GRID_SIZE)]
+Units = Annotated[
+    list[Annotated[int, Field(gt=0, le=MAX_UNITS)]],
+    Field(min_length=1, max_length=MAX_LAYERS),
+]
+ExperimentName = Annotated[str, AfterValidator(_experiment_name)]
+Seed = Annotated[int, Field(ge=0, lt=SEED_LIMIT)]
 
 
 class ParamsError(PipelineError):
@@ -70,7 +150,7 @@ class IdxParams(Section):
 class PrepareParams(Section):
     source: Literal["mnist5k", "tfds", "idx"] = "mnist5k"
     test_fraction: Fraction = 0.2
-    shard_size: PositiveInt = 10_000
+    shard_size: Annotated[int, Field(gt=0, le=MAX_SHARD_SIZE)] = 10_000
     tfds: TfdsParams = TfdsParams()
     idx: IdxParams = IdxParams()
 
@@ -79,10 +159,10 @@ class PrepareParams(Section):
 
 
 class EvaluatorParams(Section):
-    epochs: PositiveInt = 5
-    batch_size: PositiveInt = 128
-    learning_rate: PositiveFloat = 1e-3
-    feature_dim: PositiveInt = 64
+    epochs: Epochs = 5
+    batch_size: BatchSize = 128
+    learning_rate: PositiveFloat = 1e-3  # no upper bound, as for the GANs' optimizers
+    feature_dim: Annotated[int, Field(gt=0, le=MAX_FEATURE_DIM)] = 64
 
 
 # --- models ------------------------------------------------------------------
@@ -90,6 +170,8 @@ class EvaluatorParams(Section):
 
 class OptimizerParams(Section):
     name: Literal["adam", "sgd", "rmsprop"] = "adam"
+    # No upper bound: a large SGD rate is a legitimate experiment, and the
+    # training stage stops a run that diverges.
     learning_rate: PositiveFloat = 2e-4
     beta_1: Rate = 0.5
     beta_2: Rate = 0.999
@@ -98,25 +180,25 @@ class OptimizerParams(Section):
 
 class NetworkParams(Section):
     kind: Literal["mlp", "dcgan"] = "mlp"
-    latent_dim: PositiveInt = 100
+    latent_dim: Annotated[int, Field(gt=0, le=MAX_LATENT_DIM)] = 100
     # mlp
-    generator_units: Annotated[list[PositiveInt], Field(min_length=1)] = [256, 512]
-    discriminator_units: Annotated[list[PositiveInt], Field(min_length=1)] = [512, 256]
+    generator_units: Units = [256, 512]
+    discriminator_units: Units = [512, 256]
     dropout: Rate = 0.3
     # dcgan: D has `filters`, 2 * `filters`, ... channels; G mirrors it
-    filters: PositiveInt = 64
+    filters: Annotated[int, Field(gt=0, le=MAX_FILTERS)] = 64
     discriminator_norm: Literal["batch", "layer", "none"] = "batch"
     # both
     leaky_relu_slope: Rate = 0.2
 
 
 class TrainParams(Section):
-    epochs: PositiveInt = 200
-    batch_size: PositiveInt = 64
-    d_steps: PositiveInt = 1
+    epochs: Epochs = 200
+    batch_size: BatchSize = 64
+    d_steps: Annotated[int, Field(gt=0, le=MAX_D_STEPS)] = 1
     d_optimizer: OptimizerParams = OptimizerParams()
     g_optimizer: OptimizerParams = OptimizerParams()
-    grid_size: Annotated[int, Field(ge=1, le=32)] = 8
+    grid_size: GridSize = 8
     strategy: Literal["auto", "default", "mirrored"] = "auto"
     # The seed material's stabilisers; 0 turns each off.
     l2_penalty: NonNegativeFloat = 0.0  # times the sum of squared kernel weights, both nets
@@ -125,7 +207,7 @@ class TrainParams(Section):
     generator_ema: Rate = 0.0  # momentum of an EMA of G's weights, used for eval/export
     # Quality tracked during training: the cheap metrics, every `eval_every` epochs (0: off).
     eval_every: NonNegativeInt = 10
-    eval_samples: Annotated[int, Field(ge=2)] = 500
+    eval_samples: SampleCount = 500
 
 
 Family = Literal["gan", "cgan", "wgan", "wgan_gp"]
@@ -166,9 +248,12 @@ class ModelParams(Section):
     @model_validator(mode="before")
     @classmethod
     def _apply_family_defaults(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or data.get("family") not in FAMILY_DEFAULTS:
+        family = data.get("family") if isinstance(data, dict) else None
+        # Only a string can key FAMILY_DEFAULTS (a list or mapping is unhashable);
+        # anything else is left for the `family` field to reject in one line.
+        if not isinstance(family, str) or family not in FAMILY_DEFAULTS:
             return data
-        return _deep_merge(FAMILY_DEFAULTS[data["family"]], data)
+        return _deep_merge(FAMILY_DEFAULTS[family], data)
 
     @model_validator(mode="after")
     def _check_family(self) -> ModelParams:
@@ -201,25 +286,50 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 
 
 class EvaluateParams(Section):
-    num_samples: Annotated[int, Field(ge=2)] = 1000
-    batch_size: PositiveInt = 256
+    num_samples: SampleCount = 1000
+    batch_size: BatchSize = 256
     coverage_threshold: Fraction = 0.1
-    kid_subsets: PositiveInt = 100
-    kid_subset_size: Annotated[int, Field(ge=2)] = 500
+    kid_subsets: Annotated[int, Field(gt=0, le=MAX_KID_SUBSETS)] = 100
+    # Bounded by num_samples below, and so by MAX_SAMPLES.
+    kid_subset_size: Annotated[int, Field(ge=MIN_SAMPLES)] = 500
     classifier_score_splits: PositiveInt = 10
     precision_recall_k: PositiveInt = 3
     density_coverage_k: PositiveInt = 5
 
+    @model_validator(mode="after")
+    def _check_sample_sizes(self) -> EvaluateParams:
+        # Each of these is drawn from, or counts neighbours among, the
+        # num_samples scored images; past its limit the metric is meaningless.
+        n = self.num_samples
+        limits = (
+            ("kid_subset_size", "num_samples", n, "a subset is drawn from the samples"),
+            ("precision_recall_k", "num_samples - 1", n - 1, "a k-NN ball needs k other points"),
+            ("density_coverage_k", "num_samples - 1", n - 1, "a k-NN ball needs k other points"),
+            (
+                "classifier_score_splits",
+                "num_samples // 2",
+                n // 2,
+                "a split of one image always scores 1.0",
+            ),
+        )
+        for key, formula, limit, why in limits:
+            value = getattr(self, key)
+            if value > limit:
+                raise ValueError(f"{key} = {value}: allowed at most {formula} = {limit} ({why})")
+        return self
+
 
 class ExportParams(Section):
-    num_samples: PositiveInt = 1000
-    grid_size: Annotated[int, Field(ge=1, le=32)] = 10
-    interpolation_steps: Annotated[int, Field(ge=2, le=64)] = 10
-    interpolation_rows: Annotated[int, Field(ge=1, le=32)] = 4
+    num_samples: Annotated[int, Field(gt=0, le=MAX_SAMPLES)] = 1000
+    grid_size: GridSize = 10
+    interpolation_steps: Annotated[
+        int, Field(ge=MIN_INTERPOLATION_STEPS, le=MAX_INTERPOLATION_STEPS)
+    ] = 10
+    interpolation_rows: GridSize = 4
 
 
 class MlflowParams(Section):
-    experiment: Annotated[str, Field(min_length=1)] = "gan-pipeline"
+    experiment: ExperimentName = "gan-pipeline"
 
 
 class Params(Section):
@@ -227,7 +337,7 @@ class Params(Section):
 
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
-    seed: Annotated[int, Field(ge=0, lt=2**31)] = 42
+    seed: Seed = 42
     prepare: PrepareParams = PrepareParams()
     evaluator: EvaluatorParams = EvaluatorParams()
     models: Annotated[list[str], Field(min_length=1)] = ["gan"]
@@ -235,39 +345,28 @@ class Params(Section):
     export: ExportParams = ExportParams()
     mlflow: MlflowParams = MlflowParams()
 
-    @model_validator(mode="before")
-    @classmethod
-    def _parse_model_sections(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        known = set(cls.model_fields)
-        models = data.get("models", ["gan"])
-        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
-            return data  # the field validator reports the type error
-        for name in models:
-            if name in known or not name.isidentifier():
-                raise ValueError(
-                    f"models: {name!r} is not a valid model name "
-                    f"(identifiers only, not one of {sorted(known)})"
-                )
-        strays = [k for k in data if k not in known and k not in models]
-        if strays:
-            raise ValueError(
-                f"{strays[0]}: unknown key (allowed: {', '.join(sorted(known))}, "
-                f"or a section for a model listed in models)"
-            )
-        return data
-
     def model(self, name: str) -> ModelParams:
         """The parameters of the model called `name` in `models`."""
         if name not in self.models:
-            raise ParamsError(f"model {name!r} is not listed in models (listed: {self.models})")
+            raise ParamsError(
+                f"model {_quote(name)} is not listed in models (listed: {self.models})"
+            )
         return self.__pydantic_extra__[name]
 
     @model_validator(mode="after")
     def _validate_model_sections(self) -> Params:
+        # After the fields, so that a bad value in a known section is reported
+        # before a stray key (an alias bomb's anchors, say) elsewhere in the file.
         extra = self.__pydantic_extra__
         assert extra is not None  # extra="allow" always sets it
+        known = set(type(self).model_fields)
+        _check_model_names(self.models, known)
+        strays = [key for key in extra if key not in self.models]
+        if strays:
+            raise ValueError(
+                f"{_label(strays[0])}: unknown key (allowed: {', '.join(sorted(known))}, "
+                f"or a section for a model listed in models)"
+            )
         for name in self.models:
             if name not in extra:
                 raise ValueError(f"{name}: section is missing (every name in models needs one)")
@@ -279,6 +378,192 @@ class Params(Section):
             except ValidationError as err:
                 raise ValueError(_first_error(err, prefix=(name,))) from None
         return self
+
+
+def _check_model_names(models: list[str], known: set[str]) -> None:
+    """Reject a name that cannot be a section, a folder and a DVC stage key, or a repeat."""
+    seen: set[str] = set()
+    for name in models:
+        valid = name.isidentifier() and len(name) <= MAX_NAME_CHARS and name not in known
+        if not valid:
+            raise ValueError(
+                f"models: {_quote(name)} is not a valid model name (allowed: "
+                f"{MODEL_NAME_RULE}, not one of {sorted(known)})"
+            )
+        if name in seen:
+            # Two runs would write the same models/<name> outputs.
+            raise ValueError(f"models: {name!r} is listed twice (allowed: each name once)")
+        seen.add(name)
+
+
+# --- what each stage reads ----------------------------------------------------------
+#
+# A stage never reads the whole file: it gets one of these, its values with
+# every default filled in. The `params` stage writes each to resolved/, and
+# dvc.yaml makes the stage depend on that file, so a stage re-runs exactly
+# when a value it reads changes, whether in params.yaml or in a default here.
+
+
+class PrepareStage(Section):
+    seed: Seed
+    prepare: PrepareParams
+
+
+class EvaluatorStage(Section):
+    seed: Seed
+    evaluator: EvaluatorParams
+
+
+class TrainStage(Section):
+    seed: Seed
+    experiment: ExperimentName  # the MLflow experiment its run goes to
+    model: ModelParams
+
+
+class EvaluateStage(Section):
+    seed: Seed
+    evaluate: EvaluateParams
+
+
+class ExportStage(Section):
+    seed: Seed
+    export: ExportParams
+
+
+class ReportStage(Section):
+    models: list[str]
+
+
+StageParams = PrepareStage | EvaluatorStage | TrainStage | EvaluateStage | ExportStage | ReportStage
+# The stages that run once per name in `models`.
+MODEL_STAGES = ("train", "evaluate", "export")
+
+
+def stage_params(params: Params, stage: str, model: str | None = None) -> StageParams:
+    """The values stage `stage` (for `model`, if it runs per model) reads.
+
+    Raises:
+        ParamsError: an unknown stage, or a model not listed in `models`.
+    """
+    if (stage in MODEL_STAGES) != (model is not None):
+        raise ParamsError(
+            f"stage {stage!r}: a model name is {'needed' if model is None else 'not taken'}"
+        )
+    if model is not None:
+        params.model(model)  # raises unless listed
+    seed = params.seed
+    if stage == "prepare":
+        return PrepareStage(seed=seed, prepare=params.prepare)
+    if stage == "evaluator":
+        return EvaluatorStage(seed=seed, evaluator=params.evaluator)
+    if stage == "train":
+        return TrainStage(seed=seed, experiment=params.mlflow.experiment, model=params.model(model))
+    if stage == "evaluate":
+        return EvaluateStage(seed=seed, evaluate=params.evaluate)
+    if stage == "export":
+        return ExportStage(seed=seed, export=params.export)
+    if stage == "report":
+        return ReportStage(models=params.models)
+    raise ParamsError(f"unknown stage {stage!r}")
+
+
+def resolved_files(params: Params) -> dict[str, StageParams]:
+    """Every stage's values, keyed by their file under resolved/ (as named in dvc.yaml)."""
+    files: dict[str, StageParams] = {
+        f"{stage}.json": stage_params(params, stage) for stage in ("prepare", "evaluator", "report")
+    }
+    for stage in ("evaluate", "export"):  # the same for every model
+        files[f"{stage}.json"] = stage_params(params, stage, params.models[0])
+    for name in params.models:
+        files[f"train/{name}.json"] = stage_params(params, "train", name)
+    return files
+
+
+def write_resolved(params: Params, out_dir: str | Path) -> list[Path]:
+    """Write `resolved_files` as sorted JSON into `out_dir`, replacing it in one step.
+
+    The bytes depend on the values alone, so an unchanged stage keeps an
+    unchanged file and DVC does not re-run it.
+
+    Returns:
+        The files written, relative to `out_dir`.
+    """
+    files = resolved_files(params)
+    with atomic_dir(out_dir) as tmp:
+        for relative, values in files.items():
+            path = tmp / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(
+                json.dumps(values.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+            )
+    return [Path(relative) for relative in files]
+
+
+# --- reading the file ------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key repeated in one mapping is an error.
+
+    PyYAML keeps the last of two equal keys; DVC refuses the file. Refusing it
+    here too means a second `gan:` section cannot silently replace the first.
+    """
+
+    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
+        # Checked as each mapping is composed, before merge keys (`<<: *base`) are
+        # expanded, so a key that overrides a merged one is not a duplicate.
+        node = super().compose_mapping_node(anchor)
+        _reject_duplicate_keys(node)
+        return node
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # PyYAML copies every merged pair, repeats included, so `<<: [*a, *a, ...]`
+        # nested a few levels deep grows nine-fold per level (a merge-key alias
+        # bomb). Keeping only the pair that wins for each key keeps it linear and
+        # changes no result.
+        super().flatten_mapping(node)
+        node.value = self._winning_pairs(node.value)
+
+    def _winning_pairs(
+        self, pairs: list[tuple[yaml.Node, yaml.Node]]
+    ) -> list[tuple[yaml.Node, yaml.Node]]:
+        """`pairs` as the dict built from them sees them: one per key, in first place,
+        with the last value."""
+        winners: dict[Any, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in pairs:
+            # Scalar keys compare as the values they construct to, as in the dict;
+            # other keys are refused by the constructor, so any stand-in will do.
+            scalar = isinstance(key_node, yaml.ScalarNode)
+            key = self.construct_object(key_node) if scalar else key_node
+            first = winners[key][0] if key in winners else key_node
+            winners[key] = (first, value_node)
+        return list(winners.values())
+
+
+def _scalar_key(node: yaml.Node) -> tuple[str, str] | None:
+    """What makes two scalar keys equal (tag and text); None for other keys."""
+    if not isinstance(node, yaml.ScalarNode) or node.tag == YAML_MERGE_TAG:
+        return None  # a sequence or mapping key is refused by the constructor anyway
+    return (node.tag, node.value)
+
+
+def _reject_duplicate_keys(node: yaml.MappingNode) -> None:
+    """Raise a YAML error naming a key given twice in `node` and both its lines."""
+    first_line: dict[tuple[str, str], int] = {}
+    for key_node, _ in node.value:
+        key = _scalar_key(key_node)
+        if key is None:
+            continue
+        line = key_node.start_mark.line + 1
+        if key in first_line:
+            raise yaml.constructor.ConstructorError(
+                problem=(
+                    f"key {_quote(key_node.value)} appears twice, at lines {first_line[key]} "
+                    f"and {line} (allowed: each key once per mapping; DVC rejects it too)"
+                ),
+                problem_mark=key_node.start_mark,
+            )
+        first_line[key] = line
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
@@ -295,17 +580,71 @@ def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
             what is allowed.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: file not found") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise ParamsError(f"{path}: not valid YAML{where}") from None
+    raw = _parse_yaml(_read_text(path), path) or {}
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
     return parse_params(raw, source=str(path))
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, decoded strictly as UTF-8 (what DVC and PyYAML expect)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: is a directory (allowed: a YAML file)") from None
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ParamsError(f"{path}: cannot be read ({reason})") from None
+    wide = _wide_encoding(data)
+    if wide:
+        raise ParamsError(f"{path}: encoded as {wide} (allowed: UTF-8); save it as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ParamsError(
+            f"{path}: not UTF-8 (byte 0x{data[err.start]:02x} on line {line}; perhaps "
+            "Latin-1); save it as UTF-8"
+        ) from None
+
+
+def _wide_encoding(data: bytes) -> str | None:
+    """`data`'s encoding when it is UTF-16 or UTF-32, which UTF-8 decoding would garble."""
+    for bom, name in WIDE_BOMS:
+        if data.startswith(bom):
+            return f"{name} with a byte-order mark"
+    if data and data.count(0) >= UTF16_NUL_SHARE * len(data):
+        return "UTF-16 without a byte-order mark"
+    return None
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    """The YAML document in `text`, or a one-line `ParamsError` saying where it breaks."""
+    try:
+        # yaml.load with a SafeLoader subclass: as safe as yaml.safe_load.
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML{_yaml_problem(err, text)}") from None
+    except RecursionError:
+        raise ParamsError(f"{path}: not valid YAML: nested too deeply") from None
+    except ValueError as err:
+        # PyYAML's constructors let these through: an integer of more than 4,300
+        # digits, a date such as 2024-13-01.
+        raise ParamsError(f"{path}: not valid YAML: {_one_line(str(err))}") from None
+
+
+def _yaml_problem(err: yaml.YAMLError, text: str) -> str:
+    """Where and why PyYAML stopped, as ` at line N: problem`."""
+    if isinstance(err, yaml.reader.ReaderError):
+        # A control character: the reader knows its offset, not its line.
+        line = text.count("\n", 0, err.position) + 1
+        return f" at line {line}: character #x{err.character:04x}: {_one_line(err.reason)}"
+    mark = getattr(err, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark else ""
+    problem = getattr(err, "problem", None)
+    return f"{where}: {_one_line(problem)}" if problem else where
 
 
 def parse_params(raw: dict[str, Any], source: str = "params") -> Params:
@@ -329,21 +668,25 @@ def flatten(params: BaseModel | dict[str, Any], prefix: str = "") -> dict[str, A
     return flat
 
 
+# --- one-line messages -----------------------------------------------------------
+
+
 def _first_error(err: ValidationError, prefix: tuple[str, ...] = ()) -> str:
     """One line for the first schema violation: key path, bad value, what is allowed."""
     first = err.errors(include_url=False)[0]
-    loc = ".".join(str(p) for p in (*prefix, *first["loc"]))
+    path = (*prefix, *first["loc"])
+    loc = ".".join(_label(part) for part in path)
     kind, message = first["type"], first["msg"]
     if kind == "value_error":
         # Raised by our validators, which name the key within their section.
         message = message.removeprefix("Value error, ")
         return f"{loc}.{message}" if loc else message
     if kind == "extra_forbidden":
-        allowed = _allowed_keys((*prefix, *first["loc"][:-1]))
+        allowed = _allowed_keys(path[:-1])
         return f"{loc}: unknown key (allowed: {', '.join(allowed)})"
     if kind == "missing":
         return f"{loc}: required key is missing"
-    return f"{loc} = {first.get('input')!r}: {message}"
+    return f"{loc} = {_quote(first.get('input'))}: {message}"
 
 
 def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
@@ -356,3 +699,42 @@ def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
             break
         section = annotation
     return sorted(section.model_fields)
+
+
+def _short_repr() -> reprlib.Repr:
+    # reprlib stops after a few items and levels, so quoting an alias bomb costs
+    # microseconds; plain repr() would build the whole expansion first.
+    short = reprlib.Repr()
+    short.maxlevel = 2
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 4
+    short.maxstring = short.maxother = short.maxlong = MAX_QUOTED_CHARS
+    return short
+
+
+_SHORT_REPR = _short_repr()
+
+
+def _quote(value: Any) -> str:
+    """`repr(value)` cut to MAX_QUOTED_CHARS, so every quoted value keeps the line short."""
+    try:
+        text = _SHORT_REPR.repr(value)
+    except ValueError:
+        # repr() of an integer of more than 4,300 digits raises.
+        text = f"<{type(value).__name__}>"
+    return _cut(text, MAX_QUOTED_CHARS)
+
+
+def _label(part: Any) -> str:
+    """A key as written, or quoted when it is not a short one-line string."""
+    if isinstance(part, str) and part.isprintable() and len(part) <= MAX_QUOTED_CHARS:
+        return part
+    return _quote(part)
+
+
+def _one_line(text: str) -> str:
+    """`text` with its whitespace runs (newlines included) collapsed, cut short."""
+    return _cut(" ".join(text.split()), MAX_PROBLEM_CHARS)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -20,7 +20,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.fileio import read_json
-from pipeline.params import Params, flatten
+from pipeline.params import TrainStage, flatten
 
 if TYPE_CHECKING:
     import keras
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 STORE_DIR = "mlflow"
 SAMPLES_KEY = "samples"
 QUALITY_PREFIX = "during_training/"  # MLflow groups metrics by this prefix
+ERROR_TAG = "error"  # why a FAILED or KILLED run ended
 
 
 def repo_root() -> Path:
@@ -109,21 +110,25 @@ def _git(root: Path, *args: str) -> str | None:
 
 @contextmanager
 def model_run(
-    params: Params, name: str, info: DatasetInfo, run_id: str | None = None
+    stage: TrainStage, name: str, info: DatasetInfo, run_id: str | None = None
 ) -> Iterator[mlflow.ActiveRun]:
     """Open (or reopen) the MLflow run of model `name`, logging params and tags.
 
+    The run ends FINISHED when the block completes, KILLED when it is
+    interrupted (Ctrl-C, SIGTERM) and FAILED on any other error; a failed
+    run carries the one-line reason in its `error` tag.
+
     Args:
-        params: the whole validated params; the model's section and the
-            shared sections are logged, flattened.
+        stage: the train stage's params: the seed, the experiment and the
+            model's section, flattened into the run's params.
         name: the model's name in `models`.
-        info: the prepared dataset's info, for the data hash tag.
+        info: the prepared dataset's info, for the data params and hash tag.
         run_id: reopen this run (a resumed training) instead of a new one.
     """
     import mlflow
 
-    use_experiment(params.mlflow.experiment)
-    model = params.model(name)
+    use_experiment(stage.experiment)
+    model = stage.model
     tags = {
         "model": name,
         "family": model.family,
@@ -132,29 +137,80 @@ def model_run(
         **run_tags(info.content_hash),
     }
     run_name = None if run_id else f"{name}-{model.network.kind}"
-    with mlflow.start_run(run_id=run_id, run_name=run_name, tags=tags) as run:
+    run = mlflow.start_run(run_id=run_id, run_name=run_name, tags=tags)
+    try:
         if run_id is None:
-            mlflow.log_params(model_run_params(params, name))
+            mlflow.log_params(model_run_params(stage, info))
+        elif ERROR_TAG in run.data.tags:
+            mlflow.delete_tag(ERROR_TAG)  # an earlier attempt's reason; this one may succeed
         yield run
+    except BaseException as err:
+        interrupted = isinstance(err, KeyboardInterrupt)
+        mlflow.set_tag(ERROR_TAG, "interrupted" if interrupted else _one_line(err))
+        mlflow.end_run("KILLED" if interrupted else "FAILED")
+        raise
+    mlflow.end_run("FINISHED")
 
 
-def model_run_params(params: Params, name: str) -> dict[str, Any]:
-    """The flattened params that describe model `name`'s run."""
-    shared = {"seed": params.seed, "prepare": params.prepare.model_dump()}
-    return {**flatten(shared), **flatten(params.model(name), prefix="model.")}
+def _one_line(err: BaseException) -> str:
+    """A failure's reason as one line: the message of ours, type and first line of others."""
+    text = (str(err).strip().splitlines() or [""])[0]
+    return (text if isinstance(err, PipelineError) else f"{type(err).__name__}: {text}")[:500]
+
+
+def model_run_params(stage: TrainStage, info: DatasetInfo) -> dict[str, Any]:
+    """The flattened params that describe a training run: seed, data and model."""
+    data = {
+        "source": info.source,
+        "image_shape": list(info.image_shape),
+        "train_count": info.splits["train"].count,
+    }
+    shared = {"seed": stage.seed, "data": data}
+    return {**flatten(shared), **flatten(stage.model, prefix="model.")}
+
+
+def find_run(run_file: str | Path) -> dict[str, str]:
+    """The run a model was trained in, from its `run.json`, checked to exist in the store.
+
+    Opens nothing for writing: a missing local store means the run is not there.
+
+    Raises:
+        PipelineError: `run.json` is missing or unreadable, or names no known run.
+    """
+    rerun = "rerun its training (dvc repro)"
+    try:
+        reference = read_json(run_file)
+        run_id, experiment = str(reference["run_id"]), str(reference["experiment"])
+    except (OSError, ValueError, TypeError, KeyError):
+        raise PipelineError(f"{run_file}: missing or unreadable; {rerun}") from None
+    if not _run_exists(run_id):
+        raise PipelineError(
+            f"{run_file}: names MLflow run {run_id[:32]!r} of experiment {experiment[:64]!r}, "
+            f"which the store at {tracking_uri()} does not hold; {rerun}"
+        )
+    return {"run_id": run_id, "experiment": experiment}
+
+
+def _run_exists(run_id: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    from mlflow import MlflowClient
+
+    uri = tracking_uri()
+    if uri == local_store_uri() and not (repo_root() / STORE_DIR / "mlflow.db").is_file():
+        return False  # connecting would create an empty store
+    try:
+        MlflowClient(tracking_uri=uri).get_run(run_id)
+    except MlflowException:
+        return False
+    return True
 
 
 @contextmanager
-def reopen_run(run_file: str | Path) -> Iterator[mlflow.ActiveRun]:
-    """Reopen the run that trained a model, from the `run.json` the train stage wrote."""
+def reopen_run(reference: dict[str, str]) -> Iterator[mlflow.ActiveRun]:
+    """Reopen the run that trained a model, from what `find_run` returned."""
     import mlflow
 
-    try:
-        reference = read_json(run_file)
-    except (OSError, ValueError):
-        raise PipelineError(
-            f"{run_file}: missing or unreadable; run the train stage first (dvc repro)"
-        ) from None
     use_experiment(reference["experiment"])
     with mlflow.start_run(run_id=reference["run_id"]) as run:
         yield run
@@ -222,15 +278,15 @@ def log_generator(generator: keras.Model) -> None:
 
 
 def log_to_run(
-    run_file: str | Path,
+    reference: dict[str, str],
     metrics: dict[str, float] | None = None,
     artifacts: list[Path] | None = None,
     artifact_dir: str | None = None,
 ) -> None:
-    """Add metrics and artifacts to the run a model was trained in."""
+    """Add metrics and artifacts to the run a model was trained in (see `find_run`)."""
     import mlflow
 
-    with reopen_run(run_file):
+    with reopen_run(reference):
         if metrics:
             mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
         for path in artifacts or []:

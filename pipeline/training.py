@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,32 +16,67 @@ from pipeline.callbacks import (
     InstanceNoiseSchedule,
     QualityHistory,
     SampleGrid,
+    StopOnDivergence,
     TrainingCheckpoint,
     checkpoint_state,
     fingerprint_of,
     restore_checkpoint,
 )
 from pipeline.cli import progress_verbosity
-from pipeline.data import load_info, load_split
+from pipeline.data import DatasetInfo, load_split, verify_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.evaluate import training_scorer
-from pipeline.fileio import atomic_file, write_json
+from pipeline.fileio import atomic_dir, atomic_file, write_json
 from pipeline.models import AdversarialModel, make_model
 from pipeline.networks import build_networks
-from pipeline.params import ModelParams, OptimizerParams, Params
+from pipeline.params import ModelParams, OptimizerParams, TrainStage
 from pipeline.sampling import grid_inputs
+from pipeline.saved_models import load_keras
 
 SHUFFLE_BUFFER = 20_000
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The files one model's training writes, all in `folder`."""
+
+    folder: Path
+
+    @property
+    def generator(self) -> Path:
+        return self.folder / "generator.keras"
+
+    @property
+    def history(self) -> Path:
+        return self.folder / "history.csv"
+
+    @property
+    def quality(self) -> Path:
+        return self.folder / "quality.csv"
+
+    @property
+    def samples(self) -> Path:
+        return self.folder / "samples"
+
+    @property
+    def run_file(self) -> Path:
+        return self.folder / "run.json"
 
 
 @dataclass(frozen=True)
 class TrainPaths:
     """Where one model's training reads and writes.
 
+    While training runs, the grids and histories grow in `checkpoint_dir`
+    (`live`), beside the resumable state; `out_dir` (`outputs`) is replaced
+    in one step when training has succeeded, so a failure or a kill leaves
+    the last good outputs there.
+
     Args:
         data_dir: the prepared dataset.
-        out_dir: the stage's outputs (generator, history, grids, run id).
-        checkpoint_dir: resumable state, kept outside the DVC outputs.
+        out_dir: the stage's outputs (generator, histories, grids, run id).
+        checkpoint_dir: resumable state and the outputs in progress, kept
+            outside the DVC outputs.
         classifier: the evaluator that scores the generator during training
             (`train.eval_every`); None trains without those scores.
     """
@@ -56,24 +92,19 @@ class TrainPaths:
                 object.__setattr__(self, name, Path(getattr(self, name)))
 
     @property
-    def generator(self) -> Path:
-        return self.out_dir / "generator.keras"
+    def outputs(self) -> ModelFiles:
+        """The finished outputs."""
+        return ModelFiles(self.out_dir)
 
     @property
-    def history(self) -> Path:
-        return self.out_dir / "history.csv"
+    def live(self) -> ModelFiles:
+        """The outputs while training runs (no generator or run id yet)."""
+        return ModelFiles(self.checkpoint_dir)
 
     @property
-    def quality(self) -> Path:
-        return self.out_dir / "quality.csv"
-
-    @property
-    def samples(self) -> Path:
-        return self.out_dir / "samples"
-
-    @property
-    def run_file(self) -> Path:
-        return self.out_dir / "run.json"
+    def state_dir(self) -> Path:
+        """The state a resumed run starts from, rewritten after every epoch."""
+        return self.checkpoint_dir / "state"
 
 
 def seed_everything(seed: int) -> None:
@@ -179,6 +210,63 @@ def build_model(
     return model
 
 
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What `check_training_inputs` found: everything training needs, checked.
+
+    Attributes:
+        info: the prepared dataset's info, its shards verified.
+        strategy: the tf.distribute strategy `train.strategy` names.
+        steps_per_epoch: generator steps per pass over the training split.
+        num_classes: 0 for an unconditional model, else the dataset's classes.
+        classifier: the evaluator, loaded, when training scores the generator.
+    """
+
+    info: DatasetInfo
+    strategy: tf.distribute.Strategy
+    steps_per_epoch: int
+    num_classes: int
+    classifier: keras.Model | None
+
+
+def check_training_inputs(params: ModelParams, paths: TrainPaths) -> TrainingPlan:
+    """Check the data, the batch sizes and the evaluator before anything is written.
+
+    Raises:
+        PipelineError: one line naming the value and what is allowed.
+    """
+    info = verify_prepared(paths.data_dir)
+    train = params.train
+    strategy = select_strategy(train.strategy)
+    replicas = strategy.num_replicas_in_sync
+    if train.batch_size % replicas:
+        raise PipelineError(
+            f"train.batch_size = {train.batch_size}: must be divisible by the "
+            f"{replicas} replicas of the {train.strategy!r} strategy"
+        )
+    count = info.splits["train"].count
+    global_batch = train.batch_size * train.d_steps
+    if global_batch > count:
+        raise PipelineError(
+            f"train.batch_size * train.d_steps = {global_batch}: larger than the "
+            f"{count} training images; make it at most {count}"
+        )
+    scoring = bool(train.eval_every) and paths.classifier is not None
+    if scoring and train.eval_samples > count:
+        raise PipelineError(
+            f"train.eval_samples = {train.eval_samples}: larger than the {count} "
+            f"training images it is compared with; use at most {count}"
+        )
+    classifier = load_keras(paths.classifier, "evaluator") if scoring else None
+    return TrainingPlan(
+        info=info,
+        strategy=strategy,
+        steps_per_epoch=count // global_batch,
+        num_classes=info.num_classes if params.conditional else 0,
+        classifier=classifier,
+    )
+
+
 def fit_model(
     params: ModelParams,
     seed: int,
@@ -188,6 +276,9 @@ def fit_model(
     extra_state: dict | None = None,
     verbose: int | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    name: str = "model",
+    before_publish: Callable[[ModelFiles, AdversarialModel], None] | None = None,
+    plan: TrainingPlan | None = None,
 ) -> AdversarialModel:
     """Train a model on the prepared data, resuming from a matching checkpoint.
 
@@ -201,80 +292,44 @@ def fit_model(
         verbose: passed to `fit`; by default the Keras progress bar on a
             terminal and one line per epoch otherwise.
         callbacks: more callbacks, run after the checkpoint is written.
+        name: the model's name, for messages.
+        before_publish: called with the staged outputs and the model once
+            training succeeded, before they replace `paths.out_dir`; what it
+            writes there is published with them.
+        plan: the result of `check_training_inputs`, if the caller has it.
 
     Returns:
-        The trained model. Its generator is saved to `paths.generator`.
+        The trained model. Its outputs are in `paths.out_dir`.
+
+    Raises:
+        RunFailed: a loss or weight became NaN or infinite; nothing is published.
     """
-    info = load_info(paths.data_dir)
-    strategy = select_strategy(params.train.strategy)
-    replicas = strategy.num_replicas_in_sync
-    if params.train.batch_size % replicas:
-        raise PipelineError(
-            f"train.batch_size = {params.train.batch_size}: must be divisible by the "
-            f"{replicas} replicas of the {params.train.strategy!r} strategy"
-        )
-    num_classes = info.num_classes if params.conditional else 0
-    model = build_model(params, info.image_shape, seed, num_classes, strategy)
-    paths.samples.mkdir(parents=True, exist_ok=True)
-
-    state = restore_checkpoint(paths.checkpoint_dir, fingerprint, model, paths.samples)
+    plan = plan or check_training_inputs(params, paths)
+    model = build_model(params, plan.info.image_shape, seed, plan.num_classes, plan.strategy)
+    state = restore_checkpoint(paths.state_dir, fingerprint, model)
+    if state is None:
+        shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)  # another run's leftovers
+    paths.live.samples.mkdir(parents=True, exist_ok=True)
     initial_epoch = state["epoch"] if state else 0
-    saved_rows = state["histories"] if state else {}
 
-    global_batch = params.train.batch_size * params.train.d_steps
-    count = info.splits["train"].count
-    steps_per_epoch = count // global_batch
-    if steps_per_epoch == 0:
-        raise PipelineError(
-            f"train.batch_size * train.d_steps = {global_batch}: larger than the "
-            f"{count} training images; make it smaller"
-        )
-    batches = epoch_batches(
-        # Cached after the first pass: parsing the records again every epoch
-        # costs a quarter of an MLP epoch. (MNIST takes 190 MB as float32.)
-        load_split(paths.data_dir, "train")
-        .map(_with_label if num_classes else _image_only)
-        .cache(),
-        global_batch,
-        seed,
-        skip_batches=initial_epoch * steps_per_epoch,
-        buffer_size=min(count, SHUFFLE_BUFFER),
-    )
-    grid = grid_inputs(seed, params.network.latent_dim, params.train.grid_size, num_classes)
-    histories = {
-        "losses": HistoryFile(
-            paths.history, saved_rows.get("losses"), sinks.metrics if sinks else None
-        )
-    }
-    if params.train.eval_every and paths.classifier is not None:
-        histories["quality"] = QualityHistory(
-            paths.quality,
-            training_scorer(paths.classifier, paths.data_dir, seed, params.train.eval_samples),
-            params.train.eval_every,
-            initial_epoch,
-            saved_rows.get("quality"),
-            sinks.quality_metrics if sinks else None,
-        )
-    elif paths.classifier is not None:
-        # Scoring is off, but the stage still declares the file: leave a header only.
-        with atomic_file(paths.quality) as tmp:
-            tmp.write_text("epoch\n")
+    histories = _histories(params, seed, paths, plan, state, sinks)
+    grid = grid_inputs(seed, params.network.latent_dim, params.train.grid_size, plan.num_classes)
     callbacks = [
-        SampleGrid(*grid, paths.samples, initial_epoch, sinks.grid if sinks else None),
+        # First: a diverged epoch must reach neither the grids nor the checkpoint.
+        StopOnDivergence(name),
+        SampleGrid(*grid, paths.live.samples, initial_epoch, sinks.grid if sinks else None),
         *histories.values(),
-        TrainingCheckpoint(
-            paths.checkpoint_dir, fingerprint, histories, paths.samples, extra_state
-        ),
+        TrainingCheckpoint(paths.state_dir, fingerprint, histories, extra_state),
         *(callbacks or []),
     ]
     if params.train.instance_noise:
         callbacks.insert(0, InstanceNoiseSchedule(params.train.instance_noise, params.train.epochs))
     if initial_epoch < params.train.epochs:
         model.fit(
-            batches,
+            _training_stream(paths.data_dir, params, seed, plan, initial_epoch),
             epochs=params.train.epochs,
             initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
+            steps_per_epoch=plan.steps_per_epoch,
             callbacks=callbacks,
             verbose=progress_verbosity() if verbose is None else verbose,
             shuffle=False,  # the stream is already shuffled, reproducibly
@@ -282,36 +337,110 @@ def fit_model(
     if params.train.generator_ema:
         # Evaluation and export use the averaged weights.
         model.g_optimizer.finalize_variable_values(model.generator.trainable_variables)
-    with atomic_file(paths.generator) as tmp:
-        model.generator.save(tmp)
-    shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)
+    publish_outputs(model, paths, before_publish)
     return model
 
 
-def train_model(params: Params, name: str, paths: TrainPaths) -> str:
-    """Train model `name` inside one MLflow run and write the run id to its outputs.
+def _training_stream(
+    data_dir: Path, params: ModelParams, seed: int, plan: TrainingPlan, initial_epoch: int
+) -> tf.data.Dataset:
+    """The seeded batch stream, positioned where epoch `initial_epoch` starts."""
+    global_batch = params.train.batch_size * params.train.d_steps
+    count = plan.info.splits["train"].count
+    return epoch_batches(
+        # Cached after the first pass: parsing the records again every epoch
+        # costs a quarter of an MLP epoch. (MNIST takes 190 MB as float32.)
+        load_split(data_dir, "train").map(_with_label if plan.num_classes else _image_only).cache(),
+        global_batch,
+        seed,
+        skip_batches=initial_epoch * plan.steps_per_epoch,
+        buffer_size=min(count, SHUFFLE_BUFFER),
+    )
 
-    A run interrupted by a crash or a kill resumes from its last completed
-    epoch, in the same MLflow run, when the params, seed and data are unchanged.
+
+def _histories(
+    params: ModelParams,
+    seed: int,
+    paths: TrainPaths,
+    plan: TrainingPlan,
+    state: dict | None,
+    sinks: tracking.Sinks | None,
+) -> dict[str, HistoryFile]:
+    """The losses file, and the quality file when training scores the generator."""
+    saved_rows = state["histories"] if state else {}
+    histories: dict[str, HistoryFile] = {
+        "losses": HistoryFile(
+            paths.live.history, saved_rows.get("losses"), sinks.metrics if sinks else None
+        )
+    }
+    if plan.classifier is not None:
+        histories["quality"] = QualityHistory(
+            paths.live.quality,
+            training_scorer(plan.classifier, paths.data_dir, seed, params.train.eval_samples),
+            params.train.eval_every,
+            state["epoch"] if state else 0,
+            saved_rows.get("quality"),
+            sinks.quality_metrics if sinks else None,
+        )
+    elif paths.classifier is not None:
+        # Scoring is off, but the stage still declares the file: leave a header only.
+        with atomic_file(paths.live.quality) as tmp:
+            tmp.write_text("epoch\n")
+    return histories
+
+
+def publish_outputs(
+    model: AdversarialModel,
+    paths: TrainPaths,
+    before_publish: Callable[[ModelFiles, AdversarialModel], None] | None = None,
+) -> None:
+    """Replace `paths.out_dir` with the finished outputs in one step, then drop the checkpoint."""
+    with atomic_dir(paths.out_dir) as staging:
+        staged = ModelFiles(staging)
+        # Copied, not moved: if publishing fails, a rerun resumes with them intact.
+        shutil.copytree(paths.live.samples, staged.samples)
+        for live, final in (
+            (paths.live.history, staged.history),
+            (paths.live.quality, staged.quality),
+        ):
+            if live.is_file():
+                shutil.copy2(live, final)
+        model.generator.save(staged.generator)
+        if before_publish is not None:
+            before_publish(staged, model)
+    shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)
+
+
+def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
+    """Train model `name` inside one MLflow run and publish its outputs with the run id.
+
+    Every input is checked before the run is opened. A run interrupted by a
+    crash or a kill resumes from its last completed epoch, in the same MLflow
+    run, when the params, seed and data are unchanged. A run that fails is
+    marked FAILED (KILLED when interrupted) with the reason.
 
     Returns:
         The MLflow run id.
     """
-    model_params = params.model(name)
-    info = load_info(paths.data_dir)
-    fingerprint = fingerprint_of(model_params.model_dump(), params.seed, info.content_hash)
-    interrupted = checkpoint_state(paths.checkpoint_dir, fingerprint)
+    plan = check_training_inputs(stage.model, paths)
+    fingerprint = fingerprint_of(stage.model.model_dump(), stage.seed, plan.info.content_hash)
+    interrupted = checkpoint_state(paths.state_dir, fingerprint)
     previous_run = interrupted["extra"].get("run_id") if interrupted else None
-    with tracking.model_run(params, name, info, run_id=previous_run) as run:
-        run_id = run.info.run_id
-        model = fit_model(
-            model_params,
-            params.seed,
+    with tracking.model_run(stage, name, plan.info, run_id=previous_run) as run:
+
+        def log_and_reference(staged: ModelFiles, model: AdversarialModel) -> None:
+            tracking.log_generator(model.generator)
+            write_json(staged.run_file, tracking.run_reference(run))
+
+        fit_model(
+            stage.model,
+            stage.seed,
             paths,
             fingerprint,
             sinks=tracking.Sinks.for_active_run(),
-            extra_state={"run_id": run_id},
+            extra_state={"run_id": run.info.run_id},
+            name=name,
+            before_publish=log_and_reference,
+            plan=plan,
         )
-        tracking.log_generator(model.generator)
-        write_json(paths.run_file, tracking.run_reference(run))
-    return run_id
+    return run.info.run_id

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import run_stage
-from pipeline.fileio import write_json
-from pipeline.params import load_params
+from pipeline.cli import global_stage_params, quiet_tensorflow_import, run_stage
 
 DATA_DIR = Path("data/prepared")
 MODEL_PATH = Path("models/evaluator/classifier.keras")
@@ -14,12 +12,12 @@ METRICS_PATH = Path("metrics/evaluator.json")
 
 
 def main() -> None:
-    params = load_params()
+    stage = global_stage_params("evaluator")
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
-    from pipeline.evaluation.evaluator import fit_evaluator
+    with quiet_tensorflow_import():
+        from pipeline.evaluation.evaluator import fit_evaluator
 
-    metrics = fit_evaluator(params.evaluator, params.seed, DATA_DIR, MODEL_PATH)
-    write_json(METRICS_PATH, metrics)
+    metrics = fit_evaluator(stage.evaluator, stage.seed, DATA_DIR, MODEL_PATH, METRICS_PATH)
     print(f"evaluator test accuracy: {metrics['test_accuracy']:.4f}")
 
 

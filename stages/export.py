@@ -4,28 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import model_stage_params, run_stage
+from pipeline.cli import model_stage_params, quiet_tensorflow_import, run_stage
 
 
 def main() -> None:
-    name, params = model_stage_params(__doc__)
+    name, stage = model_stage_params("export", __doc__)
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
-    from pipeline.data import load_info
-    from pipeline.export import export_samples
-    from pipeline.tracking import log_to_run
+    with quiet_tensorflow_import():
+        from pipeline.export import ExportPaths, export_samples
+        from pipeline.tracking import find_run, log_to_run
 
     model_dir = Path("models") / name
+    run = find_run(model_dir / "run.json")
+
+    def log(staged: ExportPaths) -> None:
+        log_to_run(
+            run,
+            artifacts=[staged.grid, staged.interpolation, staged.samples],
+            artifact_dir="export",
+        )
+
     paths = export_samples(
-        params.export,
-        params.seed,
+        stage.export,
+        stage.seed,
         model_dir / "generator.keras",
         Path("exports") / name,
-        num_classes=load_info("data/prepared").num_classes,
-    )
-    log_to_run(
-        model_dir / "run.json",
-        artifacts=[paths.grid, paths.interpolation, paths.samples],
-        artifact_dir="export",
+        data_dir=Path("data/prepared"),
+        before_publish=log,
     )
     print(f"{name}: exported {paths.grid}, {paths.interpolation}, {paths.samples}")
 

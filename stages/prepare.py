@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import run_stage
-from pipeline.params import load_params
+from pipeline.cli import global_stage_params, quiet_tensorflow_import, run_stage
 
 OUT_DIR = Path("data/prepared")
 
 
 def main() -> None:
-    params = load_params()
+    stage = global_stage_params("prepare")
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
-    from pipeline.data import prepare_dataset
+    with quiet_tensorflow_import():
+        from pipeline.data.prepare import prepare_dataset
 
-    info = prepare_dataset(params.prepare, seed=params.seed, out_dir=OUT_DIR)
+    info = prepare_dataset(stage.prepare, seed=stage.seed, out_dir=OUT_DIR)
     counts = ", ".join(f"{name} {split.count}" for name, split in info.splits.items())
     shape = "x".join(str(d) for d in info.image_shape)
     print(

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import run_stage
-from pipeline.params import load_params
+from pipeline.cli import global_stage_params, run_stage
 from pipeline.report import write_summary
 
 SUMMARY_PATH = Path("reports/summary.md")
 
 
 def main() -> None:
-    params = load_params()
+    stage = global_stage_params("report")
     write_summary(
-        params.models,
+        stage.models,
         metrics_dir=Path("metrics"),
         exports_dir=Path("exports"),
         evaluator_metrics=Path("metrics/evaluator.json"),

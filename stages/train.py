@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import model_stage_params, run_stage
+from pipeline.cli import model_stage_params, quiet_tensorflow_import, run_stage
 
 
 def main() -> None:
-    name, params = model_stage_params(__doc__)
+    name, stage = model_stage_params("train", __doc__)
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
-    from pipeline.training import TrainPaths, train_model
+    with quiet_tensorflow_import():
+        from pipeline.training import TrainPaths, train_model
 
     paths = TrainPaths(
         data_dir=Path("data/prepared"),
@@ -18,8 +19,8 @@ def main() -> None:
         checkpoint_dir=Path("checkpoints") / name,
         classifier=Path("models/evaluator/classifier.keras"),
     )
-    run_id = train_model(params, name, paths)
-    print(f"trained {name}: {paths.generator} (MLflow run {run_id})")
+    run_id = train_model(stage, name, paths)
+    print(f"trained {name}: {paths.outputs.generator} (MLflow run {run_id})")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def mnist5k_dir(tmp_path_factory) -> Path:
     """The offline default dataset, prepared once per session."""
-    from pipeline.data import prepare_dataset
+    from pipeline.data.prepare import prepare_dataset
     from pipeline.params import PrepareParams
 
     out_dir = tmp_path_factory.mktemp("data") / "prepared"

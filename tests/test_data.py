@@ -27,8 +27,8 @@ from pipeline.data import (  # noqa: E402
     load_arrays,
     load_info,
     load_split,
-    prepare_dataset,
 )
+from pipeline.data.prepare import prepare_dataset  # noqa: E402
 from pipeline.data.sources import read_mnist5k  # noqa: E402
 from pipeline.data.tfds_source import check_reachable, download_hosts  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
@@ -144,12 +144,17 @@ def test_mnist5k_counts_shape_and_info(mnist_dir):
     assert info.splits["train"].class_counts == [400] * 10
     assert info.splits["test"].class_counts == [100] * 10
     assert len(info.splits["train"].shards) == 3  # 4000 at 1500 per shard
+    assert info.splits["train"].shard_records == [1500, 1500, 1000]
+    assert info.record_bytes == 28 * 28 + 8
     for split in info.splits.values():
-        assert all((mnist_dir / shard).is_file() for shard in split.shards)
+        for shard, records in zip(split.shards, split.shard_records, strict=True):
+            assert (mnist_dir / shard).stat().st_size == records * info.record_bytes
     raw = json.loads((mnist_dir / "info.json").read_text())
+    assert raw["format_version"] == 2
+    assert raw["record_bytes"] == 792
     assert raw["pixel_range"] == [-1, 1]
     assert raw["storage"] == "uint8"
-    assert sorted(p.name for p in mnist_dir.iterdir() if p.suffix != ".tfrecord") == ["info.json"]
+    assert sorted(p.name for p in mnist_dir.iterdir() if p.suffix != ".bin") == ["info.json"]
 
 
 def test_mnist5k_content_is_the_source_partitioned(mnist_dir):
@@ -180,14 +185,23 @@ def test_same_seed_same_hash_other_seed_other_split(mnist_dir, tmp_path):
 
 def test_content_hash_matches_its_definition(mnist_dir):
     info = load_info(mnist_dir)
-    header = {"image_shape": [28, 28, 1], "splits": {"train": 4000, "test": 1000}}
-    hasher = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
+    header = json.dumps(
+        {"image_shape": [28, 28, 1], "splits": {"train": 4000, "test": 1000}}, sort_keys=True
+    ).encode()
+    # Over the files: the header, then the train shards, then the test shards.
+    files = hashlib.sha256(header)
+    for split in ("train", "test"):
+        for shard in info.splits[split].shards:
+            files.update((mnist_dir / shard).read_bytes())
+    assert files.hexdigest() == info.content_hash
+    # Over what the loader decodes: each image's bytes, then its label as int64 LE.
+    decoded = hashlib.sha256(header)
     for split in ("train", "test"):
         images, labels = load_arrays(mnist_dir, split)
         for img, lab in zip(np.rint((images + 1) * 127.5).astype(np.uint8), labels, strict=True):
-            hasher.update(img.tobytes())
-            hasher.update(struct.pack("<q", int(lab)))
-    assert hasher.hexdigest() == info.content_hash
+            decoded.update(img.tobytes())
+            decoded.update(struct.pack("<q", int(lab)))
+    assert decoded.hexdigest() == info.content_hash
 
 
 # --- load_split / load_arrays / load_info ------------------------------------
@@ -234,8 +248,10 @@ def test_load_info_missing_or_corrupt(tmp_path):
 def test_missing_shard_is_reported(mnist_dir, tmp_path):
     info = load_info(mnist_dir)
     (tmp_path / "info.json").write_text(json.dumps(info.to_json()))
-    with pytest.raises(PipelineError, match=r"test-00000-of-00001\.tfrecord: shard is missing"):
+    # Every shard is checked before any split is read, train's first.
+    with pytest.raises(PipelineError, match=r"train-00000-of-00003\.bin: shard is missing") as err:
         load_split(tmp_path, "test")
+    assert "\n" not in str(err.value)
 
 
 def test_info_json_round_trip(mnist_dir):
@@ -332,12 +348,22 @@ def test_download_hosts_come_from_the_builder():
         ("mnsit", r"'mnsit' is not a TFDS dataset \(did you mean: mnist"),
         ("no_such_dataset_xyz", r"not a TFDS dataset \(for example: mnist"),
         ("imdb_reviews", r"'imdb_reviews' has no image \+ class-label feature pair"),
+        # TFDS raises AssertionError for an unknown version, ValueError for a bad config.
+        (
+            "mnist:99.0.0",
+            r"'mnist:99\.0\.0' cannot be loaded \(Dataset mnist cannot be loaded at version "
+            r"99\.0\.0, only: 3\.0\.1\); allowed: mnist\[:<version>\] with version 3\.0\.1$",
+        ),
+        ("emnist/nope", r"'emnist/nope' cannot be loaded .*config one of byclass, .*letters"),
+        ("mnist:", r"'mnist:' cannot be loaded \(Parsing builder name string mnist: failed\)"),
     ],
 )
 def test_tfds_bad_names(tmp_path, name, message):
     params = PrepareParams(source="tfds", tfds=TfdsParams(name=name, data_dir=str(tmp_path)))
-    with pytest.raises(PipelineError, match=message):
+    with pytest.raises(PipelineError, match=message) as err:
         prepare_dataset(params, seed=0, out_dir=tmp_path / "out")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists()
 
 
 # --- idx ---------------------------------------------------------------------

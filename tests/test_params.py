@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import copy
+import errno
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from pipeline.params import ParamsError, flatten, load_params, parse_params
+from pipeline.params import (
+    MAX_BATCH_SIZE,
+    MAX_D_STEPS,
+    MAX_EPOCHS,
+    MAX_FEATURE_DIM,
+    MAX_FILTERS,
+    MAX_KID_SUBSETS,
+    MAX_LATENT_DIM,
+    MAX_LAYERS,
+    MAX_NAME_CHARS,
+    MAX_SAMPLES,
+    MAX_SHARD_SIZE,
+    MAX_UNITS,
+    ParamsError,
+    flatten,
+    load_params,
+    parse_params,
+)
 
 REPO_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
@@ -142,3 +164,422 @@ def test_family_contradictions_are_rejected(raw):
     assert "gan.network.discriminator_norm = 'batch'" in error_for(raw)
     raw["gan"] = {"family": "wgan", "train": {"label_smoothing": 0.1}}
     assert "gan.train.label_smoothing = 0.1: a critic has no labels" in error_for(raw)
+
+
+# --- every bad params file: one short line naming the key and what is allowed ----
+
+# A params.yaml error must fit on one terminal line or two: the DVC log shows it.
+MAX_MESSAGE_CHARS = 300
+
+Mutation = Callable[[Path], None]
+
+
+def text(content: str | bytes) -> Mutation:
+    """Write `content` as params.yaml, bytes as they are, text as UTF-8."""
+
+    def write(path: Path) -> None:
+        data = content.encode() if isinstance(content, str) else content
+        path.write_bytes(data)
+
+    return write
+
+
+def edit(**changes: Any) -> Mutation:
+    """The shipped params.yaml with dotted keys (`gan__train__epochs`) set, dumped back."""
+
+    def write(path: Path) -> None:
+        raw = yaml.safe_load(REPO_PARAMS.read_text())
+        for dotted, value in changes.items():
+            *parents, leaf = dotted.split("__")
+            target = raw
+            for parent in parents:
+                target = target.setdefault(parent, {})
+            target[leaf] = value
+        path.write_text(yaml.safe_dump(raw))
+
+    return write
+
+
+def a_directory(path: Path) -> None:
+    path.mkdir()
+
+
+def list_alias_bomb(levels: str = "bcdefghi") -> str:
+    """Nine-fold nested aliases: a few hundred bytes that expand to 10**9 strings."""
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    previous = "a"
+    for name in levels:
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+        previous = name
+    return "\n".join(lines) + f"\nseed: *{previous}\nmodels: [gan]\ngan: {{}}\n"
+
+
+def merge_key_bomb(levels: int = 9) -> str:
+    """`<<: [*a, *a, ...]` nested: PyYAML alone copies 9**levels pairs."""
+    lines = ["models: [gan]", "gan:", "  a: &a {k0: 0, k1: 1, k2: 2, k3: 3}"]
+    previous = "a"
+    for level in range(levels):
+        name = f"l{level}"
+        merged = ", ".join([f"*{previous}"] * 9)
+        lines.append(f"  {name}: &{name} {{<<: [{merged}], own: {level}}}")
+        previous = name
+    return "\n".join(lines) + "\n"
+
+
+SHIPPED = REPO_PARAMS.read_text()
+OVER = "less than or equal to"
+EXPERIMENT_RULE = "must be a name, not a path"
+
+# (description, what params.yaml holds, fragments the one-line message must contain)
+BAD_FILES: list[tuple[str, Mutation, tuple[str, ...]]] = [
+    # 1. unreadable files
+    ("a directory", a_directory, ("params.yaml: is a directory", "a YAML file")),
+    (
+        "latin-1",
+        text(b"seed: 42\n# caf\xe9\n"),
+        ("not UTF-8", "0xe9 on line 2", "save it as UTF-8"),
+    ),
+    ("utf-16 with a BOM", text(SHIPPED.encode("utf-16")), ("UTF-16", "save it as UTF-8")),
+    ("utf-16-le, no BOM", text(SHIPPED.encode("utf-16-le")), ("UTF-16", "save it as UTF-8")),
+    ("utf-16-be, no BOM", text(SHIPPED.encode("utf-16-be")), ("UTF-16", "save it as UTF-8")),
+    ("utf-32", text(SHIPPED.encode("utf-32")), ("UTF-32", "save it as UTF-8")),
+    ("a control character", text("seed: 4\x012\n"), ("line 1", "#x0001")),
+    ("an integer of 5,000 digits", text("seed: " + "1" * 5000 + "\n"), ("4300 digits",)),
+    ("a date that is no date", text("seed: 2024-13-01\n"), ("month must be in 1..12",)),
+    ("nested 5,000 deep", text("seed: " + "[" * 5000 + "]" * 5000), ("nested too deeply",)),
+    ("undefined alias", text("seed: *" + "q" * 500 + "\n"), ("line 1", "undefined alias")),
+    # 2. duplicate keys, at any depth
+    (
+        "a duplicate section",
+        text("models: [gan]\ngan: {}\ngan: {family: wgan}\n"),
+        ("key 'gan' appears twice, at lines 2 and 3", "once per mapping"),
+    ),
+    (
+        "a duplicate nested key",
+        text("models: [gan]\ngan:\n  train:\n    epochs: 5\n    epochs: 6\n"),
+        ("key 'epochs' appears twice, at lines 4 and 5",),
+    ),
+    (
+        "a duplicate key in the shipped file",
+        text(SHIPPED.replace("mlflow:\n", "mlflow:\n  experiment: a\n")),
+        ("key 'experiment' appears twice",),
+    ),
+    # 3. alias bombs: the quoted value is cut short
+    ("a list alias bomb", text(list_alias_bomb()), ("seed = [[[", "valid integer")),
+    ("a merge-key alias bomb", text(merge_key_bomb()), ("gan.a: unknown key", "family")),
+    # 4. a family that cannot key the family defaults
+    ("family is a list", edit(gan__family=["gan"]), ("gan.family = ['gan']", "'wgan_gp'")),
+    ("family is a mapping", edit(gan__family={"x": 1}), ("gan.family = {'x': 1}", "'cgan'")),
+    # 5. inf and nan, wherever a float is allowed
+    (
+        "infinite learning rate",
+        edit(gan__train__d_optimizer={"name": "sgd", "learning_rate": float("inf")}),
+        ("gan.train.d_optimizer.learning_rate = inf", "finite number"),
+    ),
+    (
+        "nan learning rate",
+        edit(evaluator__learning_rate=float("nan")),
+        ("evaluator.learning_rate = nan", "finite number"),
+    ),
+    (
+        "inf written as a string",
+        edit(evaluator__learning_rate="inf"),
+        ("evaluator.learning_rate = 'inf'", "finite number"),
+    ),
+    ("infinite clip value", edit(wgan__clip_value=float("inf")), ("wgan.clip_value = inf",)),
+    (
+        "negative infinite penalty",
+        edit(wgan_gp__gradient_penalty=float("-inf")),
+        ("wgan_gp.gradient_penalty = -inf", "finite number"),
+    ),
+    ("infinite l2", edit(gan__train__l2_penalty=float("inf")), ("gan.train.l2_penalty = inf",)),
+    ("nan fraction", edit(prepare__test_fraction=float("nan")), ("prepare.test_fraction = nan",)),
+    # 6. sizes that can only be typos
+    ("train epochs", edit(gan__train__epochs=10**12), ("gan.train.epochs", f"{OVER} {MAX_EPOCHS}")),
+    ("evaluator epochs", edit(evaluator__epochs=10**6), ("evaluator.epochs", str(MAX_EPOCHS))),
+    (
+        "latent_dim",
+        edit(gan__network__latent_dim=10**9),
+        ("gan.network.latent_dim = 1000000000", f"{OVER} {MAX_LATENT_DIM}"),
+    ),
+    (
+        "a layer's width",
+        edit(gan__network__generator_units=[256, 10**9]),
+        ("gan.network.generator_units.1 = 1000000000", f"{OVER} {MAX_UNITS}"),
+    ),
+    (
+        "the number of layers",
+        edit(gan__network__discriminator_units=[8] * (MAX_LAYERS + 1)),
+        ("gan.network.discriminator_units = [8, 8, 8, 8, ...]", f"at most {MAX_LAYERS} items"),
+    ),
+    ("filters", edit(gan__network__filters=10**6), ("gan.network.filters", str(MAX_FILTERS))),
+    (
+        "train batch size",
+        edit(cgan__train__batch_size=10**9),
+        ("cgan.train.batch_size", f"{OVER} {MAX_BATCH_SIZE}"),
+    ),
+    ("evaluator batch size", edit(evaluator__batch_size=10**9), ("evaluator.batch_size", OVER)),
+    ("evaluate batch size", edit(evaluate__batch_size=10**9), ("evaluate.batch_size", OVER)),
+    ("d_steps", edit(wgan__train__d_steps=10**6), ("wgan.train.d_steps", f"{OVER} {MAX_D_STEPS}")),
+    (
+        "eval_samples",
+        edit(gan__train__eval_samples=10**9),
+        ("gan.train.eval_samples", f"{OVER} {MAX_SAMPLES}"),
+    ),
+    ("evaluate num_samples", edit(evaluate__num_samples=10**9), ("evaluate.num_samples", OVER)),
+    (
+        "kid_subsets",
+        edit(evaluate__kid_subsets=10**9),
+        ("evaluate.kid_subsets", f"{OVER} {MAX_KID_SUBSETS}"),
+    ),
+    ("export num_samples", edit(export__num_samples=10**9), ("export.num_samples", OVER)),
+    (
+        "shard_size",
+        edit(prepare__shard_size=10**12),
+        ("prepare.shard_size", f"{OVER} {MAX_SHARD_SIZE}"),
+    ),
+    (
+        "feature_dim",
+        edit(evaluator__feature_dim=10**9),
+        ("evaluator.feature_dim", f"{OVER} {MAX_FEATURE_DIM}"),
+    ),
+    # 7. sizes that depend on evaluate.num_samples
+    (
+        "KID subset above the sample",
+        edit(evaluate__kid_subset_size=1001),
+        ("evaluate.kid_subset_size = 1001", "at most num_samples = 1000"),
+    ),
+    (
+        "fewer samples than the default KID subset",
+        edit(evaluate__num_samples=100),
+        ("evaluate.kid_subset_size = 500", "at most num_samples = 100"),
+    ),
+    (
+        "precision/recall k without k other points",
+        edit(evaluate__precision_recall_k=1000),
+        ("evaluate.precision_recall_k = 1000", "at most num_samples - 1 = 999"),
+    ),
+    (
+        "density/coverage k without k other points",
+        edit(evaluate__density_coverage_k=1000),
+        ("evaluate.density_coverage_k = 1000", "at most num_samples - 1 = 999"),
+    ),
+    (
+        "a split of one image",
+        edit(evaluate__classifier_score_splits=501),
+        ("evaluate.classifier_score_splits = 501", "at most num_samples // 2 = 500"),
+    ),
+    # 8. model names
+    (
+        "a model listed twice",
+        edit(models=["gan", "gan"]),
+        ("models: 'gan' is listed twice", "each name once"),
+    ),
+    (
+        "a 300-character model name",
+        edit(models=["m" * 300], **{"m" * 300: {}}),
+        ("models: 'mmm", "not a valid model name", f"at most {MAX_NAME_CHARS} characters"),
+    ),
+    ("a model name with a dash", edit(models=["my-gan"]), ("'my-gan'", "identifiers")),
+    # 9. the experiment is a name, never a path
+    (
+        "a relative experiment path",
+        edit(mlflow__experiment="../../../x"),
+        ("mlflow.experiment = '../../../x'", EXPERIMENT_RULE),
+    ),
+    ("an absolute experiment path", edit(mlflow__experiment="/tmp/x"), ("'/tmp/x'",)),
+    ("a Windows experiment path", edit(mlflow__experiment="a\\b"), (EXPERIMENT_RULE,)),
+    ("'..' inside an experiment", edit(mlflow__experiment="a..b"), ("'a..b'", "no '..'")),
+    ("'.' as an experiment", edit(mlflow__experiment="."), ("starting with a letter or digit",)),
+    ("an empty experiment", edit(mlflow__experiment=""), (EXPERIMENT_RULE,)),
+    (
+        "a 65-character experiment",
+        edit(mlflow__experiment="e" * (MAX_NAME_CHARS + 1)),
+        (f"at most {MAX_NAME_CHARS} characters",),
+    ),
+    # keys that would break the line
+    ("a key with a newline", edit(**{"a\nb": 1}), ("'a\\nb': unknown key",)),
+    ("a page-long key", edit(**{"k" * 5000: 1}), ("'kkk", "...", "unknown key")),
+]
+
+
+@pytest.mark.parametrize(
+    ("description", "mutate", "fragments"), BAD_FILES, ids=[case[0] for case in BAD_FILES]
+)
+def test_a_bad_params_file_is_refused_in_one_short_line(
+    tmp_path, monkeypatch, description, mutate, fragments
+):
+    monkeypatch.chdir(tmp_path)  # the stages read ./params.yaml: name it as they do
+    mutate(Path("params.yaml"))
+    with pytest.raises(ParamsError) as caught:
+        load_params("params.yaml")
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < MAX_MESSAGE_CHARS, message[:1000]
+    assert message.startswith("params.yaml: "), message
+    for fragment in fragments:
+        assert fragment in message, f"{description}: {fragment!r} not in {message!r}"
+
+
+def test_an_unreadable_file_is_one_line(tmp_path, monkeypatch):
+    def fail(self: Path) -> bytes:
+        raise OSError(errno.EIO, "Input/output error")
+
+    path = tmp_path / "params.yaml"
+    path.write_text(SHIPPED)
+    monkeypatch.setattr(Path, "read_bytes", fail)
+    with pytest.raises(ParamsError, match=r"params.yaml: cannot be read \(Input/output error\)$"):
+        load_params(path)
+
+
+# --- what must keep working ------------------------------------------------------
+
+
+def test_shipped_params_resolve_to_the_values_training_used():
+    # Compared in full against a dump taken before the limits were added; these
+    # are the values that, changed, would move the results.
+    params = load_params(REPO_PARAMS)
+    assert (params.seed, params.mlflow.experiment) == (42, "gan-pipeline")
+    assert params.prepare.model_dump() == {
+        "source": "mnist5k",
+        "test_fraction": 0.2,
+        "shard_size": 10_000,
+        "tfds": {"name": "mnist", "data_dir": None, "download": False},
+        "idx": {"path": "data/raw/mnist"},
+    }
+    assert params.evaluator.model_dump() == {
+        "epochs": 5,
+        "batch_size": 128,
+        "learning_rate": 0.001,
+        "feature_dim": 64,
+    }
+    assert params.evaluate.model_dump() == {
+        "num_samples": 1000,
+        "batch_size": 256,
+        "coverage_threshold": 0.1,
+        "kid_subsets": 100,
+        "kid_subset_size": 500,
+        "classifier_score_splits": 10,
+        "precision_recall_k": 3,
+        "density_coverage_k": 5,
+    }
+    resolved = {name: flatten(params.model(name)) for name in params.models}
+    for name in params.models:
+        assert resolved[name]["train.epochs"] == 200
+        assert resolved[name]["train.batch_size"] == 64
+        assert resolved[name]["network.generator_units"] == [256, 512]
+        assert resolved[name]["network.latent_dim"] == 100
+    optimizer = "train.d_optimizer."
+    assert [resolved[n]["train.d_steps"] for n in params.models] == [1, 1, 5, 5]
+    assert [resolved[n][f"{optimizer}name"] for n in params.models] == [
+        "adam",
+        "adam",
+        "rmsprop",
+        "adam",
+    ]
+    assert [resolved[n][f"{optimizer}learning_rate"] for n in params.models] == [
+        2e-4,
+        2e-4,
+        2e-4,
+        1e-4,
+    ]
+    assert [resolved[n][f"{optimizer}beta_1"] for n in params.models] == [0.5, 0.5, 0.5, 0.0]
+    assert resolved["wgan_gp"][f"{optimizer}beta_2"] == 0.9
+    assert resolved["wgan_gp"]["network.discriminator_norm"] == "layer"
+    assert resolved["cgan"]["conditional"] is True
+    assert resolved["wgan"]["clip_value"] == 0.01
+
+
+def test_sizes_at_their_limits_are_accepted(raw):
+    raw["gan"]["train"].update(epochs=MAX_EPOCHS, batch_size=MAX_BATCH_SIZE, d_steps=MAX_D_STEPS)
+    raw["gan"]["network"].update(
+        latent_dim=MAX_LATENT_DIM, filters=MAX_FILTERS, generator_units=[MAX_UNITS] * MAX_LAYERS
+    )
+    raw["evaluate"].update(
+        num_samples=MAX_SAMPLES, kid_subsets=MAX_KID_SUBSETS, kid_subset_size=MAX_SAMPLES
+    )
+    raw["prepare"]["shard_size"] = MAX_SHARD_SIZE
+    raw["evaluator"]["feature_dim"] = MAX_FEATURE_DIM
+    network = parse_params(raw).model("gan").network
+    assert network.generator_units == [MAX_UNITS] * MAX_LAYERS
+
+
+def test_sample_dependent_sizes_at_their_limits_are_accepted(raw):
+    raw["evaluate"] = {
+        "num_samples": 10,
+        "kid_subset_size": 10,
+        "precision_recall_k": 9,
+        "density_coverage_k": 9,
+        "classifier_score_splits": 5,
+    }
+    assert parse_params(raw).evaluate.classifier_score_splits == 5
+
+
+def test_a_huge_learning_rate_is_left_to_training(raw):
+    # Divergence is the training stage's to catch; a big SGD rate is an experiment.
+    raw["gan"]["train"]["d_optimizer"] = {"name": "sgd", "learning_rate": 1e6}
+    assert parse_params(raw).model("gan").train.d_optimizer.learning_rate == 1e6
+
+
+@pytest.mark.parametrize("name", ["gan-pipeline", "exp_2.1", "0", "e" * MAX_NAME_CHARS])
+def test_experiment_names_that_are_names_are_accepted(raw, name):
+    raw["mlflow"] = {"experiment": name}
+    assert parse_params(raw).mlflow.experiment == name
+
+
+SHARED_OPTIMIZERS = """\
+models: [gan, wgan]
+gan:
+  train:
+    d_optimizer: &adam {name: adam, learning_rate: 0.0002, beta_1: 0.5}
+    g_optimizer: {<<: *adam, learning_rate: 0.0001}
+wgan:
+  family: wgan
+  train:
+    d_optimizer: &rms {name: rmsprop, learning_rate: 0.0002}
+    g_optimizer: *rms
+"""
+
+
+def test_anchors_and_aliases_still_work(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(SHARED_OPTIMIZERS)
+    params = load_params(path)
+    gan = params.model("gan").train
+    assert (gan.d_optimizer.learning_rate, gan.g_optimizer.learning_rate) == (2e-4, 1e-4)
+    assert gan.g_optimizer.beta_1 == 0.5, "a merged key the mapping does not override"
+    wgan = params.model("wgan").train
+    assert wgan.g_optimizer == wgan.d_optimizer
+    assert (wgan.g_optimizer.name, wgan.g_optimizer.learning_rate) == ("rmsprop", 2e-4)
+
+
+def test_a_file_yaml_dump_wrote_with_aliases_loads(tmp_path):
+    # safe_dump writes one object shared twice as an anchor and an alias.
+    raw = yaml.safe_load(SHIPPED)
+    units = [64]
+    raw["gan"]["network"].update(generator_units=units, discriminator_units=units)
+    dumped = yaml.safe_dump(raw)
+    assert "&id001" in dumped
+    path = tmp_path / "params.yaml"
+    path.write_text(dumped)
+    assert load_params(path).model("gan").network.discriminator_units == [64]
+
+
+def test_a_utf8_byte_order_mark_is_fine(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + SHIPPED.encode())
+    assert load_params(path).seed == 42
+
+
+def test_loading_params_imports_no_tensorflow():
+    check = (
+        "import sys; from pipeline.params import load_params; load_params('params.yaml'); "
+        "assert not any(m.split('.')[0] == 'tensorflow' for m in sys.modules), 'tensorflow'"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=REPO_PARAMS.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -203,7 +205,7 @@ def test_domain_fid_recomputed_independently_from_the_exported_samples(repo):
     with np.load(repo / "exports/gan/samples.npz") as saved:
         generated = features.predict(saved["images"], verbose=0).astype(np.float64)
     train = []
-    for record in tf_records(repo / "data/prepared", "train", limit=200):
+    for record in raw_records(repo / "data/prepared", "train", limit=200):
         train.append(record)
     real = features.predict(np.stack(train), verbose=0).astype(np.float64)
     mu1, mu2 = generated.mean(0), real.mean(0)
@@ -214,17 +216,18 @@ def test_domain_fid_recomputed_independently_from_the_exported_samples(repo):
     assert fid == pytest.approx(reported, rel=1e-3)
 
 
-def tf_records(data_dir: Path, split: str, limit: int):
-    """The first `limit` images of a split, read with plain TensorFlow, not the project's loader."""
-    import tensorflow as tf
+def raw_records(data_dir: Path, split: str, limit: int):
+    """The first `limit` images of a split, read with numpy alone, not the project's loader.
 
+    A record is the image's uint8 pixels (HWC) followed by its int64 label.
+    """
     info = json.loads((data_dir / "info.json").read_text())
     height, width, channels = info["image_shape"]
-    files = sorted(str(p) for p in data_dir.glob(f"{split}-*.tfrecord"))
-    for raw in tf.data.TFRecordDataset(files).take(limit):
-        example = tf.train.Example.FromString(raw.numpy())
-        (image_bytes,) = example.features.feature["image"].bytes_list.value
-        image = np.frombuffer(image_bytes, np.uint8).reshape(height, width, channels)
+    pixels = height * width * channels
+    raw = b"".join((data_dir / name).read_bytes() for name in info["splits"][split]["shards"])
+    records = np.frombuffer(raw, np.uint8).reshape(-1, pixels + 8)[:limit]
+    for record in records:
+        image = record[:pixels].reshape(height, width, channels)
         yield image.astype(np.float32) / 127.5 - 1.0
 
 
@@ -271,27 +274,152 @@ def test_conditional_export_draws_one_row_per_class(repo):
         np.testing.assert_array_equal(saved["labels"][:12], np.arange(12) % 10)
 
 
-def stages_a_dry_run_would_run(repo: Path, section: str, key: str, value) -> set[str]:
-    """Set `section.key` (a dotted key) in params.yaml, ask `dvc repro --dry`, put it back."""
-    params_file = repo / "params.yaml"
-    original = params_file.read_text()
-    params = yaml.safe_load(original)
-    *parents, leaf = key.split(".")
-    target = params[section]
+def edit_params(repo: Path, dotted: str, value) -> None:
+    """Set a dotted key of the repo's params.yaml (a top-level key needs no dot)."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    *parents, leaf = dotted.split(".")
+    target = params
     for parent in parents:
         target = target[parent]
     target[leaf] = value
-    params_file.write_text(yaml.safe_dump(params))
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+@contextmanager
+def edited(repo: Path, relative: str, change: Callable[[Path], None]):
+    """Apply `change` to a file of the repo, and put the file back afterwards."""
+    path = repo / relative
+    original = path.read_bytes()
+    change(repo)
     try:
-        dry = run(repo, "dvc", "repro", "--dry").stdout
+        yield
     finally:
-        params_file.write_text(original)
-    return set(re.findall(r"Running stage '([^']+)'", dry))
+        path.write_bytes(original)
+
+
+def stages_changed_by(repo: Path, relative: str, change: Callable[[Path], None]) -> set[str]:
+    """The stages `dvc status` lists once `params` has re-resolved after `change`.
+
+    `dvc repro params` is cheap (no TensorFlow); the stages it leaves changed
+    are exactly those a `dvc repro` would run first. Everything is put back.
+    """
+    with edited(repo, relative, change):
+        run(repo, "dvc", "repro", "params")
+        changed = set(json.loads(run(repo, "dvc", "status", "--json").stdout))
+    run(repo, "dvc", "repro", "params")
+    assert json.loads(run(repo, "dvc", "status", "--json").stdout) == {}, "not put back"
+    return changed
 
 
 def test_changing_one_models_params_reruns_only_its_stages(repo):
-    # A dry run cannot know the new generator yet, so it stops at train@cgan.
-    assert stages_a_dry_run_would_run(repo, "cgan", "train.batch_size", 200) == {"train@cgan"}
+    def smaller_batches(root: Path) -> None:
+        edit_params(root, "cgan.train.batch_size", 200)
+
+    assert stages_changed_by(repo, "params.yaml", smaller_batches) == {"train@cgan"}
+
+
+def test_writing_out_a_default_reruns_nothing(repo):
+    def explicit_default(root: Path) -> None:
+        edit_params(root, "wgan_gp.train.d_steps", 5)  # wgan_gp's family default
+
+    assert stages_changed_by(repo, "params.yaml", explicit_default) == set()
+
+
+def test_a_changed_family_default_reruns_only_the_models_of_that_family(repo):
+    def faster_adam(root: Path) -> None:
+        path = root / "pipeline/params.py"
+        source = path.read_text()
+        old = '"d_optimizer": {"name": "adam", "learning_rate": 1e-4'
+        assert old in source, "the WGAN-GP default moved; update this test"
+        path.write_text(source.replace(old, old.replace("1e-4", "3e-4")))
+
+    assert stages_changed_by(repo, "pipeline/params.py", faster_adam) == {"train@wgan_gp"}
+
+
+def stages_importing(module: str) -> set[str]:
+    """The expanded stage names whose script imports `module` (see test_dependencies)."""
+    from test_dependencies import DVC_YAML, import_closure, script_of, stages_of
+
+    names = set()
+    for name, stage in stages_of(DVC_YAML).items():
+        if module not in import_closure(script_of(stage)):
+            continue
+        if "foreach" in DVC_YAML["stages"][name]:
+            names.update(f"{name}@{model}" for model in TINY_PARAMS["models"])
+        else:
+            names.add(name)
+    return names
+
+
+def append_comment(module: str) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        (root / module).write_text((root / module).read_text() + "\n# edited\n")
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["pipeline/networks.py", "pipeline/data/verify.py", "pipeline/report.py", "pipeline/fileio.py"],
+)
+def test_editing_a_module_makes_every_stage_that_runs_it_stale(repo, module):
+    with edited(repo, module, append_comment(module)):
+        changed = set(json.loads(run(repo, "dvc", "status", "--json").stdout))
+    assert changed == stages_importing(module)
+    assert json.loads(run(repo, "dvc", "status", "--json").stdout) == {}
+
+
+def test_editing_the_schema_makes_the_params_stage_stale(repo):
+    # Its effect on the other stages flows through resolved/ (see above).
+    module = "pipeline/params.py"
+    with edited(repo, module, append_comment(module)):
+        changed = set(json.loads(run(repo, "dvc", "status", "--json").stdout))
+    assert changed == {"params"}
+
+
+@pytest.mark.parametrize("key", ["gan.foo", "foo"])
+def test_bad_params_stop_dvc_repro_before_any_output_is_touched(repo, key):
+    kept = ["models/gan/history.csv", "models/gan/quality.csv", "models/gan/generator.keras"]
+    before = {name: (repo / name).read_bytes() for name in kept}
+    with edited(repo, "params.yaml", lambda root: edit_params(root, key, 1)):
+        done = run(repo, "dvc", "repro", check=False)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if "error" in line.lower()]
+    assert errors[0].startswith(f"error: params.yaml: {key}: unknown key"), errors
+    assert {name: (repo / name).read_bytes() for name in kept} == before
+    assert json.loads(run(repo, "dvc", "status", "--json").stdout) == {}
+
+
+def test_a_diverging_model_fails_its_run_and_keeps_the_last_outputs(repo, mlflow_client):
+    kept = ["models/gan/history.csv", "models/gan/generator.keras", "models/gan/run.json"]
+    before = {name: (repo / name).read_bytes() for name in kept}
+    sgd = {"name": "sgd", "learning_rate": 1e6}
+
+    def diverge(root: Path) -> None:
+        edit_params(root, "gan.train.d_optimizer", sgd)
+        edit_params(root, "gan.train.g_optimizer", sgd)
+
+    with edited(repo, "params.yaml", diverge):
+        done = run(repo, "dvc", "repro", "train@gan", check=False)
+    assert done.returncode != 0
+    ours = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(ours) == 1 and ours[0].startswith("error: gan: training diverged in epoch 1 (")
+    assert {name: (repo / name).read_bytes() for name in kept} == before
+    assert not (repo / "checkpoints/gan/state").exists()
+
+    experiment = mlflow_client.get_experiment_by_name("gan-pipeline")
+    [failed] = mlflow_client.search_runs(
+        [experiment.experiment_id],
+        "tags.model = 'gan'",
+        order_by=["start_time DESC"],
+        max_results=1,
+    )
+    assert failed.info.status == "FAILED"
+    assert failed.data.tags["error"] == ours[0].removeprefix("error: ")
+    assert not mlflow_client.list_artifacts(failed.info.run_id, "generator")
+    # Params put back: only `params` re-runs, and the kept outputs are current again.
+    again = run(repo, "dvc", "repro")
+    assert set(re.findall(r"Running stage '([^']+)'", again.stdout)) == {"params"}
 
 
 def test_samples_npz_holds_the_exported_images(repo):
@@ -346,7 +474,10 @@ def test_mlflow_logged_model_loads_and_generates(gan_run, mlflow_client):
 
 
 def test_changing_export_params_reruns_only_export(repo):
-    assert stages_a_dry_run_would_run(repo, "export", "grid_size", 2) == {
+    def smaller_grid(root: Path) -> None:
+        edit_params(root, "export.grid_size", 2)
+
+    assert stages_changed_by(repo, "params.yaml", smaller_grid) == {
         f"export@{name}" for name in TINY_PARAMS["models"]
     }
 
@@ -387,7 +518,7 @@ def test_training_killed_mid_run_resumes_in_the_same_mlflow_run(tmp_path):
     params["gan"]["train"]["epochs"] = 6
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     run(root, "dvc", "repro", "evaluator")
-    state = root / "checkpoints" / "gan" / "state.json"
+    state = root / "checkpoints" / "gan" / "state" / "state.json"
 
     train = subprocess.Popen(
         [sys.executable, "-m", "stages.train", "gan"],

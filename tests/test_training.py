@@ -10,6 +10,7 @@ import pytest
 from standalone import run_standalone
 
 from pipeline.callbacks import fingerprint_of
+from pipeline.errors import RunFailed
 from pipeline.params import parse_params
 from pipeline.training import TrainPaths, fit_model
 
@@ -63,15 +64,15 @@ def test_same_seed_gives_identical_weights(tmp_path, mnist5k_dir):
 def test_outputs_are_written_per_epoch(tmp_path, mnist5k_dir):
     paths = paths_in(tmp_path, mnist5k_dir)
     fit_model(tiny_params(), 0, paths, "fp", verbose=0)
-    assert sorted(p.name for p in paths.samples.iterdir()) == [
+    assert sorted(p.name for p in paths.outputs.samples.iterdir()) == [
         "epoch_000.png",
         "epoch_001.png",
         "epoch_002.png",
     ]
-    lines = paths.history.read_text().splitlines()
+    lines = paths.outputs.history.read_text().splitlines()
     assert lines[0].split(",")[:3] == ["epoch", "d_loss", "g_loss"]
     assert [line.split(",")[0] for line in lines[1:]] == ["1", "2"]
-    assert paths.generator.is_file()
+    assert paths.outputs.generator.is_file()
     assert not paths.checkpoint_dir.exists(), "a finished run leaves no checkpoint"
 
 
@@ -86,18 +87,20 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(
     paths = paths_in(tmp_path / "killed", mnist5k_dir, untrained_classifier)
     with pytest.raises(KeyboardInterrupt):
         fit_model(params, 0, paths, fingerprint, verbose=0, callbacks=[CrashAfterEpoch(2)])
-    assert json.loads((paths.checkpoint_dir / "state.json").read_text())["epoch"] == 2
+    assert json.loads((paths.state_dir / "state.json").read_text())["epoch"] == 2
+    assert not paths.out_dir.exists(), "nothing is published before training succeeds"
+    assert len(list(paths.live.samples.iterdir())) == 3, "the grids so far wait beside the state"
     resumed = fit_model(params, 0, paths, fingerprint, verbose=0)
 
     for a, b in zip(weights_of(whole), weights_of(resumed), strict=True):
         np.testing.assert_array_equal(a, b)
     assert int(resumed.g_optimizer.iterations) == int(whole.g_optimizer.iterations)
-    rows = paths.history.read_text().splitlines()[1:]
+    rows = paths.outputs.history.read_text().splitlines()[1:]
     assert [row.split(",")[0] for row in rows] == ["1", "2", "3"]
-    assert len(list(paths.samples.iterdir())) == 4
+    assert len(list(paths.outputs.samples.iterdir())) == 4
     # Scored at epoch 0, every 2 epochs, and at the end; the rows survive the kill.
-    assert paths.quality.read_text() == whole_paths.quality.read_text()
-    quality = paths.quality.read_text().splitlines()
+    assert paths.outputs.quality.read_text() == whole_paths.outputs.quality.read_text()
+    quality = paths.outputs.quality.read_text().splitlines()
     assert [row.split(",")[0] for row in quality[1:]] == ["0", "2", "3"]
 
 
@@ -112,8 +115,8 @@ def test_quality_is_scored_during_training_without_changing_it(
 
     for a, b in zip(weights_of(scored), weights_of(plain), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert not plain_paths.quality.exists()
-    header, *rows = scored_paths.quality.read_text().splitlines()
+    assert not plain_paths.outputs.quality.exists()
+    header, *rows = scored_paths.outputs.quality.read_text().splitlines()
     assert header.split(",") == [
         "epoch",
         "domain_fid",
@@ -131,7 +134,7 @@ def test_scoring_turned_off_leaves_a_header_only(tmp_path, mnist5k_dir, untraine
     # The train stage declares quality.csv, so it must exist even when nothing is scored.
     paths = paths_in(tmp_path, mnist5k_dir, untrained_classifier)
     fit_model(tiny_params(epochs=1, eval_every=0), 0, paths, "fp", verbose=0)
-    assert paths.quality.read_text() == "epoch\n"
+    assert paths.outputs.quality.read_text() == "epoch\n"
 
 
 def test_checkpoint_of_other_params_is_ignored(tmp_path, mnist5k_dir):
@@ -151,7 +154,7 @@ def test_generator_reloads_without_project_code(tmp_path, mnist5k_dir):
     printed = run_standalone(
         f"""
         import keras, numpy as np
-        g = keras.saving.load_model({str(paths.generator)!r})
+        g = keras.saving.load_model({str(paths.outputs.generator)!r})
         io = np.load("io.npz")
         np.testing.assert_allclose(g(io["z"]), io["expected"], atol=1e-6)
         print(g.input_shape, g.output_shape)
@@ -181,7 +184,7 @@ def test_conditional_wgan_gp_with_dcgan_networks_trains_and_draws_a_row_per_clas
     assert int(model.d_optimizer.iterations) == 5 * int(model.g_optimizer.iterations) == 20
     from PIL import Image
 
-    grid = np.asarray(Image.open(paths.samples / "epoch_001.png"))
+    grid = np.asarray(Image.open(paths.outputs.samples / "epoch_001.png"))
     assert grid.shape[0] == 10 * (28 + 2) + 2, "one row per class"
     assert grid.shape[1] == 3 * (28 + 2) + 2
 
@@ -227,3 +230,20 @@ def test_instance_noise_is_annealed_to_zero_by_epoch():
         schedule.on_epoch_begin(epoch)
         seen.append(float(Holder.instance_noise_std.numpy()))
     np.testing.assert_allclose(seen, [0.4, 0.3, 0.2, 0.1], rtol=1e-6)
+
+
+def test_divergence_stops_training_in_one_line_and_keeps_the_last_outputs(tmp_path, mnist5k_dir):
+    paths = paths_in(tmp_path, mnist5k_dir)
+    fit_model(tiny_params(epochs=1), 0, paths, "good", verbose=0)
+    published = {p: p.read_bytes() for p in paths.out_dir.rglob("*") if p.is_file()}
+
+    sgd = {"name": "sgd", "learning_rate": 1e6}
+    diverging = tiny_params(epochs=3, d_optimizer=sgd, g_optimizer=sgd)
+    with pytest.raises(RunFailed) as caught:
+        fit_model(diverging, 0, paths, "diverging", verbose=0, name="gan")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("gan: training diverged in epoch 1 (d_loss "), message
+    assert "not finite" in message and "g_loss" in message
+    assert {p: p.read_bytes() for p in paths.out_dir.rglob("*") if p.is_file()} == published
+    assert not (paths.state_dir / "state.json").exists(), "a diverged epoch is not checkpointed"

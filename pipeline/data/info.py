@@ -10,7 +10,7 @@ from typing import Any
 from pipeline.errors import PipelineError
 
 INFO_FILE = "info.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: fixed-length binary records; 1 was TFRecord protos
 SPLITS = ("train", "test")
 
 _RERUN_HINT = "run `dvc repro prepare` to (re)create it"
@@ -23,15 +23,24 @@ class SplitInfo:
     Attributes:
         count: number of examples.
         class_counts: examples per class, indexed by label.
-        shards: TFRecord file names relative to the data directory, in read order.
+        shards: shard file names relative to the data directory, in read order.
+        shard_records: records in each shard, in the order of `shards`; recorded
+            so that a damaged shard can be named with its expected size (the
+            shard size that `prepare` used is not recoverable from `count`).
     """
 
     count: int
     class_counts: list[int]
     shards: list[str]
+    shard_records: list[int]
 
     def to_json(self) -> dict[str, Any]:
-        return {"count": self.count, "class_counts": self.class_counts, "shards": self.shards}
+        return {
+            "count": self.count,
+            "class_counts": self.class_counts,
+            "shards": self.shards,
+            "shard_records": self.shard_records,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> SplitInfo:
@@ -39,6 +48,7 @@ class SplitInfo:
             count=int(d["count"]),
             class_counts=[int(c) for c in d["class_counts"]],
             shards=[str(s) for s in d["shards"]],
+            shard_records=[int(n) for n in d["shard_records"]],
         )
 
 
@@ -49,10 +59,18 @@ class DatasetInfo:
     Attributes:
         source: `mnist5k`, `tfds:<name>` or `idx:<path as given in params>`.
         image_shape: (H, W, C).
+        record_bytes: bytes per record in the shards: H * W * C pixels, then
+            the label as int64 little-endian (8 bytes). Recorded so that a
+            reader needs nothing but this file to cut the shards into records.
         num_classes: labels are in [0, num_classes).
         splits: `train` and `test`.
         content_hash: sha256 (hex) of the image shape, split sizes, and every
-            image's bytes and label of both splits in written order.
+            image's bytes and label of both splits in written order (train,
+            then test): the same bytes as the shard files, so it can be
+            rechecked from them.
+        source_hash: sha256 (hex) of the source as read, before the split:
+            every image's bytes in source order, then every label as int64
+            little-endian. It tells a changed source from a changed split.
         seed: the seed that chose the split.
         test_fraction: the requested fraction of each class put in `test`.
         class_names: the source's names for the labels, when it has them.
@@ -62,9 +80,11 @@ class DatasetInfo:
 
     source: str
     image_shape: tuple[int, int, int]
+    record_bytes: int
     num_classes: int
     splits: dict[str, SplitInfo]
     content_hash: str
+    source_hash: str
     seed: int
     test_fraction: float
     class_names: list[str] | None = None
@@ -77,7 +97,9 @@ class DatasetInfo:
         return {
             "format_version": FORMAT_VERSION,
             "source": self.source,
+            "source_hash": self.source_hash,
             "image_shape": list(self.image_shape),
+            "record_bytes": self.record_bytes,
             "num_classes": self.num_classes,
             "class_names": self.class_names,
             "splits": {name: split.to_json() for name, split in self.splits.items()},
@@ -97,15 +119,17 @@ class DatasetInfo:
         if version != FORMAT_VERSION:
             raise ValueError(f"format_version is {version!r}, expected {FORMAT_VERSION}")
         shape = tuple(int(v) for v in d["image_shape"])
-        if len(shape) != 3:
-            raise ValueError(f"image_shape {list(shape)} is not (H, W, C)")
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"image_shape {list(shape)} is not (H, W, C) of positive sizes")
         names = d.get("class_names")
         return cls(
             source=str(d["source"]),
             image_shape=shape,  # type: ignore[arg-type]
+            record_bytes=int(d["record_bytes"]),
             num_classes=int(d["num_classes"]),
             splits={str(k): SplitInfo.from_json(v) for k, v in d["splits"].items()},
             content_hash=str(d["content_hash"]),
+            source_hash=str(d["source_hash"]),
             seed=int(d["seed"]),
             test_fraction=float(d["test_fraction"]),
             class_names=None if names is None else [str(n) for n in names],
@@ -151,6 +175,12 @@ def load_info(data_dir: str | Path) -> DatasetInfo:
     missing = [s for s in SPLITS if s not in info.splits]
     if missing:
         raise PipelineError(f"{path}: split {missing[0]!r} is missing; {_RERUN_HINT}")
+    # Only these splits are covered by content_hash; another could not be checked.
+    unknown = sorted(set(info.splits) - set(SPLITS))
+    if unknown:
+        raise PipelineError(
+            f"{path}: unknown split {unknown[0]!r} (allowed: {', '.join(SPLITS)}); {_RERUN_HINT}"
+        )
     return info
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.data.info import INFO_FILE, DatasetInfo, SplitInfo
-from pipeline.data.records import write_shards
+from pipeline.data.info import INFO_FILE, SPLITS, DatasetInfo, SplitInfo
+from pipeline.data.shards import hash_header, record_bytes, source_hash, write_shards
 from pipeline.data.sources import RawData, read_source
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir, write_json
@@ -43,32 +42,38 @@ def prepare_dataset(params: PrepareParams, seed: int, out_dir: str | Path) -> Da
         scratch = tmp / "_scratch"
         scratch.mkdir()
         data = read_source(params, scratch)
-        splits = split_indices(data.labels, data.num_classes, params.test_fraction, seed)
-        counts = {name: _class_counts(data, idx) for name, idx in splits.items()}
-        _check_classes(data, counts, params.test_fraction)
-        hasher = hashlib.sha256(_hash_header(data, splits))
-        shards = {
-            name: write_shards(data, idx, name, tmp, params.shard_size, hasher)
-            for name, idx in splits.items()
-        }
-        info = DatasetInfo(
-            source=data.source,
-            image_shape=data.image_shape,
-            num_classes=data.num_classes,
-            splits={
-                name: SplitInfo(len(idx), counts[name], shards[name])
-                for name, idx in splits.items()
-            },
-            content_hash=hasher.hexdigest(),
-            seed=seed,
-            test_fraction=params.test_fraction,
-            class_names=data.class_names,
-            extra=dict(data.extra or {}),
-        )
+        info = _write_dataset(data, params, seed, tmp)
         del data  # release the memmaps before their files go
         shutil.rmtree(scratch)
         write_json(tmp / INFO_FILE, info.to_json())
     return info
+
+
+def _write_dataset(data: RawData, params: PrepareParams, seed: int, out_dir: Path) -> DatasetInfo:
+    """Split `data`, write both splits' shards into `out_dir` and describe them."""
+    splits = split_indices(data.labels, data.num_classes, params.test_fraction, seed)
+    counts = {name: _class_counts(data, idx) for name, idx in splits.items()}
+    _check_classes(data, counts, params.test_fraction)
+    sizes = {name: len(splits[name]) for name in SPLITS}
+    # content_hash covers the header, then exactly the bytes written, train then test.
+    hasher = hashlib.sha256(hash_header(data.image_shape, sizes))
+    split_infos = {}
+    for name in SPLITS:
+        shards, records = write_shards(data, splits[name], name, out_dir, params.shard_size, hasher)
+        split_infos[name] = SplitInfo(sizes[name], counts[name], shards, records)
+    return DatasetInfo(
+        source=data.source,
+        image_shape=data.image_shape,
+        record_bytes=record_bytes(data.image_shape),
+        num_classes=data.num_classes,
+        splits=split_infos,
+        content_hash=hasher.hexdigest(),
+        source_hash=source_hash(data),
+        seed=seed,
+        test_fraction=params.test_fraction,
+        class_names=data.class_names,
+        extra=dict(data.extra or {}),
+    )
 
 
 def split_indices(
@@ -117,9 +122,3 @@ def _check_classes(data: RawData, counts: dict[str, list[int]], test_fraction: f
                     f"{data.source}: {name} has {total} example(s) and "
                     f"prepare.test_fraction = {test_fraction} leaves none in {split}"
                 )
-
-
-def _hash_header(data: RawData, splits: dict[str, np.ndarray]) -> bytes:
-    # Shape and split sizes go into the hash: the same bytes cut differently differ.
-    header = {"image_shape": data.image_shape, "splits": {k: len(v) for k, v in splits.items()}}
-    return json.dumps(header, sort_keys=True).encode()

@@ -1,71 +1,23 @@
-"""TFRecord shards: raw uint8 images and int64 labels, read back as [-1, 1] floats."""
+"""Streaming a prepared split: fixed-length records read back as [-1, 1] floats.
+
+The shards are cut into records by the stock `tf.data.FixedLengthRecordDataset`;
+no protobuf is involved (see `pipeline.data.shards` for the layout). Every
+read is preceded by `verify_prepared`, so a damaged or edited directory fails
+with one line before TensorFlow touches it.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import math
-import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from pipeline.data.info import load_info
-from pipeline.data.sources import RawData
+from pipeline.data.shards import LABEL_BYTES
+from pipeline.data.verify import verify_prepared
 from pipeline.errors import PipelineError
-
-_FEATURES = {
-    "image": tf.io.FixedLenFeature([], tf.string),
-    "label": tf.io.FixedLenFeature([], tf.int64),
-}
-
-
-def shard_name(split: str, index: int, total: int) -> str:
-    return f"{split}-{index:05d}-of-{total:05d}.tfrecord"
-
-
-def write_shards(
-    data: RawData,
-    indices: np.ndarray,
-    split: str,
-    out_dir: Path,
-    shard_size: int,
-    hasher: hashlib._Hash,
-) -> list[str]:
-    """Write the examples `indices` of `data`, in that order, as TFRecord shards.
-
-    Args:
-        data: the source.
-        indices: global example indices, in the order to write them.
-        split: the split name, used in the file names.
-        out_dir: the directory to write into.
-        shard_size: examples per shard (the last one may hold fewer).
-        hasher: updated with each image's bytes and its label (int64, little-endian).
-
-    Returns:
-        The shard file names, relative to `out_dir`, in order.
-    """
-    total = max(1, math.ceil(len(indices) / shard_size))
-    names = []
-    for shard in range(total):
-        name = shard_name(split, shard, total)
-        with tf.io.TFRecordWriter(str(out_dir / name)) as writer:
-            for index in indices[shard * shard_size : (shard + 1) * shard_size]:
-                image = data.image(int(index)).tobytes()
-                label = int(data.labels[index])
-                writer.write(_serialize(image, label))
-                hasher.update(image)
-                hasher.update(struct.pack("<q", label))
-        names.append(name)
-    return names
-
-
-def _serialize(image: bytes, label: int) -> bytes:
-    feature = {
-        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image])),
-        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 def load_split(data_dir: str | Path, split: str) -> tf.data.Dataset:
@@ -80,35 +32,44 @@ def load_split(data_dir: str | Path, split: str) -> tf.data.Dataset:
         label int32 scalar), with a known cardinality.
 
     Raises:
-        PipelineError: unknown split, or missing info.json or shard.
+        PipelineError: unknown split, or a missing, damaged or edited
+            info.json or shard (from `verify_prepared`).
     """
     data_dir = Path(data_dir)
-    info = load_info(data_dir)
+    info = verify_prepared(data_dir)
     split_info = info.split(split)
-    files = [data_dir / name for name in split_info.shards]
-    missing = [f for f in files if not f.is_file()]
-    if missing:
-        raise PipelineError(
-            f"{missing[0]}: shard is missing; run `dvc repro prepare` to recreate {data_dir}"
-        )
-    shape = info.image_shape
+    files = [str(data_dir / name) for name in split_info.shards]
+    # One reader goes through the files in order, so the order is the written one.
+    ds = tf.data.FixedLengthRecordDataset(files, record_bytes=info.record_bytes)
+    ds = ds.map(
+        _record_parser(info.image_shape), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    return ds.apply(tf.data.experimental.assert_cardinality(split_info.count))
+
+
+def _record_parser(
+    shape: tuple[int, int, int],
+) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """A map function from one record's bytes to (image in [-1, 1], int32 label)."""
+    pixels = math.prod(shape)
 
     def parse(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        example = tf.io.parse_single_example(record, _FEATURES)
-        image = tf.reshape(tf.io.decode_raw(example["image"], tf.uint8), shape)
-        image = tf.cast(image, tf.float32) / 127.5 - 1.0
-        return image, tf.cast(example["label"], tf.int32)
+        image = tf.io.decode_raw(tf.strings.substr(record, 0, pixels), tf.uint8)
+        image = tf.cast(tf.reshape(image, shape), tf.float32) / 127.5 - 1.0
+        label = tf.io.decode_raw(
+            tf.strings.substr(record, pixels, LABEL_BYTES), tf.int64, little_endian=True
+        )
+        return image, tf.cast(tf.reshape(label, []), tf.int32)
 
-    # One reader goes through the files in order, so the order is the written one.
-    ds = tf.data.TFRecordDataset([str(f) for f in files])
-    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.apply(tf.data.experimental.assert_cardinality(split_info.count))
+    return parse
 
 
 def load_arrays(
     data_dir: str | Path, split: str, limit: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The first `limit` examples of a split (all if None) as numpy arrays.
+
+    The directory is verified first (through `load_split`).
 
     Returns:
         float32 images (n, H, W, C) in [-1, 1] and int32 labels (n,).

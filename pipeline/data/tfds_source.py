@@ -75,16 +75,58 @@ def read_tfds(params: TfdsParams, scratch: Path) -> RawData:
 
 
 def _builder(name: str, data_dir: str | None) -> Any:
-    """`tfds.builder`, with an unknown name turned into a PipelineError."""
+    """`tfds.builder`, with a bad name, config or version turned into a PipelineError.
+
+    TFDS signals these with several types (DatasetNotFoundError for an unknown
+    name, AssertionError for an unknown version, ValueError for an unknown
+    config or a malformed name), each with a multi-line message; any of them
+    becomes one line that names the value and what is allowed.
+    """
     import tensorflow_datasets as tfds
     from tensorflow_datasets.core.registered import DatasetNotFoundError
 
     try:
         return tfds.builder(name, data_dir=data_dir)
     except DatasetNotFoundError:
-        close = difflib.get_close_matches(name, tfds.list_builders(), n=5, cutoff=0.6)
+        close = difflib.get_close_matches(_dataset_of(name), tfds.list_builders(), n=5, cutoff=0.6)
         hint = f"did you mean: {', '.join(close)}?" if close else f"for example: {_EXAMPLE_NAMES}"
         raise PipelineError(f"prepare.tfds.name: {name!r} is not a TFDS dataset ({hint})") from None
+    except Exception as err:  # TFDS raises a different type per failure; see above
+        raise PipelineError(
+            f"prepare.tfds.name: {name!r} cannot be loaded ({_tfds_reason(err)}); "
+            f"allowed: {_allowed_forms(name)}"
+        ) from None
+
+
+def _dataset_of(name: str) -> str:
+    """The dataset part of `<dataset>[/<config>][:<version>]`."""
+    return name.split(":", 1)[0].split("/", 1)[0]
+
+
+def _tfds_reason(err: BaseException) -> str:
+    """TFDS's own reason, first line only, without its 'Failed to construct ...' preamble."""
+    lines = str(err).strip().splitlines()
+    first = lines[0] if lines else type(err).__name__
+    # 'Failed to construct dataset "mnist", builder_kwargs "{...}": <the reason>'
+    reason = first.rsplit('": ', 1)[-1]
+    # Keep the first sentence: what follows ('Here are 10 BuilderConfigs ...') spans lines.
+    return reason.split(". ", 1)[0].strip().rstrip(".") or type(err).__name__
+
+
+def _allowed_forms(name: str) -> str:
+    """What `prepare.tfds.name` may be for the dataset named in `name`."""
+    import tensorflow_datasets as tfds
+
+    dataset = _dataset_of(name)
+    try:
+        cls = tfds.builder_cls(dataset)
+    except Exception:  # an unparsable name: only the grammar can be shown
+        return "<dataset>[/<config>][:<version>], e.g. mnist or mnist:3.0.1"
+    versions = [str(cls.VERSION), *(str(v) for v in cls.SUPPORTED_VERSIONS)]
+    configs = [c.name for c in cls.BUILDER_CONFIGS or []]
+    spelled = f"{dataset}/<config>[:<version>]" if configs else f"{dataset}[:<version>]"
+    forms = f"{spelled} with version {' or '.join(dict.fromkeys(versions))}"
+    return forms + (f" and config one of {', '.join(configs)}" if configs else "")
 
 
 def _image_label_keys(name: str, features: Any) -> tuple[str, str]:

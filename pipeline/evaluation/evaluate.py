@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pipeline.data import load_arrays, load_info
+from pipeline.data import DatasetInfo, load_arrays, verify_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.classifier import embed, feature_extractor
 from pipeline.evaluation.suite import (
@@ -32,6 +32,7 @@ from pipeline.sampling import (
     latent_dim_of,
     latent_vectors,
 )
+from pipeline.saved_models import check_generator, load_keras, require_finite
 
 Scorer = Callable[[keras.Model], dict[str, float]]
 
@@ -44,6 +45,10 @@ def evaluate_generator(
     classifier_path: str | Path,
 ) -> dict[str, float | int]:
     """Compute every metric of the generator, each beside its real-vs-real floor.
+
+    Every input is checked first (the prepared data against its info file,
+    the sample sizes against the data, both models), and a generator whose
+    images are not finite is refused. Nothing is written.
 
     Args:
         params: the `evaluate` params section.
@@ -59,20 +64,21 @@ def evaluate_generator(
         conditional generator is asked for every class in turn and adds
         conditional_accuracy and conditional_cross_entropy (their floor is
         the evaluator on real test images and their true labels).
-    """
-    info = load_info(data_dir)
-    n = params.num_samples
-    available = min(info.splits["train"].count, info.splits["test"].count)
-    if n > available:
-        raise PipelineError(
-            f"evaluate.num_samples = {n}: the floor needs that many real test and train "
-            f"images, and the prepared data has {available}; use at most {available}"
-        )
-    extractor = feature_extractor(load_keras(classifier_path))
-    generator = load_keras(generator_path)
-    reference = embed_reference(extractor, data_dir, n, params.batch_size)
-    sample = embed_generated(extractor, generator, seed, n, info.num_classes, params.batch_size)
 
+    Raises:
+        PipelineError: a bad input, in one line.
+    """
+    info = verify_prepared(data_dir)
+    check_sample_sizes(params, info)
+    extractor = feature_extractor(load_keras(classifier_path, "evaluator"))
+    generator = load_keras(generator_path, "generator")
+    check_generator(generator, generator_path, info.image_shape)
+
+    n = params.num_samples
+    reference = embed_reference(extractor, data_dir, info, n, params.batch_size)
+    sample = embed_generated(
+        extractor, generator, seed, n, info.num_classes, params.batch_size, generator_path
+    )
     test_images, test_labels = load_arrays(data_dir, "test", limit=n)
     features, logits = embed(extractor, test_images, params.batch_size)
     real = Embedded(features, logits, test_labels if sample.requested is not None else None)
@@ -82,14 +88,40 @@ def evaluate_generator(
     return {**with_floors(scores, floors), **sample_sizes(params, info.num_classes)}
 
 
+def check_sample_sizes(params: EvaluateParams, info: DatasetInfo) -> None:
+    """The checks of the `evaluate` section that need the data.
+
+    Raises:
+        PipelineError: a size the prepared data cannot supply, in one line.
+    """
+    n = params.num_samples
+    available = min(info.splits["train"].count, info.splits["test"].count)
+    if n > available:
+        raise PipelineError(
+            f"evaluate.num_samples = {n}: the floor needs that many real test and train "
+            f"images, and the prepared data has {available}; use at most {available}"
+        )
+    # Fewer images than classes in a split caps its score below the number of classes.
+    most_splits = n // info.num_classes
+    if params.classifier_score_splits > most_splits:
+        raise PipelineError(
+            f"evaluate.classifier_score_splits = {params.classifier_score_splits}: each split "
+            f"needs at least {info.num_classes} images (one per class) of the {n} scored; "
+            f"use at most {most_splits}"
+        )
+
+
 def embed_reference(
-    extractor: keras.Model, data_dir: str | Path, num_samples: int, batch_size: int
+    extractor: keras.Model,
+    data_dir: str | Path,
+    info: DatasetInfo,
+    num_samples: int,
+    batch_size: int,
 ) -> Reference:
     """The first `num_samples` training images in the evaluator's space."""
     images, _ = load_arrays(data_dir, "train", limit=num_samples)
     features, _ = embed(extractor, images, batch_size)
-    counts = np.asarray(load_info(data_dir).splits["train"].class_counts)
-    return Reference(features, counts)
+    return Reference(features, np.asarray(info.splits["train"].class_counts))
 
 
 def embed_generated(
@@ -99,21 +131,25 @@ def embed_generated(
     num_samples: int,
     num_classes: int,
     batch_size: int,
+    generator_path: str | Path = "the generator",
 ) -> Embedded:
     """`num_samples` generated images in the evaluator's space.
 
     The latents come from the seed's evaluation stream, so export draws the
     same images; a conditional generator is asked for each class in turn.
+
+    Raises:
+        PipelineError: the generator produced NaN or infinite pixels.
     """
     requested = cycled_labels(num_samples, num_classes) if is_conditional(generator) else None
     latents = latent_vectors(seed, num_samples, latent_dim_of(generator))
-    images = generate(generator, latents, requested, batch_size)
+    images = require_finite(generate(generator, latents, requested, batch_size), generator_path)
     features, logits = embed(extractor, images, batch_size)
     return Embedded(features, logits, requested)
 
 
 def training_scorer(
-    classifier_path: str | Path,
+    classifier: keras.Model,
     data_dir: str | Path,
     seed: int,
     num_samples: int,
@@ -125,16 +161,16 @@ def training_scorer(
     generation and one forward pass of `num_samples` images.
 
     Args:
-        classifier_path: the trained evaluator (`.keras`).
+        classifier: the trained evaluator.
         data_dir: the prepared dataset.
         seed: fixes the latent vectors, the same at every call.
-        num_samples: generated (and reference) images per call.
+        num_samples: generated (and reference) images per call, at most the
+            training split's size.
         batch_size: images per forward pass.
     """
-    info = load_info(data_dir)
-    num_samples = min(num_samples, info.splits["train"].count)
-    extractor = feature_extractor(load_keras(classifier_path))
-    reference = embed_reference(extractor, data_dir, num_samples, batch_size)
+    info = verify_prepared(data_dir)
+    extractor = feature_extractor(classifier)
+    reference = embed_reference(extractor, data_dir, info, num_samples, batch_size)
 
     def score(generator: keras.Model) -> dict[str, float]:
         sample = embed_generated(
@@ -143,10 +179,3 @@ def training_scorer(
         return quick_scores(reference, sample)
 
     return score
-
-
-def load_keras(path: str | Path) -> keras.Model:
-    """Load a `.keras` model, or say which stage makes it."""
-    if not Path(path).is_file():
-        raise PipelineError(f"{path}: not found; run the stage that makes it first (dvc repro)")
-    return keras.saving.load_model(path)

@@ -5,24 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.cli import progress_verbosity
-from pipeline.data import load_info, load_split
+from pipeline.data import load_split, verify_prepared
 from pipeline.evaluation.classifier import train_classifier
-from pipeline.fileio import atomic_file
+from pipeline.fileio import atomic_file, write_json
 from pipeline.params import EvaluatorParams
 
 
 def fit_evaluator(
-    params: EvaluatorParams, seed: int, data_dir: str | Path, model_path: str | Path
+    params: EvaluatorParams,
+    seed: int,
+    data_dir: str | Path,
+    model_path: str | Path,
+    metrics_path: str | Path,
 ) -> dict[str, float]:
-    """Train the evaluator, save it to `model_path` and return its test metrics.
+    """Train the evaluator, then save it and its test metrics.
+
+    Both files are written only once training has finished, so a failure
+    leaves the previous ones in place.
 
     Args:
         params: the `evaluator` params section.
         seed: the run's seed.
         data_dir: the prepared dataset.
         model_path: the `.keras` file to write.
+        metrics_path: the JSON file for the test metrics.
+
+    Returns:
+        The metrics written.
     """
-    info = load_info(data_dir)
+    info = verify_prepared(data_dir)
     model, metrics = train_classifier(
         load_split(data_dir, "train"),
         load_split(data_dir, "test"),
@@ -32,6 +43,8 @@ def fit_evaluator(
         seed,
         verbose=progress_verbosity(),
     )
+    metrics = {**metrics, "train_count": info.splits["train"].count}
     with atomic_file(model_path) as tmp:
         model.save(tmp)
-    return {**metrics, "train_count": info.splits["train"].count}
+    write_json(metrics_path, metrics)
+    return metrics

@@ -1,0 +1,79 @@
+"""Reading the `.keras` files stages hand each other, with one-line errors for bad ones.
+
+A stage that reads a saved model checks it fully before doing any work: the
+file is a Keras archive that loads (in Keras' safe mode), and a generator
+fits the prepared data and has finite weights. A generator whose weights or
+outputs are NaN comes from a diverged run, and its samples would score
+deceptively well, so it is refused rather than evaluated.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from pipeline.errors import PipelineError
+
+# Which stage writes each kind of model, for the message that says how to get it back.
+MADE_BY = {"generator": "train@<model>", "evaluator": "evaluator"}
+
+
+def load_keras(path: str | Path, kind: str) -> keras.Model:
+    """Load a `.keras` model, or raise one line saying what is wrong and how to rebuild it.
+
+    Args:
+        path: the file.
+        kind: `generator` or `evaluator`, to name the stage that writes it.
+    """
+    path = Path(path)
+    rebuild = f"rebuild it with `dvc repro {MADE_BY[kind]}`"
+    if not path.is_file():
+        raise PipelineError(f"{path}: not found; {rebuild}")
+    if not zipfile.is_zipfile(path):
+        raise PipelineError(
+            f"{path}: not a Keras model archive (empty, truncated or another format); {rebuild}"
+        )
+    try:
+        return keras.saving.load_model(path)
+    except Exception as err:  # whatever Keras raises for a damaged archive, as one line
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise PipelineError(
+            f"{path}: cannot be loaded as a Keras model ({first}); {rebuild}"
+        ) from None
+
+
+def check_generator(generator: keras.Model, path: str | Path, image_shape: tuple[int, ...]) -> None:
+    """Check that a loaded generator fits the prepared data and has finite weights.
+
+    Args:
+        generator: the loaded model.
+        path: its file, for the message.
+        image_shape: (H, W, C) of the prepared data.
+    """
+    produced = tuple(generator.outputs[0].shape[1:])
+    if produced != tuple(image_shape):
+        raise PipelineError(
+            f"{path}: makes images of shape {produced}, but the prepared data has "
+            f"{tuple(image_shape)}; retrain it on this data (`dvc repro`)"
+        )
+    if len(generator.inputs) > 2:
+        raise PipelineError(f"{path}: takes {len(generator.inputs)} inputs; expected z [, label]")
+    if not all(np.isfinite(w).all() for w in generator.get_weights()):
+        raise PipelineError(
+            f"{path}: holds NaN or infinite weights (its training diverged); "
+            "retrain it with other settings"
+        )
+
+
+def require_finite(images: np.ndarray, path: str | Path) -> np.ndarray:
+    """Return `images`, or raise one line if the generator at `path` produced NaN or inf."""
+    bad = int(np.size(images) - np.count_nonzero(np.isfinite(images)))
+    if bad:
+        raise PipelineError(
+            f"{path}: produced {bad} NaN or infinite pixel values (a diverged generator); "
+            "retrain it with other settings"
+        )
+    return images
