@@ -1,0 +1,1 @@
+"""The GAN pipeline library: params, data, networks, models, training, evaluation, export."""

@@ -9,59 +9,18 @@ were.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO_ROOT
-
-TINY_PARAMS = {
-    "evaluator": {"epochs": 1},
-    "models": ["gan"],
-    "gan": {
-        "network": {"latent_dim": 8, "generator_units": [16], "discriminator_units": [16]},
-        "train": {"epochs": 1, "batch_size": 500, "grid_size": 2, "eval_samples": 100},
-    },
-    "evaluate": {"num_samples": 200, "kid_subsets": 5, "kid_subset_size": 100},
-    "export": {"num_samples": 20, "grid_size": 2, "interpolation_steps": 2},
-}
+from workspace import TINY_PARAMS, run_stage, snapshot, trained_workspace, write_params
 
 Mutation = Callable[[Path], None]
-
-
-def run_stage(workspace: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run `python -m stages.<args>` in `workspace`, with the project importable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
-    env.update(PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
-        [sys.executable, "-m", f"stages.{args[0]}", *args[1:]],
-        cwd=workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def write_params(workspace: Path, params: dict) -> None:
-    (workspace / "params.yaml").write_text(yaml.safe_dump(params))
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file under `root` (but caches) and the sha256 of its bytes."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
 
 
 def assert_refused(done: subprocess.CompletedProcess, fragment: str) -> None:
@@ -187,13 +146,7 @@ def test_bad_params_are_refused_in_one_line(params_only, case, stage):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    """Prepared data, a one-epoch evaluator and a one-epoch `gan` with its MLflow run."""
-    workspace = tmp_path_factory.mktemp("trained")
-    write_params(workspace, TINY_PARAMS)
-    for stage in (("params",), ("prepare",), ("evaluator",), ("train", "gan")):
-        done = run_stage(workspace, *stage)
-        assert done.returncode == 0, done.stderr[-3000:]
-    return workspace
+    return trained_workspace(tmp_path_factory.mktemp("trained"))
 
 
 def shard(split: str) -> Callable[[Path], Path]:

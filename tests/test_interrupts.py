@@ -1,0 +1,59 @@
+"""A stage stopped by SIGTERM (a CI timeout, `kill`): one line, a KILLED run, the old outputs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+import yaml
+from workspace import run_stage, snapshot, stage_command, trained_workspace
+
+pytestmark = pytest.mark.slow
+
+
+def test_sigterm_marks_the_run_killed_keeps_the_outputs_and_a_rerun_resumes(tmp_path):
+    from mlflow import MlflowClient
+
+    workspace = trained_workspace(tmp_path)
+    published = snapshot(workspace / "models" / "gan")
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["gan"]["train"]["epochs"] = 8
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params))
+
+    state = workspace / "checkpoints" / "gan" / "state" / "state.json"
+    command, env = stage_command("train", "gan")
+    train = subprocess.Popen(
+        command,
+        cwd=workspace,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 180
+    while not state.exists() and time.monotonic() < deadline and train.poll() is None:
+        time.sleep(0.1)
+    assert state.exists(), "no checkpoint was written before the signal"
+    train.send_signal(signal.SIGTERM)
+    _, stderr = train.communicate(timeout=120)
+
+    assert train.returncode == 130
+    assert stderr.strip().splitlines() == ["error: interrupted; run it again to resume"]
+    assert snapshot(workspace / "models" / "gan") == published, "a stopped run published"
+    run_id = json.loads(state.read_text())["extra"]["run_id"]
+    client = MlflowClient(f"sqlite:///{workspace / 'mlflow' / 'mlflow.db'}")
+    stopped = client.get_run(run_id)
+    assert stopped.info.status == "KILLED"
+    assert stopped.data.tags["error"] == "interrupted"
+
+    done = run_stage(workspace, "train", "gan")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((workspace / "models/gan/run.json").read_text())["run_id"] == run_id
+    resumed = client.get_run(run_id)
+    assert resumed.info.status == "FINISHED"
+    assert "error" not in resumed.data.tags
+    rows = (workspace / "models/gan/history.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[0] for row in rows] == [str(epoch) for epoch in range(1, 9)]

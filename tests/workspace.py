@@ -1,0 +1,60 @@
+"""A small workspace where the real stage scripts run, for tests that break or stop them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from conftest import REPO_ROOT
+
+TINY_PARAMS = {
+    "evaluator": {"epochs": 1},
+    "models": ["gan"],
+    "gan": {
+        "network": {"latent_dim": 8, "generator_units": [16], "discriminator_units": [16]},
+        "train": {"epochs": 1, "batch_size": 500, "grid_size": 2, "eval_samples": 100},
+    },
+    "evaluate": {"num_samples": 200, "kid_subsets": 5, "kid_subset_size": 100},
+    "export": {"num_samples": 20, "grid_size": 2, "interpolation_steps": 2},
+}
+
+
+def stage_command(*args: str) -> tuple[list[str], dict[str, str]]:
+    """`python -m stages.<args>`, and an environment where the project is importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    env.update(PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    return [sys.executable, "-m", f"stages.{args[0]}", *args[1:]], env
+
+
+def run_stage(workspace: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run a stage script in `workspace` to the end."""
+    command, env = stage_command(*args)
+    return subprocess.run(
+        command, cwd=workspace, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def write_params(workspace: Path, params: dict) -> None:
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under `root` (but caches) and the sha256 of its bytes."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def trained_workspace(workspace: Path) -> Path:
+    """Prepared data, a one-epoch evaluator and a one-epoch `gan` with its MLflow run."""
+    write_params(workspace, TINY_PARAMS)
+    for stage in (("params",), ("prepare",), ("evaluator",), ("train", "gan")):
+        done = run_stage(workspace, *stage)
+        assert done.returncode == 0, done.stderr[-3000:]
+    return workspace
