@@ -29,8 +29,10 @@ def grid_name(epoch: int) -> str:
 class SampleGrid(keras.callbacks.Callback):
     """Draw the generator's output for fixed inputs, before training and after each epoch.
 
-    Grids are named by completed epochs: `epoch_000.png` is the untrained
-    generator, so progress can be watched from the start.
+    Every grid goes to `on_grid` (MLflow, with its step slider); a PNG file
+    is kept every `save_every` epochs and after the last, so the DVC plots
+    page stays small. Grids are named by completed epochs: `epoch_000.png`
+    is the untrained generator, so progress can be watched from the start.
 
     Args:
         latents: fixed latent vectors, one per grid cell, row by row.
@@ -40,6 +42,7 @@ class SampleGrid(keras.callbacks.Callback):
         out_dir: folder for the PNG files.
         initial_epoch: the epoch training starts (or resumes) from.
         on_grid: optional sink called with (grid, epoch), e.g. MLflow.
+        save_every: epochs between two PNG files (1: every epoch).
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class SampleGrid(keras.callbacks.Callback):
         out_dir: str | Path,
         initial_epoch: int = 0,
         on_grid: ImageSink | None = None,
+        save_every: int = 1,
     ):
         super().__init__()
         self.latents = latents
@@ -60,6 +64,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.out_dir = Path(out_dir)
         self.initial_epoch = initial_epoch
         self.on_grid = on_grid
+        self.save_every = save_every
 
     def on_train_begin(self, logs=None):
         if self.initial_epoch == 0:
@@ -72,7 +77,8 @@ class SampleGrid(keras.callbacks.Callback):
         # A direct call, not predict: under a strategy, predict gathers every replica's copy.
         images = generate(self.model.generator, self.latents, self.labels)
         grid = make_grid(images, self.rows, self.cols)
-        save_png(grid, self.out_dir / grid_name(epoch))
+        if epoch % self.save_every == 0 or epoch == self.params["epochs"]:
+            save_png(grid, self.out_dir / grid_name(epoch))
         if self.on_grid is not None:
             self.on_grid(grid, epoch)
 
@@ -172,7 +178,13 @@ class QualityHistory(HistoryFile):
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         if done % self.every == 0 or done == self.params["epochs"]:
-            self.record(done, self.score(self.model.generator))
+            scores = self.score(self.model.generator)
+            self.record(done, scores)
+            if logs is not None:
+                # Keras prints the epoch's line after every callback has run on
+                # these logs, so the scores appear in it (losses file and
+                # checkpoint rows come before and do not see them).
+                logs.update(scores)
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -191,7 +203,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     an uninterrupted one. This checkpoint stores every model and optimizer
     variable (the `SeedGenerator` state included), and the data order is
     fixed by the seed (see `pipeline.training.epoch_batches`). It also keeps
-    the history rows and any `extra` state (the MLflow run id). The sample
+    the history rows. The sample
     grids need no copy: they grow beside the checkpoint, outside the DVC
     outputs, and a resumed run redraws any grid newer than its checkpoint
     exactly as it was.
@@ -204,7 +216,6 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             replaced in one step after every epoch.
         fingerprint: identifies the training run the checkpoint belongs to.
         histories: the `HistoryFile`s whose rows to save, by name.
-        extra: JSON-serialisable state restored alongside.
     """
 
     def __init__(
@@ -212,13 +223,11 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         directory: str | Path,
         fingerprint: str,
         histories: dict[str, HistoryFile],
-        extra: dict[str, Any] | None = None,
     ):
         super().__init__()
         self.directory = Path(directory)
         self.fingerprint = fingerprint
         self.histories = histories
-        self.extra = dict(extra or {})
 
     def on_epoch_end(self, epoch, logs=None):
         with atomic_dir(self.directory) as tmp:
@@ -231,7 +240,6 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 "fingerprint": self.fingerprint,
                 "epoch": epoch + 1,
                 "histories": {name: h.rows for name, h in self.histories.items()},
-                "extra": self.extra,
             }
             (tmp / "state.json").write_text(json.dumps(state, indent=2))
 
@@ -276,7 +284,7 @@ def state_variables(model: keras.Model) -> list[keras.Variable]:
 
 
 def checkpoint_state(directory: str | Path, fingerprint: str) -> dict[str, Any] | None:
-    """The saved state (epoch, history, extra) of a checkpoint of this run, if any."""
+    """The saved state (epoch, histories) of a checkpoint of this run, if any."""
     recover_dir(directory)  # a kill during the last save may have left it aside
     try:
         state = read_json(Path(directory) / "state.json")
@@ -296,7 +304,7 @@ def restore_checkpoint(
         model: a built, compiled model whose optimizers are built.
 
     Returns:
-        The saved state (epoch, history, extra), or None when there is no
+        The saved state (epoch, histories), or None when there is no
         usable checkpoint.
     """
     directory = Path(directory)

@@ -272,6 +272,45 @@ class ModelParams(Section):
         return self
 
 
+# Keys that do nothing for a family, a network kind or an optimizer. The
+# schema still accepts them (the composable core will refuse them); the run's
+# record leaves them out, so that it lists only what shaped the model.
+UNUSED_BY_FAMILY: dict[str, tuple[str, ...]] = {
+    "gan": ("clip_value", "gradient_penalty"),
+    "cgan": ("clip_value", "gradient_penalty"),
+    "wgan": ("loss", "gradient_penalty", "train.label_smoothing"),
+    "wgan_gp": ("loss", "clip_value", "train.label_smoothing"),
+}
+UNUSED_BY_NETWORK: dict[str, tuple[str, ...]] = {
+    "mlp": ("filters", "discriminator_norm"),
+    "dcgan": ("generator_units", "discriminator_units", "dropout"),
+}
+UNUSED_BY_OPTIMIZER: dict[str, tuple[str, ...]] = {
+    "adam": ("momentum",),
+    "rmsprop": ("beta_1", "beta_2"),
+    "sgd": ("beta_1", "beta_2"),
+}
+
+
+def applicable_params(model: ModelParams) -> dict[str, Any]:
+    """`model` as nested values, without the keys that do nothing for it."""
+    data = model.model_dump()
+    unused = [*UNUSED_BY_FAMILY[model.family]]
+    unused += [f"network.{key}" for key in UNUSED_BY_NETWORK[model.network.kind]]
+    for name in ("d_optimizer", "g_optimizer"):
+        optimizer = getattr(model.train, name)
+        unused += [f"train.{name}.{key}" for key in UNUSED_BY_OPTIMIZER[optimizer.name]]
+    if not model.train.eval_every:
+        unused.append("train.eval_samples")
+    for dotted in unused:
+        *parents, key = dotted.split(".")
+        section = data
+        for parent in parents:
+            section = section[parent]
+        section.pop(key)
+    return data
+
+
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -361,22 +400,25 @@ class Params(Section):
         assert extra is not None  # extra="allow" always sets it
         known = set(type(self).model_fields)
         _check_model_names(self.models, known)
-        strays = [key for key in extra if key not in self.models]
-        if strays:
-            raise ValueError(
-                f"{_label(strays[0])}: unknown key (allowed: {', '.join(sorted(known))}, "
-                f"or a section for a model listed in models)"
-            )
         for name in self.models:
             if name not in extra:
                 raise ValueError(f"{name}: section is missing (every name in models needs one)")
-            raw = extra[name]
+        # A section whose model is not listed (`dvc exp run -S 'models=[gan]'`)
+        # is validated all the same, but not trained.
+        for key, raw in extra.items():
             if isinstance(raw, ModelParams):
                 continue
+            if key not in self.models and not (isinstance(raw, dict) and "family" in raw):
+                raise ValueError(
+                    f"{_label(key)}: unknown key (allowed: {', '.join(sorted(known))}, "
+                    f"or a model section, which names its family)"
+                )
+            if key not in self.models:
+                _check_model_names([key], known)
             try:
-                extra[name] = ModelParams.model_validate(raw)
+                extra[key] = ModelParams.model_validate(raw)
             except ValidationError as err:
-                raise ValueError(_first_error(err, prefix=(name,))) from None
+                raise ValueError(_first_error(err, prefix=(key,))) from None
         return self
 
 

@@ -1,19 +1,23 @@
-"""A Markdown summary of every model's metrics beside their floors, and the final grids.
+"""A Markdown summary of every model's metrics beside their floors, and the plots' data.
 
-Plain text with relative image links, fit to paste into a pull-request
-comment or read on a Git host. It reads only the evaluate and export stages'
-files, so it needs neither TensorFlow nor MLflow.
+The summary is plain text with relative image links, fit to paste into a
+pull-request comment or read on a Git host. The plot data gathers the
+training histories of the models in `params.yaml` into a few CSV files that
+`dvc plots show` draws (dvc.yaml's top-level `plots`, with the templates in
+`.dvc/plots/`). It reads only files the stages wrote, so it needs neither
+TensorFlow nor MLflow.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PipelineError
-from pipeline.fileio import atomic_file, read_json
+from pipeline.fileio import atomic_dir, atomic_file, read_json
 
 
 @dataclass(frozen=True)
@@ -148,3 +152,77 @@ def write_summary(
     evaluator = read_json(evaluator_metrics) if Path(evaluator_metrics).is_file() else {}
     with atomic_file(out_path) as tmp:
         tmp.write_text(summary_markdown(metrics, grids, evaluator) + "\n")
+
+
+# The plot files: each one a chart or several of dvc.yaml's top-level `plots`.
+# Long format (a `series` and a `value` column) where a chart draws several
+# columns of a history per model; wide where each chart takes one column.
+LOSSES = "losses.csv"
+DISCRIMINATOR_ACCURACY = "discriminator_accuracy.csv"
+QUALITY = "quality.csv"
+LOSS_COLUMNS = ("d_loss", "g_loss")
+LONG_SERIES = {LOSSES: LOSS_COLUMNS, DISCRIMINATOR_ACCURACY: ("d_acc_real", "d_acc_fake")}
+
+Table = list[list[str]]
+
+
+def plot_tables(models: list[str], models_dir: str | Path) -> dict[str, Table]:
+    """The plot files' rows, header first, from each model's history and quality files.
+
+    Values are copied as training wrote them. A model whose history has no
+    accuracy columns (the Wasserstein families) adds no accuracy rows; one
+    never scored during training (`eval_every: 0`) adds no quality rows.
+
+    Args:
+        models: the model names, in the order of `params.yaml`, which the
+            charts' panels and legends keep.
+        models_dir: where the train stages wrote `<model>/history.csv` and
+            `<model>/quality.csv`.
+
+    Returns:
+        Each plot file's name and its rows.
+    """
+    tables: dict[str, Table] = {
+        name: [["epoch", "model", "series", "value"]] for name in LONG_SERIES
+    }
+    quality_columns: list[str] = []
+    quality_rows: list[tuple[str, dict[str, str]]] = []
+    for model in models:
+        columns, history = _read_csv(Path(models_dir) / model / "history.csv", model, LOSS_COLUMNS)
+        for name, series in LONG_SERIES.items():
+            present = [s for s in series if s in columns]
+            tables[name] += [[row["epoch"], model, s, row[s]] for row in history for s in present]
+        columns, scores = _read_csv(Path(models_dir) / model / "quality.csv", model, ())
+        quality_columns += [c for c in columns if c != "epoch" and c not in quality_columns]
+        quality_rows += [(model, row) for row in scores]
+    tables[QUALITY] = [["epoch", "model", *quality_columns]] + [
+        [row["epoch"], model, *(row.get(c, "") for c in quality_columns)]
+        for model, row in quality_rows
+    ]
+    return tables
+
+
+def _read_csv(
+    path: Path, model: str, required: tuple[str, ...]
+) -> tuple[list[str], list[dict[str, str]]]:
+    """A history file's columns and rows, or an error naming the stage to run."""
+    if not path.is_file():
+        raise PipelineError(f"{path}: not found; run `dvc repro train@{model}` first")
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        columns = list(reader.fieldnames or [])
+        rows = list(reader)
+    missing = [c for c in ("epoch", *required) if c not in columns]
+    if missing:
+        raise PipelineError(
+            f"{path}: no {', '.join(missing)} column; run `dvc repro train@{model}`"
+        )
+    return columns, rows
+
+
+def write_plot_tables(tables: dict[str, Table], out_dir: str | Path) -> None:
+    """Write the plot files into `out_dir`, replacing the folder in one step."""
+    with atomic_dir(out_dir) as tmp:
+        for name, rows in tables.items():
+            with (tmp / name).open("w", newline="") as f:
+                csv.writer(f, lineterminator="\n").writerows(rows)

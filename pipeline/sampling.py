@@ -9,6 +9,7 @@ import numpy as np
 GRID_STREAM = 1
 EVALUATION_STREAM = 2
 INTERPOLATION_STREAM = 3
+GENERATE_STREAM = 4  # python -m pipeline.generate: fresh samples, not the scored ones
 
 
 def latent_vectors(seed: int, count: int, latent_dim: int, stream: int = EVALUATION_STREAM):

@@ -26,7 +26,7 @@ from pipeline.cli import progress_verbosity
 from pipeline.data import DatasetInfo, load_split, verify_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.evaluate import training_scorer
-from pipeline.fileio import atomic_dir, atomic_file, write_json
+from pipeline.fileio import atomic_dir, atomic_file, read_json, write_json
 from pipeline.models import AdversarialModel, make_model
 from pipeline.networks import build_networks
 from pipeline.params import ModelParams, OptimizerParams, TrainStage
@@ -105,6 +105,11 @@ class TrainPaths:
     def state_dir(self) -> Path:
         """The state a resumed run starts from, rewritten after every epoch."""
         return self.checkpoint_dir / "state"
+
+    @property
+    def attempt_file(self) -> Path:
+        """The MLflow run of the training in progress, saved as soon as the run exists."""
+        return self.checkpoint_dir / "run.json"
 
 
 def seed_everything(seed: int) -> None:
@@ -273,12 +278,12 @@ def fit_model(
     paths: TrainPaths,
     fingerprint: str,
     sinks: tracking.Sinks | None = None,
-    extra_state: dict | None = None,
     verbose: int | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
     name: str = "model",
     before_publish: Callable[[ModelFiles, AdversarialModel], None] | None = None,
     plan: TrainingPlan | None = None,
+    discard_checkpoint: bool = True,
 ) -> AdversarialModel:
     """Train a model on the prepared data, resuming from a matching checkpoint.
 
@@ -288,7 +293,6 @@ def fit_model(
         paths: where to read data and write outputs and checkpoints.
         fingerprint: identifies this run; a checkpoint of another is ignored.
         sinks: where per-epoch metrics and grids go besides the files.
-        extra_state: saved with each checkpoint (e.g. the MLflow run id).
         verbose: passed to `fit`; by default the Keras progress bar on a
             terminal and one line per epoch otherwise.
         callbacks: more callbacks, run after the checkpoint is written.
@@ -297,6 +301,9 @@ def fit_model(
             training succeeded, before they replace `paths.out_dir`; what it
             writes there is published with them.
         plan: the result of `check_training_inputs`, if the caller has it.
+        discard_checkpoint: delete the checkpoint folder once the outputs are
+            published; a caller with more to finish first (ending its MLflow
+            run) deletes it itself, with `discard_checkpoint`.
 
     Returns:
         The trained model. Its outputs are in `paths.out_dir`.
@@ -308,7 +315,7 @@ def fit_model(
     model = build_model(params, plan.info.image_shape, seed, plan.num_classes, plan.strategy)
     state = restore_checkpoint(paths.state_dir, fingerprint, model)
     if state is None:
-        shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)  # another run's leftovers
+        _clear_leftovers(paths)
     paths.live.samples.mkdir(parents=True, exist_ok=True)
     initial_epoch = state["epoch"] if state else 0
 
@@ -317,9 +324,15 @@ def fit_model(
     callbacks = [
         # First: a diverged epoch must reach neither the grids nor the checkpoint.
         StopOnDivergence(name),
-        SampleGrid(*grid, paths.live.samples, initial_epoch, sinks.grid if sinks else None),
+        SampleGrid(
+            *grid,
+            paths.live.samples,
+            initial_epoch,
+            sinks.grid if sinks else None,
+            save_every=params.train.eval_every or params.train.epochs,
+        ),
         *histories.values(),
-        TrainingCheckpoint(paths.state_dir, fingerprint, histories, extra_state),
+        TrainingCheckpoint(paths.state_dir, fingerprint, histories),
         *(callbacks or []),
     ]
     if params.train.instance_noise:
@@ -338,7 +351,27 @@ def fit_model(
         # Evaluation and export use the averaged weights.
         model.g_optimizer.finalize_variable_values(model.generator.trainable_variables)
     publish_outputs(model, paths, before_publish)
+    if discard_checkpoint:
+        discard_checkpoint_dir(paths)
     return model
+
+
+def _clear_leftovers(paths: TrainPaths) -> None:
+    """Delete another run's checkpoint and outputs in progress; keep the attempt file."""
+    if not paths.checkpoint_dir.is_dir():
+        return
+    for entry in paths.checkpoint_dir.iterdir():
+        if entry == paths.attempt_file:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def discard_checkpoint_dir(paths: TrainPaths) -> None:
+    """Delete the checkpoint, the outputs in progress and the attempt file: training is done."""
+    shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)
 
 
 def _training_stream(
@@ -394,7 +427,7 @@ def publish_outputs(
     paths: TrainPaths,
     before_publish: Callable[[ModelFiles, AdversarialModel], None] | None = None,
 ) -> None:
-    """Replace `paths.out_dir` with the finished outputs in one step, then drop the checkpoint."""
+    """Replace `paths.out_dir` with the finished outputs in one step."""
     with atomic_dir(paths.out_dir) as staging:
         staged = ModelFiles(staging)
         # Copied, not moved: if publishing fails, a rerun resumes with them intact.
@@ -408,39 +441,61 @@ def publish_outputs(
         model.generator.save(staged.generator)
         if before_publish is not None:
             before_publish(staged, model)
-    shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)
 
 
 def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
     """Train model `name` inside one MLflow run and publish its outputs with the run id.
 
-    Every input is checked before the run is opened. A run interrupted by a
-    crash or a kill resumes from its last completed epoch, in the same MLflow
-    run, when the params, seed and data are unchanged. A run that fails is
-    marked FAILED (KILLED when interrupted) with the reason.
+    Every input is checked before the run is opened. A training interrupted
+    at any point (before its first checkpoint, between epochs, while its
+    model is logged) resumes from its last completed epoch in the same MLflow
+    run when the params, seed and data are unchanged, and says so. A run that
+    fails is marked FAILED (KILLED when interrupted) with the reason.
 
     Returns:
         The MLflow run id.
     """
     plan = check_training_inputs(stage.model, paths)
     fingerprint = fingerprint_of(stage.model.model_dump(), stage.seed, plan.info.content_hash)
-    interrupted = checkpoint_state(paths.state_dir, fingerprint)
-    previous_run = interrupted["extra"].get("run_id") if interrupted else None
-    with tracking.model_run(stage, name, plan.info, run_id=previous_run) as run:
+    resume = _interrupted_attempt(paths, fingerprint)
+    with tracking.model_run(stage, name, plan.info, resume=resume) as run:
+        run_id = run.info.run_id
+        write_json(paths.attempt_file, {"fingerprint": fingerprint, "run_id": run_id})
+        logged = tracking.LoggedSteps()
+        if resume is not None and resume.run_id == run_id:
+            logged = tracking.LoggedSteps.of_run(run_id)
+            print(
+                f"{name}: resumed from epoch {resume.epoch} of {stage.model.train.epochs} "
+                f"in MLflow run {run_id}",
+                flush=True,
+            )
 
         def log_and_reference(staged: ModelFiles, model: AdversarialModel) -> None:
-            tracking.log_generator(model.generator)
-            write_json(staged.run_file, tracking.run_reference(run))
+            model_id = tracking.log_generator(model.generator, name, stage.model.train.epochs)
+            write_json(staged.run_file, tracking.run_reference(run, name, model_id))
 
         fit_model(
             stage.model,
             stage.seed,
             paths,
             fingerprint,
-            sinks=tracking.Sinks.for_active_run(),
-            extra_state={"run_id": run.info.run_id},
+            sinks=tracking.Sinks.for_active_run(logged),
             name=name,
             before_publish=log_and_reference,
             plan=plan,
+            discard_checkpoint=False,  # until the run has ended FINISHED
         )
-    return run.info.run_id
+    discard_checkpoint_dir(paths)
+    return run_id
+
+
+def _interrupted_attempt(paths: TrainPaths, fingerprint: str) -> tracking.Resume | None:
+    """The run an interrupted training of the same params, seed and data left, if any."""
+    try:
+        attempt = read_json(paths.attempt_file)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(attempt, dict) or attempt.get("fingerprint") != fingerprint:
+        return None
+    state = checkpoint_state(paths.state_dir, fingerprint)
+    return tracking.Resume(run_id=str(attempt.get("run_id")), epoch=state["epoch"] if state else 0)

@@ -1,4 +1,11 @@
-"""Stage `evaluate`: score one model's generator; write metrics/<name>.json and log to its run."""
+"""Stage `evaluate`: score one model's generator; write its metrics and log them to MLflow.
+
+Writes metrics/<name>.json (every metric beside its floor, and the sample
+sizes) and metrics/headline/<name>.json (the few numbers compared first).
+The scores go to a child run of the model's training run, with the
+evaluation settings as its params, and to the training run and its logged
+model, which keep their own duration.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +13,34 @@ from pathlib import Path
 
 from pipeline.cli import model_stage_params, quiet_tensorflow_import, run_stage
 from pipeline.fileio import write_json
+from pipeline.params import flatten
+
+DATA_DIR = Path("data/prepared")
 
 
 def main() -> None:
     name, stage = model_stage_params("evaluate", __doc__)
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     with quiet_tensorflow_import():
-        from pipeline.evaluation.evaluate import evaluate_generator
-        from pipeline.tracking import find_run, log_to_run
+        from pipeline import tracking
+        from pipeline.data import verify_prepared
+        from pipeline.evaluation.evaluate import evaluate_generator, headline, measurements
 
     model_dir = Path("models") / name
-    run = find_run(model_dir / "run.json")
+    run = tracking.find_run(model_dir / "run.json")
     metrics = evaluate_generator(
         stage.evaluate,
         stage.seed,
-        data_dir=Path("data/prepared"),
+        data_dir=DATA_DIR,
         generator_path=model_dir / "generator.keras",
         classifier_path=Path("models/evaluator/classifier.keras"),
     )
-    log_to_run(run, metrics=metrics)
-    # Last, so that a failure above leaves the previous metrics file in place.
+    settings = flatten(stage.evaluate, prefix="evaluate.")
+    with tracking.stage_run(run, "evaluate", settings, verify_prepared(DATA_DIR)):
+        tracking.log_final_metrics(run, measurements(metrics))
+    # Last, so that a failure above leaves the previous metrics files in place.
     write_json(Path("metrics") / f"{name}.json", metrics)
+    write_json(Path("metrics/headline") / f"{name}.json", headline(metrics))
     print(f"{name}: " + ", ".join(f"{key} {value:.4g}" for key, value in metrics.items()))
 
 

@@ -11,24 +11,22 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from workspace import TINY_PARAMS, run_stage, snapshot, trained_workspace, write_params
+from workspace import (
+    TINY_PARAMS,
+    assert_refused,
+    run_stage,
+    snapshot,
+    trained_workspace,
+    write_params,
+)
 
 Mutation = Callable[[Path], None]
-
-
-def assert_refused(done: subprocess.CompletedProcess, fragment: str) -> None:
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode == 2, done.stderr[-3000:]
-    assert len(lines) == 1, done.stderr[-3000:]
-    assert lines[0].startswith("error: ") and len(lines[0]) < 400, lines[0][:500]
-    assert fragment in lines[0], lines[0]
 
 
 # --- params: refused before TensorFlow loads ------------------------------------

@@ -43,7 +43,7 @@ def test_sigterm_marks_the_run_killed_keeps_the_outputs_and_a_rerun_resumes(tmp_
     assert train.returncode == 130
     assert stderr.strip().splitlines() == ["error: interrupted; run it again to resume"]
     assert snapshot(workspace / "models" / "gan") == published, "a stopped run published"
-    run_id = json.loads(state.read_text())["extra"]["run_id"]
+    run_id = json.loads((workspace / "checkpoints/gan/run.json").read_text())["run_id"]
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow' / 'mlflow.db'}")
     stopped = client.get_run(run_id)
     assert stopped.info.status == "KILLED"
@@ -54,6 +54,8 @@ def test_sigterm_marks_the_run_killed_keeps_the_outputs_and_a_rerun_resumes(tmp_
     assert json.loads((workspace / "models/gan/run.json").read_text())["run_id"] == run_id
     resumed = client.get_run(run_id)
     assert resumed.info.status == "FINISHED"
+    epoch = resumed.data.tags["resumed_from_epoch"]
+    assert f"gan: resumed from epoch {epoch} of 8 in MLflow run {run_id}" in done.stdout
     assert "error" not in resumed.data.tags
     rows = (workspace / "models/gan/history.csv").read_text().splitlines()[1:]
     assert [row.split(",")[0] for row in rows] == [str(epoch) for epoch in range(1, 9)]

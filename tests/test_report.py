@@ -1,4 +1,5 @@
-"""The Markdown summary: a column per model, the floor beside, and a clear error for a gap."""
+"""The report: the Markdown summary (a column per model, the floor beside, a clear error for
+a gap) and the plot data (the histories of exactly the listed models, in plot-friendly CSVs)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from workspace import run_stage, write_params
 
 from pipeline.errors import PipelineError
-from pipeline.report import write_summary
+from pipeline.report import plot_tables, write_plot_tables, write_summary
 
 SIZES = {
     "num_samples": 100,
@@ -78,3 +80,123 @@ def test_a_missing_grid_names_the_export_stage(outputs):
     (outputs / "exports" / "gan" / "grid.png").unlink()
     with pytest.raises(PipelineError, match=r"run `dvc repro export@gan` first"):
         summarise(outputs, ["gan"])
+
+
+GAN_HISTORY = (
+    "epoch,d_loss,g_loss,d_acc_real,d_acc_fake\n"
+    "1,0.84915,1.0055,0.98,0.43\n2,1.2461,0.9541,0.86,0.29\n"
+)
+WGAN_HISTORY = "epoch,d_loss,g_loss,wasserstein\n1,-2.527,-0.656,2.527\n2,-6.667,-12.81,6.667\n"
+GAN_QUALITY = (
+    "epoch,domain_fid,classifier_score,classes_covered,class_kl\n"
+    "0,239.5,1.07,3,1.58\n2,185.6,1.43,5,1.44\n"
+)
+CGAN_QUALITY = "epoch,domain_fid,conditional_accuracy\n0,230.1,0.1\n"
+# Scoring off (`eval_every: 0`): the header only.
+WGAN_QUALITY = "epoch,domain_fid,classifier_score,classes_covered,class_kl\n"
+
+
+def write_histories(root: Path) -> Path:
+    """`models/<name>/history.csv` and `quality.csv` as training writes them."""
+    for name, history, quality in (
+        ("gan", GAN_HISTORY, GAN_QUALITY),
+        ("cgan", GAN_HISTORY, CGAN_QUALITY),
+        ("wgan", WGAN_HISTORY, WGAN_QUALITY),
+    ):
+        (root / "models" / name).mkdir(parents=True, exist_ok=True)
+        (root / "models" / name / "history.csv").write_text(history)
+        (root / "models" / name / "quality.csv").write_text(quality)
+    return root / "models"
+
+
+def rows(text: str) -> list[str]:
+    return text.splitlines()
+
+
+def test_plot_data_a_panel_per_model_and_a_column_per_quality_metric(tmp_path):
+    tables = plot_tables(["wgan", "gan"], write_histories(tmp_path))
+    write_plot_tables(tables, tmp_path / "plots")
+    losses = rows((tmp_path / "plots" / "losses.csv").read_text())
+    # Long format, in the models' order, values exactly as training wrote them.
+    assert losses == [
+        "epoch,model,series,value",
+        "1,wgan,d_loss,-2.527",
+        "1,wgan,g_loss,-0.656",
+        "2,wgan,d_loss,-6.667",
+        "2,wgan,g_loss,-12.81",
+        "1,gan,d_loss,0.84915",
+        "1,gan,g_loss,1.0055",
+        "2,gan,d_loss,1.2461",
+        "2,gan,g_loss,0.9541",
+    ]
+    accuracy = rows((tmp_path / "plots" / "discriminator_accuracy.csv").read_text())
+    assert accuracy[1:3] == ["1,gan,d_acc_real,0.98", "1,gan,d_acc_fake,0.43"]
+    assert len(accuracy) == 5, "the Wasserstein critic has no accuracy"
+    quality = rows((tmp_path / "plots" / "quality.csv").read_text())
+    # wgan was never scored: its header still names the columns, it adds no rows.
+    assert quality == [
+        "epoch,model,domain_fid,classifier_score,classes_covered,class_kl",
+        "0,gan,239.5,1.07,3,1.58",
+        "2,gan,185.6,1.43,5,1.44",
+    ]
+
+
+def test_plot_data_quality_columns_are_the_union_and_blank_where_a_model_has_none(tmp_path):
+    tables = plot_tables(["cgan", "gan"], write_histories(tmp_path))
+    assert tables["quality.csv"] == [
+        ["epoch", "model", "domain_fid", "conditional_accuracy", "classifier_score"]
+        + ["classes_covered", "class_kl"],
+        ["0", "cgan", "230.1", "0.1", "", "", ""],
+        ["0", "gan", "239.5", "", "1.07", "3", "1.58"],
+        ["2", "gan", "185.6", "", "1.43", "5", "1.44"],
+    ]
+
+
+def test_plot_data_holds_only_the_listed_models(tmp_path):
+    # `dvc exp run -S 'models=[gan]'` leaves the other models' files in place.
+    tables = plot_tables(["gan"], write_histories(tmp_path))
+    for name, table in tables.items():
+        assert {row[1] for row in table[1:]} == {"gan"}, name
+
+
+def test_plot_data_replaces_the_folder(tmp_path):
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "stale.csv").write_text("from a model no longer listed")
+    write_plot_tables(plot_tables(["gan"], write_histories(tmp_path)), tmp_path / "plots")
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "discriminator_accuracy.csv",
+        "losses.csv",
+        "quality.csv",
+    ]
+
+
+def test_plot_data_a_missing_history_names_the_train_stage(tmp_path):
+    models = write_histories(tmp_path)
+    (models / "wgan" / "quality.csv").unlink()
+    with pytest.raises(
+        PipelineError, match=r"wgan/quality\.csv: not found; run `dvc repro train@wgan`"
+    ):
+        plot_tables(["gan", "wgan"], models)
+    (models / "gan" / "history.csv").write_text("epoch,d_loss\n1,0.5\n")
+    with pytest.raises(PipelineError, match=r"gan/history\.csv: no g_loss column"):
+        plot_tables(["gan"], models)
+
+
+def test_the_stage_writes_the_summary_and_the_plot_data_of_the_listed_models(outputs):
+    write_params(outputs, {"models": ["gan"], "gan": {}})
+    write_histories(outputs)
+    done = run_stage(outputs, "report")
+    assert done.returncode == 0, done.stderr
+    assert "| metric | better | real floor | gan |" in (outputs / "reports/summary.md").read_text()
+    losses = (outputs / "reports/plots/losses.csv").read_text()
+    assert "1,gan,d_loss,0.84915" in losses and "wgan" not in losses
+
+
+def test_the_stage_checks_every_input_before_writing(outputs):
+    write_params(outputs, {"models": ["gan", "cgan"], "gan": {}, "cgan": {"family": "cgan"}})
+    write_histories(outputs)
+    (outputs / "models" / "cgan" / "history.csv").unlink()
+    done = run_stage(outputs, "report")
+    assert done.returncode == 2, done.stderr
+    assert "run `dvc repro train@cgan` first" in done.stderr
+    assert not (outputs / "reports").exists(), "neither the summary nor the plots are written"

@@ -61,17 +61,27 @@ def test_same_seed_gives_identical_weights(tmp_path, mnist5k_dir):
     )
 
 
-def test_outputs_are_written_per_epoch(tmp_path, mnist5k_dir):
+def test_every_epoch_is_logged_and_a_grid_file_kept_every_eval_every_epochs(tmp_path, mnist5k_dir):
+    from pipeline.tracking import Sinks
+
+    logged: dict[str, list[int]] = {"metrics": [], "grid": []}
+    sinks = Sinks(
+        metrics=lambda metrics, step: logged["metrics"].append(step),
+        grid=lambda grid, step: logged["grid"].append(step),
+        quality_metrics=lambda metrics, step: None,
+    )
     paths = paths_in(tmp_path, mnist5k_dir)
-    fit_model(tiny_params(), 0, paths, "fp", verbose=0)
+    fit_model(tiny_params(epochs=3, eval_every=2), 0, paths, "fp", sinks=sinks, verbose=0)
+    assert logged == {"metrics": [1, 2, 3], "grid": [0, 1, 2, 3]}
+    # The DVC plots page shows every eval_every-th grid and the last.
     assert sorted(p.name for p in paths.outputs.samples.iterdir()) == [
         "epoch_000.png",
-        "epoch_001.png",
         "epoch_002.png",
+        "epoch_003.png",
     ]
     lines = paths.outputs.history.read_text().splitlines()
     assert lines[0].split(",")[:3] == ["epoch", "d_loss", "g_loss"]
-    assert [line.split(",")[0] for line in lines[1:]] == ["1", "2"]
+    assert [line.split(",")[0] for line in lines[1:]] == ["1", "2", "3"]
     assert paths.outputs.generator.is_file()
     assert not paths.checkpoint_dir.exists(), "a finished run leaves no checkpoint"
 
@@ -89,7 +99,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(
         fit_model(params, 0, paths, fingerprint, verbose=0, callbacks=[CrashAfterEpoch(2)])
     assert json.loads((paths.state_dir / "state.json").read_text())["epoch"] == 2
     assert not paths.out_dir.exists(), "nothing is published before training succeeds"
-    assert len(list(paths.live.samples.iterdir())) == 3, "the grids so far wait beside the state"
+    assert len(list(paths.live.samples.iterdir())) == 2, "the grids so far wait beside the state"
     resumed = fit_model(params, 0, paths, fingerprint, verbose=0)
 
     for a, b in zip(weights_of(whole), weights_of(resumed), strict=True):
@@ -97,7 +107,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(
     assert int(resumed.g_optimizer.iterations) == int(whole.g_optimizer.iterations)
     rows = paths.outputs.history.read_text().splitlines()[1:]
     assert [row.split(",")[0] for row in rows] == ["1", "2", "3"]
-    assert len(list(paths.outputs.samples.iterdir())) == 4
+    assert len(list(paths.outputs.samples.iterdir())) == 3  # epochs 0, 2 and 3
     # Scored at epoch 0, every 2 epochs, and at the end; the rows survive the kill.
     assert paths.outputs.quality.read_text() == whole_paths.outputs.quality.read_text()
     quality = paths.outputs.quality.read_text().splitlines()

@@ -38,6 +38,15 @@ def run_stage(workspace: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def assert_refused(done: subprocess.CompletedProcess, fragment: str) -> None:
+    """Exit code 2, no traceback: one line on stderr naming the problem."""
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert len(lines) == 1, done.stderr[-3000:]
+    assert lines[0].startswith("error: ") and len(lines[0]) < 400, lines[0][:500]
+    assert fragment in lines[0], lines[0]
+
+
 def write_params(workspace: Path, params: dict) -> None:
     (workspace / "params.yaml").write_text(yaml.safe_dump(params))
 

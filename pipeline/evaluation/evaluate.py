@@ -17,6 +17,7 @@ from pipeline.data import DatasetInfo, load_arrays, verify_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.classifier import embed, feature_extractor
 from pipeline.evaluation.suite import (
+    SAMPLE_SIZE_KEYS,
     Embedded,
     Reference,
     full_scores,
@@ -35,6 +36,33 @@ from pipeline.sampling import (
 from pipeline.saved_models import check_generator, load_keras, require_finite
 
 Scorer = Callable[[keras.Model], dict[str, float]]
+
+# The few numbers a person compares first, each written beside its floor to
+# metrics/headline/<model>.json, which `dvc exp show` and `dvc metrics show`
+# lead with; the full set stays in metrics/<model>.json.
+HEADLINE_METRICS = (
+    "domain_fid",
+    "precision",
+    "recall",
+    "classes_covered",
+    "class_kl",
+    "conditional_accuracy",
+)
+
+
+def headline(metrics: dict[str, float | int]) -> dict[str, float | int]:
+    """The headline metrics of a full metrics dict, each followed by its floor."""
+    picked: dict[str, float | int] = {}
+    for key in HEADLINE_METRICS:
+        if key in metrics:
+            picked[key] = metrics[key]
+            picked[f"{key}_floor"] = metrics[f"{key}_floor"]
+    return picked
+
+
+def measurements(metrics: dict[str, float | int]) -> dict[str, float | int]:
+    """A full metrics dict without the sample sizes, which are settings."""
+    return {key: value for key, value in metrics.items() if key not in SAMPLE_SIZE_KEYS}
 
 
 def evaluate_generator(

@@ -134,14 +134,28 @@ def with_floors(scores: dict[str, float], floors: dict[str, float]) -> dict[str,
     return merged
 
 
+# The settings behind the numbers, recorded beside them in the metrics file;
+# they are settings, not measurements (MLflow gets them as params).
+SAMPLE_SIZE_KEYS = (
+    "num_samples",
+    "num_classes",
+    "kid_subsets",
+    "kid_subset_size",
+    "classifier_score_splits",
+    "precision_recall_k",
+    "density_coverage_k",
+)
+
+
 def sample_sizes(params: EvaluateParams, num_classes: int) -> dict[str, int]:
-    """The sizes behind the numbers, recorded beside them."""
-    return {
-        "num_samples": params.num_samples,
-        "num_classes": num_classes,
-        "kid_subsets": params.kid_subsets,
-        "kid_subset_size": min(params.kid_subset_size, params.num_samples),
-        "classifier_score_splits": min(params.classifier_score_splits, params.num_samples),
-        "precision_recall_k": params.precision_recall_k,
-        "density_coverage_k": params.density_coverage_k,
-    }
+    """The sizes behind the numbers, keyed by `SAMPLE_SIZE_KEYS`."""
+    values = (
+        params.num_samples,
+        num_classes,
+        params.kid_subsets,
+        min(params.kid_subset_size, params.num_samples),
+        min(params.classifier_score_splits, params.num_samples),
+        params.precision_recall_k,
+        params.density_coverage_k,
+    )
+    return dict(zip(SAMPLE_SIZE_KEYS, values, strict=True))

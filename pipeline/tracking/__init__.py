@@ -1,0 +1,44 @@
+"""MLflow tracking: the store (`store`), what a run records (`record`), and the runs (`runs`).
+
+`from pipeline import tracking` gives the functions the stages use.
+"""
+
+from pipeline.tracking.runs import (
+    QUALITY_PREFIX,
+    SAMPLES_KEY,
+    LoggedSteps,
+    Resume,
+    Sinks,
+    end_orphaned_runs,
+    find_run,
+    log_artifacts,
+    log_final_metrics,
+    log_generator,
+    model_run,
+    run_exists,
+    run_reference,
+    stage_run,
+    use_experiment,
+)
+from pipeline.tracking.store import connect_store, repo_root, tracking_uri
+
+__all__ = [
+    "QUALITY_PREFIX",
+    "SAMPLES_KEY",
+    "LoggedSteps",
+    "Resume",
+    "Sinks",
+    "connect_store",
+    "end_orphaned_runs",
+    "find_run",
+    "log_artifacts",
+    "log_final_metrics",
+    "log_generator",
+    "model_run",
+    "repo_root",
+    "run_exists",
+    "run_reference",
+    "stage_run",
+    "tracking_uri",
+    "use_experiment",
+]

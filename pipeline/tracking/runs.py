@@ -1,0 +1,417 @@
+"""One MLflow run per training, whatever happens to the process.
+
+A training run is opened once and resumed in place: its id is saved beside
+the checkpoint as soon as it exists, so a rerun after a kill, even one before
+the first checkpoint, reopens it. A run whose process died without ending it
+(SIGKILL, out of memory) is marked KILLED by the next pipeline process that
+opens the experiment. Metrics and images a killed attempt already logged are
+not logged again. Evaluation and export are child runs of the training run,
+so the training run's duration is its training.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.fileio import read_json
+from pipeline.params import TrainStage
+from pipeline.tracking import record
+from pipeline.tracking.store import (
+    ARTIFACT_SCHEME,
+    connect_store,
+    experiment_artifact_root,
+    is_server,
+    store_exists,
+    tracking_uri,
+)
+
+if TYPE_CHECKING:
+    import keras
+
+    import mlflow
+    from pipeline.data import DatasetInfo
+
+SAMPLES_KEY = "samples"
+QUALITY_PREFIX = "during_training/"  # MLflow groups metrics by this prefix
+ERROR_TAG = "error"  # why a FAILED or KILLED run ended
+PROCESS_TAG = "pipeline.process"  # host:pid:start of the process that has the run open
+RESUMED_TAG = "resumed_from_epoch"
+PARENT_TAG = "mlflow.parentRunId"
+ORPHAN_REASON = (
+    "the process stopped without ending the run (killed by SIGKILL, out of memory "
+    "or a lost machine); running the stage again resumes it"
+)
+IMAGE_STEP = re.compile(r"\+step\+(\d+)\+")  # in MLflow's names for logged images
+
+
+def use_experiment(name: str) -> str:
+    """Connect to the store and select experiment `name`, creating it if needed.
+
+    Returns:
+        The experiment id.
+
+    Raises:
+        PipelineError: a local experiment made with absolute artifact paths
+            (by an earlier version), which would not survive a move.
+    """
+    from mlflow.exceptions import MlflowException
+
+    import mlflow
+
+    connect_store()
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        try:
+            experiment_id = mlflow.create_experiment(
+                name, artifact_location=experiment_artifact_root(name)
+            )
+        except MlflowException:
+            # Another process created it first.
+            experiment = mlflow.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            experiment_id = experiment.experiment_id
+    else:
+        experiment_id = experiment.experiment_id
+        _check_portable(experiment)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    end_orphaned_runs(experiment_id)
+    return experiment_id
+
+
+def _check_portable(experiment: Any) -> None:
+    if is_server(tracking_uri()) or experiment.artifact_location.startswith(f"{ARTIFACT_SCHEME}:"):
+        return
+    raise PipelineError(
+        f"MLflow experiment {experiment.name!r} keeps its artifacts at "
+        f"{experiment.artifact_location[:120]}, an absolute path that breaks when the "
+        "repository moves; move mlflow/ aside (or set mlflow.experiment to a new name) "
+        "and run again"
+    )
+
+
+def end_orphaned_runs(experiment_id: str) -> list[str]:
+    """Mark KILLED the runs of this host whose process died while they were RUNNING.
+
+    Returns:
+        The ids of the runs it ended.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    running = client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    ended = []
+    for run in running:
+        owner = run.data.tags.get(PROCESS_TAG)
+        if owner and record.process_is_gone(owner):
+            client.set_tag(run.info.run_id, ERROR_TAG, ORPHAN_REASON)
+            client.set_terminated(run.info.run_id, "KILLED")
+            ended.append(run.info.run_id)
+    return ended
+
+
+def run_exists(run_id: str) -> bool:
+    """Whether the store holds a (not deleted) run `run_id`; creates no store."""
+    from mlflow.exceptions import MlflowException
+
+    from mlflow import MlflowClient
+
+    uri = tracking_uri()
+    if not store_exists(uri):
+        return False
+    connect_store()
+    try:
+        run = MlflowClient(tracking_uri=uri).get_run(run_id)
+    except MlflowException:
+        return False
+    return run.info.lifecycle_stage == "active"
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What a resumed training run continues from.
+
+    Attributes:
+        run_id: the run to reopen.
+        epoch: completed epochs in the checkpoint (0: killed before the first).
+    """
+
+    run_id: str
+    epoch: int
+
+
+@contextmanager
+def model_run(
+    stage: TrainStage, name: str, info: DatasetInfo, resume: Resume | None = None
+) -> Iterator[mlflow.ActiveRun]:
+    """Open the training run of model `name`, or reopen the one `resume` names.
+
+    A new run gets its name, params, tags and dataset. A reopened one says
+    from which epoch it resumed. The run ends FINISHED when the block
+    completes, KILLED when it is interrupted (Ctrl-C, SIGTERM) and FAILED on
+    any other error, with the one-line reason in its `error` tag.
+    """
+    import mlflow
+
+    use_experiment(stage.experiment)
+    process = {PROCESS_TAG: record.process_tag()}
+    if resume is not None and run_exists(resume.run_id):
+        run = mlflow.start_run(run_id=resume.run_id, tags=process)
+        _clear_error(run)
+        mlflow.set_tag(RESUMED_TAG, str(resume.epoch))
+    else:
+        tags = {**record.model_tags(name, stage, info), **process}
+        run = mlflow.start_run(run_name=record.run_name(name), tags=tags)
+        mlflow.log_params(record.training_params(stage, info))
+        record.log_dataset(info, context="training")
+    with _ending(run):
+        yield run
+
+
+def _clear_error(run: mlflow.ActiveRun) -> None:
+    import mlflow
+
+    if ERROR_TAG in run.data.tags:
+        mlflow.delete_tag(ERROR_TAG)  # an earlier attempt's reason; this one may succeed
+
+
+@contextmanager
+def _ending(run: mlflow.ActiveRun) -> Iterator[None]:
+    """End the active run with the status the block's outcome calls for."""
+    import mlflow
+
+    try:
+        yield
+    except BaseException as err:
+        interrupted = isinstance(err, KeyboardInterrupt)
+        mlflow.set_tag(ERROR_TAG, "interrupted" if interrupted else _one_line(err))
+        mlflow.end_run("KILLED" if interrupted else "FAILED")
+        raise
+    mlflow.end_run("FINISHED")
+
+
+def _one_line(err: BaseException) -> str:
+    """A failure's reason as one line: the message of ours, type and first line of others."""
+    text = (str(err).strip().splitlines() or [""])[0]
+    return (text if isinstance(err, PipelineError) else f"{type(err).__name__}: {text}")[:500]
+
+
+@contextmanager
+def stage_run(
+    reference: dict[str, str], stage: str, params: dict[str, Any], info: DatasetInfo
+) -> Iterator[mlflow.ActiveRun]:
+    """A child run of a model's training run, for a later stage (evaluate, export).
+
+    The training run is not reopened, so its duration stays its training.
+    The child carries the stage's settings as params and ends like a
+    training run (FINISHED, FAILED or KILLED).
+    """
+    import mlflow
+
+    use_experiment(reference["experiment"])
+    parent = reference["run_id"]
+    tags = {**record.environment_tags(), PROCESS_TAG: record.process_tag(), "stage": stage}
+    name = f"{reference.get('run_name') or reference.get('model', 'model')} · {stage}"
+    run = mlflow.start_run(run_name=name, parent_run_id=parent, tags=tags)
+    mlflow.log_params(params)
+    record.log_dataset(info, context=stage)
+    with _ending(run):
+        yield run
+
+
+def log_final_metrics(reference: dict[str, str], metrics: dict[str, float]) -> None:
+    """Log a model's final scores to the active (child) run, its training run and its model.
+
+    The training run gets them through the client, which leaves its status
+    and end time alone; the logged model gets them linked to its id, so
+    `mlflow ui` shows them on the model's page.
+    """
+    from mlflow.entities import Metric
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    values = {key: float(value) for key, value in metrics.items()}
+    mlflow.log_metrics(values)
+    timestamp = _now_ms()
+    model_id = reference.get("model_id")
+    MlflowClient().log_batch(
+        reference["run_id"],
+        metrics=[
+            Metric(key, value, timestamp, 0, model_id=model_id) for key, value in values.items()
+        ],
+    )
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def find_run(run_file: str | Path) -> dict[str, str]:
+    """The run a model was trained in, from its `run.json`, checked to exist in the store.
+
+    Opens nothing for writing: a missing local store means the run is not there.
+
+    Raises:
+        PipelineError: `run.json` is missing or unreadable, or names no known run.
+    """
+    rerun = "rerun its training (dvc repro)"
+    try:
+        reference = read_json(run_file)
+        run_id, experiment = str(reference["run_id"]), str(reference["experiment"])
+    except (OSError, ValueError, TypeError, KeyError):
+        raise PipelineError(f"{run_file}: missing or unreadable; {rerun}") from None
+    if not run_exists(run_id):
+        raise PipelineError(
+            f"{run_file}: names MLflow run {run_id[:32]!r} of experiment {experiment[:64]!r}, "
+            f"which the store at {tracking_uri()} does not hold; {rerun}"
+        )
+    return {key: str(value) for key, value in reference.items()}
+
+
+def run_reference(run: mlflow.ActiveRun, name: str, model_id: str | None) -> dict[str, str]:
+    """What later stages need to find a run and its model again (written to `run.json`)."""
+    import mlflow
+
+    experiment = mlflow.get_experiment(run.info.experiment_id)
+    reference = {
+        "run_id": run.info.run_id,
+        "run_name": run.info.run_name,
+        "experiment": experiment.name,
+        "experiment_id": run.info.experiment_id,
+        "model": name,
+    }
+    if model_id:
+        reference["model_id"] = model_id
+    return reference
+
+
+@dataclass
+class LoggedSteps:
+    """The (key, step) pairs a run already holds, so a resumed attempt does not repeat them."""
+
+    metrics: dict[str, set[int]] = field(default_factory=dict)
+    images: dict[str, set[int]] = field(default_factory=dict)
+
+    @classmethod
+    def of_run(cls, run_id: str) -> LoggedSteps:
+        from mlflow import MlflowClient
+
+        client = MlflowClient()
+        metrics = {
+            key: {entry.step for entry in client.get_metric_history(run_id, key)}
+            for key in client.get_run(run_id).data.metrics
+        }
+        images: dict[str, set[int]] = {}
+        for entry in client.list_artifacts(run_id, "images"):
+            step = IMAGE_STEP.search(entry.path)
+            key = Path(entry.path).name.split("+", 1)[0]
+            if step:
+                images.setdefault(key, set()).add(int(step.group(1)))
+        return cls(metrics, images)
+
+    def new_metrics(self, metrics: dict[str, float], step: int) -> dict[str, float]:
+        return {k: v for k, v in metrics.items() if step not in self.metrics.get(k, ())}
+
+    def has_image(self, key: str, step: int) -> bool:
+        return step in self.images.get(key, ())
+
+
+@dataclass(frozen=True)
+class Sinks:
+    """Callables that forward per-epoch metrics and sample grids to the active run."""
+
+    metrics: Callable[[dict[str, float], int], None]
+    grid: Callable[[np.ndarray, int], None]
+    quality_metrics: Callable[[dict[str, float], int], None]
+
+    @classmethod
+    def for_active_run(cls, logged: LoggedSteps | None = None) -> Sinks:
+        """Sinks into the active run, skipping what `logged` says is already there."""
+        import mlflow
+
+        logged = logged or LoggedSteps()
+
+        def log_metrics(metrics: dict[str, float], step: int) -> None:
+            fresh = logged.new_metrics(metrics, step)
+            if fresh:
+                mlflow.log_metrics(fresh, step=step)
+
+        def log_grid(grid: np.ndarray, step: int) -> None:
+            if not logged.has_image(SAMPLES_KEY, step):
+                mlflow.log_image(_rgb_or_gray(grid), key=SAMPLES_KEY, step=step)
+
+        def log_quality(metrics: dict[str, float], step: int) -> None:
+            # A prefix of their own: these are at a smaller n than the final
+            # metrics, so the two must not share a curve.
+            log_metrics({f"{QUALITY_PREFIX}{name}": value for name, value in metrics.items()}, step)
+
+        return cls(metrics=log_metrics, grid=log_grid, quality_metrics=log_quality)
+
+
+def _rgb_or_gray(grid: np.ndarray) -> np.ndarray:
+    # MLflow reads (H, W, 1) as an error; a 2-D array is a grayscale image.
+    return grid[..., 0] if grid.ndim == 3 and grid.shape[-1] == 1 else grid
+
+
+def log_generator(generator: keras.Model, name: str, step: int) -> str:
+    """Log the generator as the active run's model `name`, once; returns its model id.
+
+    A model a killed attempt left half-logged is deleted first, and one an
+    attempt finished logging is kept: a resumed run ends with one model.
+
+    Args:
+        generator: the trained generator.
+        name: the model's name in `models` (what `mlflow ui` lists it by).
+        step: the epoch it was trained to; links the run's metrics of that
+            epoch to the model.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    run = mlflow.active_run()
+    client = MlflowClient()
+    for model in mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+        output_format="list",
+    ):
+        if model.name == name and str(model.status) == "READY":
+            return model.model_id
+        client.delete_logged_model(model.model_id)
+
+    def spec(tensor, label: str) -> TensorSpec:
+        return TensorSpec(np.dtype(tensor.dtype), (-1, *tensor.shape[1:]), label)
+
+    labels = ["z", "label"][: len(generator.inputs)]
+    signature = ModelSignature(
+        inputs=Schema([spec(t, n) for t, n in zip(generator.inputs, labels, strict=True)]),
+        outputs=Schema([spec(generator.outputs[0], "images")]),
+    )
+    info = mlflow.keras.log_model(
+        generator, name=name, signature=signature, step=step, tags=record.source_tags()
+    )
+    return info.model_id
+
+
+def log_artifacts(paths: list[Path], artifact_dir: str | None = None) -> None:
+    """Log files to the active run."""
+    import mlflow
+
+    for path in paths:
+        mlflow.log_artifact(str(path), artifact_path=artifact_dir)

@@ -1,0 +1,160 @@
+"""Where the MLflow store lives, and how every process opens it safely and portably.
+
+Without `MLFLOW_TRACKING_URI`, runs go to a sqlite store at `mlflow/mlflow.db`
+under the repository root, with artifacts beside it in `mlflow/artifacts/`.
+The root is taken from `DVC_ROOT` when DVC sets it, so `dvc exp run --temp`
+and `--queue`, which run in a copy of the repo, log to the store of the
+repository they were started from.
+
+Two properties of a plain sqlite store are fixed here:
+
+- Portable: MLflow records a local artifact root as an absolute `file://`
+  URI, so moving the repository hides every artifact. Experiments are
+  created with `mlflow-artifacts:/<experiment>` roots instead, which name no
+  path: `mlflow ui --artifacts-destination mlflow/artifacts` serves them,
+  and this module maps them to `artifacts/` beside the sqlite file for the
+  pipeline's own processes.
+- Safe in parallel: the first process to open an empty store creates its
+  tables (alembic migrations), and several doing so at once corrupt it. A
+  file lock beside the database makes that happen once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from pipeline.errors import PipelineError
+
+STORE_DIR = "mlflow"
+DB_FILE = "mlflow.db"
+ARTIFACTS_DIR = "artifacts"  # beside the sqlite file
+ARTIFACT_SCHEME = "mlflow-artifacts"
+LOCK_TIMEOUT_S = 600  # the longest a process waits for another to create the store
+
+
+def repo_root() -> Path:
+    """The repository root: DVC_ROOT under DVC, else the nearest folder holding `.dvc`."""
+    if os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]).resolve()
+    cwd = Path.cwd().resolve()
+    for folder in (cwd, *cwd.parents):
+        if (folder / ".dvc").is_dir():
+            return folder
+    return cwd
+
+
+def local_store_uri() -> str:
+    """The repository's own sqlite store."""
+    return f"sqlite:///{repo_root() / STORE_DIR / DB_FILE}"
+
+
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI` if set, else the repository's sqlite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or local_store_uri()
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a `sqlite:///` URI; None for any other store."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "sqlite":
+        return None
+    return Path(unquote(parsed.path)).resolve()
+
+
+def is_server(uri: str) -> bool:
+    """Whether `uri` names a tracking server, which keeps its own artifact root."""
+    return urlparse(uri).scheme in ("http", "https")
+
+
+def store_exists(uri: str | None = None) -> bool:
+    """Whether the store holds anything; connecting to a missing sqlite file would create it."""
+    uri = uri or tracking_uri()
+    database = sqlite_file(uri)
+    return database is None or database.is_file()
+
+
+def connect_store() -> str:
+    """Point MLflow at the store, creating it once under a lock; returns the tracking URI.
+
+    Also makes the store's `mlflow-artifacts:/` URIs readable and writable in
+    this process (see the module's docstring). Call it before any MLflow use,
+    including loading a `models:/` or `runs:/` URI.
+    """
+    from filelock import FileLock, Timeout
+
+    import mlflow
+
+    uri = tracking_uri()
+    database = sqlite_file(uri)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(f"{database}.lock")
+        try:
+            with lock.acquire(timeout=LOCK_TIMEOUT_S):
+                _open(uri)  # the first open creates and migrates the tables
+        except Timeout:
+            raise PipelineError(
+                f"{database}: another process has been creating the MLflow store for "
+                f"{LOCK_TIMEOUT_S} s; if none is running, delete {lock.lock_file} and run again"
+            ) from None
+    serve_artifacts_locally()
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def _open(uri: str) -> None:
+    """Open the sqlite store once, which creates its tables and its Default experiment.
+
+    Opened here with a portable artifact root, or MLflow would give the
+    Default experiment an absolute `./mlruns` path under the working folder.
+    """
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    SqlAlchemyStore(uri, f"{ARTIFACT_SCHEME}:/")
+
+
+def experiment_artifact_root(name: str) -> str | None:
+    """The artifact root to create experiment `name` with: none for a server, which has its own."""
+    return None if is_server(tracking_uri()) else f"{ARTIFACT_SCHEME}:/{name}"
+
+
+def local_artifact_dir(artifact_uri: str, uri: str | None = None) -> Path:
+    """The folder an `mlflow-artifacts:/` URI of a local store names."""
+    database = sqlite_file(uri or tracking_uri())
+    if database is None:
+        raise PipelineError(
+            f"{artifact_uri}: an mlflow-artifacts URI needs the tracking server that serves it "
+            "(set MLFLOW_TRACKING_URI to it) or a sqlite store"
+        )
+    relative = unquote(urlparse(artifact_uri).path).lstrip("/")
+    root = database.parent / ARTIFACTS_DIR
+    folder = (root / relative).resolve()
+    if not folder.is_relative_to(root.resolve()):
+        raise PipelineError(f"{artifact_uri}: points outside {root}")
+    return folder
+
+
+def serve_artifacts_locally() -> None:
+    """Resolve `mlflow-artifacts:/` URIs to local folders unless a server is in use.
+
+    MLflow's own repository for the scheme only talks to a tracking server;
+    with a sqlite store the pipeline is its own artifact server, with the same
+    layout `mlflow ui --artifacts-destination` reads.
+    """
+    from mlflow.store.artifact.artifact_repository_registry import (
+        _artifact_repository_registry as registry,
+    )
+    from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
+    from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
+
+    def repository(artifact_uri: str, tracking_uri: str | None = None, registry_uri=None):
+        import mlflow
+
+        current = tracking_uri or mlflow.get_tracking_uri()
+        if is_server(current):
+            return MlflowArtifactsRepository(artifact_uri, current, registry_uri)
+        return LocalArtifactRepository(str(local_artifact_dir(artifact_uri, current)))
+
+    registry.register(ARTIFACT_SCHEME, repository)

@@ -1,0 +1,128 @@
+"""SIGKILL at the moments that used to split the record: one run per training, no repeats.
+
+Each case kills a real training process at one point (see tests/killer.py),
+reruns the stage as `dvc repro` would, and checks the store's rows: one
+FINISHED training run, none RUNNING, no metric step or image step logged
+twice, one logged model, and the weights of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT
+from workspace import TINY_PARAMS, run_stage, stage_command, write_params
+
+pytestmark = pytest.mark.slow
+
+EPOCHS = 3
+PARAMS = {
+    **TINY_PARAMS,
+    "gan": {
+        **TINY_PARAMS["gan"],
+        "train": {**TINY_PARAMS["gan"]["train"], "epochs": EPOCHS, "eval_every": 1},
+    },
+}
+POINTS = (
+    "before_first_checkpoint",
+    "between_metrics_and_checkpoint",
+    "during_model_logging",
+    "before_the_run_ends",
+)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """Prepared data and an evaluator: what training reads."""
+    workspace = tmp_path_factory.mktemp("base")
+    write_params(workspace, PARAMS)
+    for stage in (("params",), ("prepare",), ("evaluator",)):
+        done = run_stage(workspace, *stage)
+        assert done.returncode == 0, done.stderr[-3000:]
+    return workspace
+
+
+def copy_of(base: Path, destination: Path) -> Path:
+    shutil.copytree(base, destination)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(base, tmp_path_factory) -> Path:
+    workspace = copy_of(base, tmp_path_factory.mktemp("whole") / "ws")
+    done = run_stage(workspace, "train", "gan")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workspace
+
+
+def killed_at(workspace: Path, point: str) -> None:
+    command, env = stage_command("train", "gan")
+    command = [command[0], str(REPO_ROOT / "tests" / "killer.py"), point, "train", "gan"]
+    done = subprocess.run(
+        command, cwd=workspace, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == -9, f"not killed at {point}: {done.stderr[-2000:]}"
+
+
+def rows(workspace: Path, query: str) -> list[tuple]:
+    with sqlite3.connect(workspace / "mlflow" / "mlflow.db") as db:
+        return db.execute(query).fetchall()
+
+
+def generator_weights(workspace: Path) -> list[np.ndarray]:
+    import keras
+
+    return keras.saving.load_model(workspace / "models/gan/generator.keras").get_weights()
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_kill_and_a_rerun_leave_one_finished_run_and_no_repeats(
+    point, base, uninterrupted, tmp_path
+):
+    workspace = copy_of(base, tmp_path / "ws")
+    killed_at(workspace, point)
+    [(status,)] = rows(workspace, "select status from runs")
+    assert status == "RUNNING", "a SIGKILL leaves the run open until a later process looks"
+
+    done = run_stage(workspace, "train", "gan")
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    [(run_id, status)] = rows(workspace, "select run_uuid, status from runs")
+    assert status == "FINISHED"
+    assert json.loads((workspace / "models/gan/run.json").read_text())["run_id"] == run_id
+    assert "resumed from epoch" in done.stdout
+    [(resumed,)] = rows(workspace, "select value from tags where key = 'resumed_from_epoch'")
+    assert f"resumed from epoch {resumed} of {EPOCHS}" in done.stdout
+    assert not rows(workspace, "select key from tags where key = 'error'")
+
+    repeated = rows(
+        workspace,
+        "select key, step, count(*) from metrics group by key, step having count(*) > 1",
+    )
+    assert not repeated, repeated
+    expected = rows(uninterrupted, "select key, step from metrics order by key, step")
+    assert rows(workspace, "select key, step from metrics order by key, step") == expected
+
+    history = (workspace / "models/gan/history.csv").read_text()
+    assert history == (uninterrupted / "models/gan/history.csv").read_text()
+
+    images = sorted(p.name for p in (workspace / "mlflow/artifacts").rglob("samples+step+*.png"))
+    steps = [int(name.split("+step+")[1].split("+")[0]) for name in images]
+    assert sorted(steps) == list(range(EPOCHS + 1)), images
+
+    # A model a killed attempt left half-logged is deleted (MLflow keeps the row).
+    models = rows(
+        workspace, "select name, status from logged_models where lifecycle_stage = 'active'"
+    )
+    assert models == [("gan", 2)], models  # 2: READY
+
+    for ours, theirs in zip(
+        generator_weights(workspace), generator_weights(uninterrupted), strict=True
+    ):
+        np.testing.assert_array_equal(ours, theirs)

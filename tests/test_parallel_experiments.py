@@ -1,0 +1,61 @@
+"""Queued DVC experiments started together on an empty MLflow store all land."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import time
+
+import pytest
+import yaml
+from test_pipeline import clean_env, copy_repo, git, run
+
+pytestmark = pytest.mark.slow
+
+WORKERS = 4
+
+
+def test_four_queued_experiments_on_an_empty_store_all_land_and_a_serial_one_follows(tmp_path):
+    root = copy_repo(tmp_path)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["models"] = ["gan"]
+    params["gan"]["train"].update(epochs=1, eval_every=0)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    run(root, "dvc", "repro", "evaluator")  # shared by every experiment; opens no store
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "data and evaluator")
+    assert not (root / "mlflow" / "mlflow.db").exists()
+
+    for index in range(WORKERS):
+        batch = f"gan.train.batch_size={100 * (index + 1)}"
+        run(root, "dvc", "exp", "run", "--queue", "-S", batch, "-n", f"batch-{index}", "train@gan")
+    # The workers it starts outlive it and hold any pipe it was given: no capture.
+    subprocess.run(
+        ["dvc", "queue", "start", "-j", str(WORKERS)],
+        cwd=root,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            status = run(root, "dvc", "queue", "status").stdout
+            if not any(word in status for word in ("Queued", "Running")):
+                break
+            time.sleep(3)
+    finally:
+        run(root, "dvc", "queue", "stop", "--kill", check=False)
+    finished = [line for line in status.splitlines() if line.startswith(tuple("0123456789abcdef"))]
+    assert len(finished) == WORKERS and all("Success" in line for line in finished), status
+
+    run(root, "dvc", "exp", "run", "-S", "gan.train.batch_size=250", "-n", "serial", "train@gan")
+    with sqlite3.connect(root / "mlflow" / "mlflow.db") as db:
+        runs = db.execute("select name, status from runs").fetchall()
+    assert sorted(runs) == sorted(
+        [(f"gan @ batch-{i}", "FINISHED") for i in range(WORKERS)] + [("gan @ serial", "FINISHED")]
+    )
+    reference = json.loads((root / "models/gan/run.json").read_text())
+    assert reference["run_name"] == "gan @ serial"
