@@ -1,15 +1,15 @@
-"""The model families, and the one place that maps a params section to a model."""
+"""The adversarial model and its parts, and the one place that maps a params section to them."""
 
 from __future__ import annotations
 
 import keras
 
-from pipeline.models.base import AdversarialModel
-from pipeline.models.gan import GAN
-from pipeline.models.wgan import WGAN, WGANGP
+from pipeline.models.adversarial import AdversarialModel
+from pipeline.models.losses import LOSSES, AdversarialLoss
+from pipeline.models.regularisers import L2, GradientPenalty, Regulariser, WeightClipping
 from pipeline.params import ModelParams
 
-__all__ = ["GAN", "WGAN", "WGANGP", "AdversarialModel", "make_model"]
+__all__ = ["LOSSES", "AdversarialLoss", "AdversarialModel", "Regulariser", "make_model"]
 
 
 def make_model(
@@ -19,7 +19,7 @@ def make_model(
     num_classes: int,
     seed: int,
 ) -> AdversarialModel:
-    """The family `params.family` names, around the given networks.
+    """The model `params` describes, around the given networks.
 
     Args:
         params: the model's params section.
@@ -28,24 +28,33 @@ def make_model(
         num_classes: 0 for an unconditional model, else the number of classes.
         seed: seeds the noise inside `train_step`.
     """
-    common = {
-        "latent_dim": params.network.latent_dim,
-        "d_steps": params.train.d_steps,
-        "seed": seed,
-        "num_classes": num_classes,
-        "l2_penalty": params.train.l2_penalty,
-        "instance_noise": params.train.instance_noise > 0,
-    }
-    if params.family in ("gan", "cgan"):
-        return GAN(
-            generator,
-            discriminator,
-            loss=params.loss,
-            label_smoothing=params.train.label_smoothing,
-            **common,
-        )
+    return AdversarialModel(
+        generator=generator,
+        discriminator=discriminator,
+        loss=adversarial_loss(params),
+        regularisers=regularisers(params),
+        latent_dim=params.network.latent_dim,
+        num_classes=num_classes,
+        d_steps=params.train.d_steps,
+        seed=seed,
+        instance_noise=params.train.instance_noise > 0,
+    )
+
+
+def adversarial_loss(params: ModelParams) -> AdversarialLoss:
+    """The loss pair of the model's family (and, for the GANs, its `loss` choice)."""
+    if params.family in ("wgan", "wgan_gp"):
+        return LOSSES["wasserstein"]()
+    return LOSSES[params.loss](label_smoothing=params.train.label_smoothing)
+
+
+def regularisers(params: ModelParams) -> list[Regulariser]:
+    """The family's Lipschitz part (clipping or the gradient penalty), then L2 if asked."""
+    parts: list[Regulariser] = []
     if params.family == "wgan":
-        return WGAN(generator, discriminator, clip_value=params.clip_value, **common)
+        parts.append(WeightClipping(params.clip_value))
     if params.family == "wgan_gp":
-        return WGANGP(generator, discriminator, gradient_penalty=params.gradient_penalty, **common)
-    raise ValueError(f"unknown family {params.family!r}")
+        parts.append(GradientPenalty(params.gradient_penalty))
+    if params.train.l2_penalty:
+        parts.append(L2(params.train.l2_penalty))
+    return parts

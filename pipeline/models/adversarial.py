@@ -1,0 +1,242 @@
+"""The one adversarial model: two networks, and a train step composed of parts.
+
+The step's math is `keras.ops`; taking gradients is `pipeline.models.gradients`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import ops
+
+from pipeline.models.gradients import minimise
+from pipeline.models.losses import AdversarialLoss
+from pipeline.models.regularisers import Regulariser
+
+
+class AdversarialModel(keras.Model):
+    """A generator and a discriminator (or critic) trained in alternation.
+
+    Each `train_step` takes a batch of `d_steps * batch_size` real images
+    and makes `d_steps` discriminator updates, each on its own slice of that
+    batch and fresh noise, then one generator update through the updated
+    discriminator (Algorithm 1 of Goodfellow et al. 2014; n_critic in the
+    WGAN papers). An epoch therefore shows every real image to D once.
+
+    With `num_classes > 0` the model is conditional: batches are
+    `(images, labels)`, and both networks take the label as a second input.
+    The generator step reuses the labels of the first real slice, so the
+    conditioning labels follow the data's class mix.
+
+    What varies between GAN variants are parts: the adversarial `loss` and
+    the `regularisers`. Each declares what it tracks: `d_loss` and `g_loss`
+    always; `d_acc_real`/`d_acc_fake` where the loss has a decision
+    threshold; a loss's own numbers (`wasserstein`); a penalty's value.
+
+    Args:
+        generator: maps z (and a label) to images.
+        discriminator: maps images (and a label) to one raw score each.
+        loss: the adversarial loss pair.
+        regularisers: penalties and constraints, applied in this order.
+        latent_dim: size of z.
+        num_classes: 0 for an unconditional model, else the number of classes.
+        d_steps: discriminator updates per generator update.
+        seed: seed of the noise drawn inside `train_step`.
+        instance_noise: whether D's inputs get Gaussian noise of std
+            `instance_noise_std` (set by `InstanceNoiseSchedule`).
+    """
+
+    def __init__(
+        self,
+        *,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        loss: AdversarialLoss,
+        regularisers: Sequence[Regulariser] = (),
+        latent_dim: int,
+        num_classes: int = 0,
+        d_steps: int = 1,
+        seed: int | None = None,
+        instance_noise: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.instance_noise = instance_noise
+        self.instance_noise_std = keras.Variable(
+            0.0, trainable=False, name="instance_noise_std", dtype="float32"
+        )
+        self.generator = generator
+        self.discriminator = discriminator
+        self.adversarial_loss = loss
+        self.regularisers = tuple(regularisers)
+        self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        self.d_steps = d_steps
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked_names()}
+        # Both networks arrive built. Without this, `fit` under a distribution
+        # strategy builds the model by calling it on a data batch: images,
+        # where `call` expects z.
+        self.built = True
+
+    def tracked_names(self) -> list[str]:
+        """What each step reports, in the order of history.csv's columns."""
+        names = ["d_loss", "g_loss"]
+        if self.adversarial_loss.threshold is not None:
+            names += ["d_acc_real", "d_acc_fake"]
+        names += list(self.adversarial_loss.tracked_as)
+        names += [part.tracked_as for part in self.regularisers if part.tracked_as]
+        return names
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    def compile(
+        self,
+        *,
+        d_optimizer: keras.optimizers.Optimizer,
+        g_optimizer: keras.optimizers.Optimizer,
+        **kwargs,
+    ) -> None:
+        """Configure the two optimizers (and no third: `optimizer` stays None).
+
+        Args:
+            d_optimizer: updates the discriminator.
+            g_optimizer: updates the generator.
+        """
+        # Keras' `compile` defaults `optimizer` to a third, unused RMSprop
+        # with slots for every weight; None keeps it out of the model's state.
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+
+    def build_optimizers(self) -> None:
+        """Create the optimizers' slot variables now, not inside the first step.
+
+        Under a tf.distribute strategy, slots first created inside the traced
+        `train_step` fail (keras-team/keras#20164); building them here, inside
+        the strategy's scope, avoids that. It also lets a checkpoint restore
+        optimizer state before training starts.
+        """
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self.trackers.values())
+
+    def call(self, inputs, training: bool = False):
+        return self.generator(inputs, training=training)
+
+    # --- the step -------------------------------------------------------------
+
+    def train_step(self, data):
+        real_images, labels = self._unpack(data)
+        batch_size = ops.shape(real_images)[0] // self.d_steps
+        for step in range(self.d_steps):
+            part = slice(step * batch_size, (step + 1) * batch_size)
+            step_labels = None if labels is None else labels[part]
+            self._discriminator_step(real_images[part], step_labels)
+        first_slice = slice(0, batch_size)
+        self._generator_step(
+            real_images[first_slice], None if labels is None else labels[first_slice]
+        )
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def _unpack(self, data):
+        if isinstance(data, tuple | list):
+            images, labels = data[0], data[1] if len(data) > 1 else None
+        else:
+            images, labels = data, None
+        if not self.conditional:
+            return images, None
+        if labels is None:
+            raise ValueError("a conditional model trains on (images, labels) batches")
+        return images, ops.cast(labels, "int32")
+
+    def sample_latents(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def generate(self, z, labels, training: bool = True):
+        return self.generator([z, labels] if self.conditional else z, training=training)
+
+    def critic(self, labels):
+        """D on a batch of images with `labels` bound: what the penalties differentiate."""
+
+        def scores(images):
+            inputs = [images, labels] if self.conditional else images
+            return self.discriminator(inputs, training=True)
+
+        return scores
+
+    def noisy(self, images):
+        """Images with instance noise added (Sonderby et al. 2016), when it is on."""
+        if not self.instance_noise:
+            return images
+        noise = keras.random.normal(ops.shape(images), seed=self.seed_generator)
+        return images + self.instance_noise_std * noise
+
+    def weight_penalty(self, network: keras.Model):
+        """What the regularisers add to `network`'s own loss (L2, say)."""
+        return sum_of_present(part.network_penalty(network) for part in self.regularisers)
+
+    def _discriminator_step(self, real_images, labels) -> None:
+        z = self.sample_latents(ops.shape(real_images)[0])
+        fake_images = self.generate(z, labels)
+        critic = self.critic(labels)
+
+        def losses():
+            real_scores = critic(self.noisy(real_images))
+            fake_scores = critic(self.noisy(fake_images))
+            loss = ops.mean(self.adversarial_loss.discriminator_loss(real_scores, fake_scores))
+            penalties = [
+                part.discriminator_penalty(critic, real_images, fake_images, self.seed_generator)
+                for part in self.regularisers
+            ]
+            total = loss + sum_of_present(penalties)
+            extras = (total, real_scores, fake_scores, penalties)
+            return total + self.weight_penalty(self.discriminator), extras
+
+        total, real_scores, fake_scores, penalties = minimise(
+            losses, self.discriminator, self.d_optimizer
+        )
+        for part in self.regularisers:
+            part.after_discriminator_update(self.discriminator)
+        self._track_discriminator(total, real_scores, fake_scores, penalties)
+
+    def _track_discriminator(self, total, real_scores, fake_scores, penalties) -> None:
+        self.trackers["d_loss"].update_state(total)
+        threshold = self.adversarial_loss.threshold
+        if threshold is not None:
+            real_right = ops.cast(real_scores > threshold, "float32")
+            fake_right = ops.cast(fake_scores < threshold, "float32")
+            self.trackers["d_acc_real"].update_state(ops.mean(real_right))
+            self.trackers["d_acc_fake"].update_state(ops.mean(fake_right))
+        own = self.adversarial_loss.discriminator_metrics(real_scores, fake_scores)
+        for name, value in own.items():
+            self.trackers[name].update_state(value)
+        for part, value in zip(self.regularisers, penalties, strict=True):
+            if part.tracked_as:
+                self.trackers[part.tracked_as].update_state(value)
+
+    def _generator_step(self, real_images, labels) -> None:
+        z = self.sample_latents(ops.shape(real_images)[0])
+        critic = self.critic(labels)
+        needs_real = self.adversarial_loss.generator_needs_real_scores
+
+        def losses():
+            fake_scores = critic(self.noisy(self.generate(z, labels)))
+            real_scores = critic(self.noisy(real_images)) if needs_real else None
+            loss = ops.mean(self.adversarial_loss.generator_loss(fake_scores, real_scores))
+            return loss + self.weight_penalty(self.generator), loss
+
+        loss = minimise(losses, self.generator, self.g_optimizer)
+        self.trackers["g_loss"].update_state(loss)
+
+
+def sum_of_present(values):
+    """The sum of the values that are not None; 0.0 when none is (a part that does not apply)."""
+    present = [value for value in values if value is not None]
+    return sum(present[1:], present[0]) if present else 0.0

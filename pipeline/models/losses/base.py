@@ -1,0 +1,48 @@
+"""What an adversarial loss is: a discriminator loss and a generator loss on D's raw scores."""
+
+from __future__ import annotations
+
+from keras import ops
+
+
+class AdversarialLoss:
+    """A pair of losses on the discriminator's (or critic's) raw output scores.
+
+    Both methods return per-example losses; the model reduces them, so one
+    definition serves one device or several. Scores are D's raw outputs
+    (logits for the cross-entropy losses, unbounded for the others): no
+    loss wants a sigmoid on D.
+
+    Class attributes:
+        threshold: the score above which D calls an image real, for the
+            discriminator-accuracy trackers; None where the loss has no such
+            decision (Wasserstein, relativistic).
+        generator_needs_real_scores: whether `generator_loss` reads D's
+            scores of real images, so the generator step must compute them.
+        tracked_as: the names of the numbers `discriminator_metrics` returns.
+    """
+
+    threshold: float | None = None
+    tracked_as: tuple[str, ...] = ()
+    generator_needs_real_scores: bool = False
+
+    def discriminator_loss(self, real_scores, fake_scores):
+        """Per-example loss D minimises."""
+        raise NotImplementedError
+
+    def generator_loss(self, fake_scores, real_scores=None):
+        """Per-example loss G minimises (`real_scores` only where the loss asks for them)."""
+        raise NotImplementedError
+
+    def discriminator_metrics(self, real_scores, fake_scores) -> dict:
+        """The numbers named in `tracked_as`, from one discriminator step."""
+        return {}
+
+
+def binary_cross_entropy(logits, target: float):
+    """-[t log sigmoid(l) + (1 - t) log(1 - sigmoid(l))], stable for any logit."""
+    if target == 1.0:
+        return ops.softplus(-logits)
+    if target == 0.0:
+        return ops.softplus(logits)
+    return target * ops.softplus(-logits) + (1.0 - target) * ops.softplus(logits)

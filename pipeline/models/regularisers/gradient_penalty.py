@@ -1,0 +1,42 @@
+"""The gradient penalty of WGAN-GP (Gulrajani et al. 2017)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from pipeline.models.gradients import input_gradients
+from pipeline.models.regularisers.base import Critic, Regulariser
+
+
+class GradientPenalty(Regulariser):
+    """λ E[(‖∇D(x̂)‖ - 1)²] on x̂ = εx + (1 - ε)G(z), ε ~ Uniform[0, 1] per sample.
+
+    ε is uniform, not normal (keras-team/keras-io#624). Pair it with a
+    critic without BatchNorm, which would make the penalty depend on the
+    whole batch.
+
+    Args:
+        weight: λ.
+    """
+
+    tracked_as = "gradient_penalty"
+
+    def __init__(self, weight: float):
+        self.weight = weight
+
+    def discriminator_penalty(
+        self, critic: Critic, real_images, fake_images, seed: keras.random.SeedGenerator
+    ):
+        rank = len(real_images.shape)
+        shape = (ops.shape(real_images)[0],) + (1,) * (rank - 1)
+        eps = keras.random.uniform(shape, 0.0, 1.0, seed=seed)
+        mixed = eps * real_images + (1.0 - eps) * fake_images
+        norms = per_example_norms(input_gradients(critic, mixed))
+        return self.weight * ops.mean(ops.square(norms - 1.0))
+
+
+def per_example_norms(gradients):
+    """‖g‖ of each example's gradient; the epsilon keeps the norm's own gradient finite at 0."""
+    axes = list(range(1, len(gradients.shape)))
+    return ops.sqrt(ops.sum(ops.square(gradients), axis=axes) + 1e-12)
