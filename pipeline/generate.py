@@ -451,6 +451,7 @@ def describe_generator(generator: keras.Model, source: ModelSource) -> Generator
     A generator maps z, shape (batch, latent_dim), and for a conditional one an
     integer label, shape (batch,), to images (batch, H, W, 1 or 3).
     """
+    from pipeline.sampling import is_conditional, latent_dim_of
     from pipeline.saved_models import check_generator
 
     allowed = (
@@ -466,7 +467,7 @@ def describe_generator(generator: keras.Model, source: ModelSource) -> Generator
     z_shape = tuple(generator.inputs[0].shape)
     if len(z_shape) != 2 or not z_shape[1]:
         raise PipelineError(f"{where}: not a generator: its input has shape {z_shape} ({allowed})")
-    if len(generator.inputs) == 2:
+    if is_conditional(generator):
         label = generator.inputs[1]
         if tuple(label.shape) != (None,) or "int" not in str(label.dtype):
             raise PipelineError(
@@ -480,8 +481,8 @@ def describe_generator(generator: keras.Model, source: ModelSource) -> Generator
     # The image shape is the generator's own: no prepared data is needed to
     # generate. This still checks the inputs and that every weight is finite.
     check_generator(generator, where, image_shape)
-    classes = num_classes_of(generator, where) if len(generator.inputs) == 2 else 0
-    return GeneratorSpec(int(z_shape[1]), image_shape, classes)
+    classes = num_classes_of(generator, where) if is_conditional(generator) else 0
+    return GeneratorSpec(latent_dim_of(generator), image_shape, classes)
 
 
 def num_classes_of(generator: keras.Model, where: str) -> int:
