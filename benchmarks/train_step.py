@@ -1,7 +1,7 @@
-"""Throughput of `GAN.train_step` with the default params, in images per second.
+"""Throughput of `AdversarialModel.train_step` with the default params, in images per second.
 
 Usage: python -m benchmarks.train_step [--steps 300] [--batch-size 64]
-           [--family wgan_gp] [--network dcgan] [--conditional]
+           [--family wgan_gp] [--network dcgan]
 
 Random images stand in for data so the figure is the model's alone; compare it
 with the data-bound rate `dvc repro` logs. Run on an otherwise idle machine.
@@ -27,15 +27,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--model", default="gan", help="a model section of params.yaml")
-    parser.add_argument("--family", help="instead, a fresh model of this family, with defaults")
+    parser.add_argument("--family", help="instead, a fresh model of this preset, with defaults")
     parser.add_argument("--network", default="mlp", help="with --family: the network kind")
-    parser.add_argument("--conditional", action="store_true", help="with --family")
     args = parser.parse_args()
 
     if args.family:
         section = {"family": args.family, "network": {"kind": args.network}}
-        if args.conditional:
-            section["conditional"] = True
         params = ModelParams.model_validate(section)
     else:
         params = load_params().model(args.model)

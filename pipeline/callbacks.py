@@ -149,8 +149,9 @@ class QualityHistory(HistoryFile):
 
     Args:
         path: the CSV file.
-        score: maps the generator to its metrics (see
-            `pipeline.evaluation.evaluate.training_scorer`).
+        score: maps the generator to its metrics, which become the file's
+            columns (see `pipeline.evaluation.evaluate.training_scorer`: the
+            registry's cheap metrics, so no column is named here).
         every: epochs between two scores.
         initial_epoch: the epoch training starts (or resumes) from.
         rows: rows of earlier epochs, when resuming.

@@ -8,9 +8,10 @@ import re
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from pipeline.errors import PipelineError
 from pipeline.params import StageParams, load_params, stage_params
@@ -75,28 +76,75 @@ def quiet_tensorflow_import() -> Iterator[None]:
             sys.stderr.flush()
 
 
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse, with its errors in the one-line form every stage error takes.
+
+    argparse prints its usage and then the error, two lines or more; a DVC
+    log should show one: `error: the following arguments are required: --data`.
+    The exit code stays argparse's 2, a bad input.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def path_argument(text: str) -> Path:
+    """An argparse `type` for a path flag: any path but an empty one (which means `.`)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (give the file or folder it names)")
+    return Path(text)
+
+
+def stage_arguments(
+    description: str | None, paths: Mapping[str, str], per_model: bool = False
+) -> argparse.Namespace:
+    """Parse a stage's command line: the model's name, if it runs per model, and its paths.
+
+    Every path is a required flag with no default: dvc.yaml is the one place
+    that names the files a stage reads and writes, and passes them here.
+
+    Args:
+        description: the stage's docstring, for `--help`.
+        paths: each path flag's name (`data` for `--data`, `evaluator_metrics`
+            for `--evaluator-metrics`) and its help text.
+        per_model: the stage runs once per name in `models` and takes it first.
+
+    Returns:
+        `model` (when `per_model`) and one `Path` per flag, under its name.
+    """
+    parser = OneLineArgumentParser(
+        prog=f"python -m {_stage_module()}",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    if per_model:
+        parser.add_argument("model", help="a name listed under `models` in params.yaml")
+    for name, help_text in paths.items():
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=path_argument, required=True, metavar="PATH", help=help_text)
+    return parser.parse_args()
+
+
+def _stage_module() -> str:
+    """`stages.train` for stages/train.py: the name `python -m` runs, for messages."""
+    script = Path(sys.argv[0])
+    return f"{script.parent.name}.{script.stem}" if script.suffix == ".py" else script.name
+
+
 def global_stage_params(stage: str) -> StageParams:
     """The validated params a stage that runs once (prepare, evaluator, report) reads."""
     return stage_params(load_params(), stage)
 
 
-def model_stage_params(stage: str, description: str | None) -> tuple[str, StageParams]:
-    """Parse a per-model stage's one argument, the model's name, and load its params.
+def model_stage_params(stage: str, model: str) -> StageParams:
+    """The validated params per-model stage `stage` reads for `model`.
 
     Args:
         stage: the stage's name in `dvc.yaml` (`train`, `evaluate`, `export`).
-        description: the stage's docstring, for `--help`.
+        model: a name listed under `models` in params.yaml.
 
     Returns:
-        The model's name and the validated params the stage reads, exactly
-        what the `params` stage writes to `resolved/` for DVC to track.
+        Exactly what the `params` stage writes to `resolved/` for DVC to track.
     """
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("model", help="a name listed under `models` in params.yaml")
-    name = parser.parse_args().model
-    return name, stage_params(load_params(), stage, name)
-
-
-def progress_verbosity() -> int:
-    """Keras `verbose` for `fit`: the progress bar on a terminal, one line per epoch in a log."""
-    return 1 if sys.stdout.isatty() else 2
+    return stage_params(load_params(), stage, model)

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 
 from pipeline.cli import quiet_tensorflow_import, run_stage
 from pipeline.errors import PipelineError, RunFailed
-from pipeline.params import DEFAULT_PARAMS_PATH, SEED_LIMIT, Params, load_params
+from pipeline.params import DEFAULT_PARAMS_PATH, Params, load_params
+from pipeline.schema import SEED_LIMIT
 
 # numpy, TensorFlow and MLflow are imported only once the arguments are valid,
 # so that a bad argument costs a fraction of a second.
@@ -413,9 +414,9 @@ def mlflow_model_folder(source: ModelSource, downloads: Path) -> Path:
     # A download progress bar on stderr would bury the one-line errors.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with quiet_tensorflow_import():  # MLflow itself does not load TensorFlow
-        from mlflow.artifacts import download_artifacts
         from mlflow.models import Model
 
+        from mlflow.artifacts import download_artifacts
         from pipeline import tracking
     folder = Path(source.location)
     if source.needs_store:

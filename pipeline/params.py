@@ -14,13 +14,12 @@ import json
 import re
 import reprlib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -30,31 +29,34 @@ from pydantic_core import PydanticCustomError
 
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir
+from pipeline.models.conditioning import ConditioningSettings
+from pipeline.models.losses import LossSettings
+from pipeline.models.networks import NetworkSettings
+from pipeline.models.presets import PRESETS, TAGS, with_preset
+from pipeline.models.regularisers import Regularisers
+from pipeline.schema import (
+    MAX_D_STEPS,
+    MAX_FEATURE_DIM,
+    MAX_INTERPOLATION_STEPS,
+    MAX_KID_SUBSETS,
+    MAX_SAMPLES,
+    MAX_SHARD_SIZE,
+    MIN_INTERPOLATION_STEPS,
+    MIN_SAMPLES,
+    BatchSize,
+    Epochs,
+    Fraction,
+    GridSize,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Rate,
+    SampleCount,
+    Section,
+    Seed,
+)
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
-
-# --- limits --------------------------------------------------------------------
-# Upper bounds on sizes that can only be typos (an extra zero or three): each is
-# well above any real GPU experiment, but stops a value like 10**9 here, in one
-# line, instead of as an out-of-memory crash an hour into a stage.
-MAX_EPOCHS = 100_000
-MAX_BATCH_SIZE = 65_536
-MAX_LATENT_DIM = 4_096
-MAX_UNITS = 16_384  # one hidden layer's width
-MAX_LAYERS = 32  # hidden layers per mlp network
-MAX_FILTERS = 2_048  # dcgan's first conv width; deeper blocks double it
-MAX_D_STEPS = 100  # the WGAN reference code's warm-up n_critic
-MAX_SAMPLES = 100_000  # twice the usual FID-50k
-MAX_KID_SUBSETS = 10_000
-MAX_SHARD_SIZE = 1_000_000
-MAX_FEATURE_DIM = 4_096  # twice InceptionV3's 2,048
-MAX_GRID_SIZE = 32  # rows (and columns) of a saved image grid
-MAX_INTERPOLATION_STEPS = 64
-# A score needs two samples: FID's covariance, a k-NN neighbour.
-MIN_SAMPLES = 2
-# Two end points make the shortest interpolation.
-MIN_INTERPOLATION_STEPS = 2
-SEED_LIMIT = 2**31  # seeds are in [0, SEED_LIMIT)
 
 # Model and experiment names become folder names, run names and DVC stage keys.
 MAX_NAME_CHARS = 64
@@ -85,16 +87,6 @@ WIDE_BOMS: tuple[tuple[bytes, str], ...] = (
 YAML_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def _yaml_float(value: Any) -> Any:
-    # PyYAML reads `1e-3` (no dot) as a string; accept it as the number it means.
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _experiment_name(value: str) -> str:
     # The local store keeps artifacts under a folder named after the experiment:
     # a path (`../x`, `/tmp/x`) would write them outside the repository.
@@ -103,35 +95,11 @@ def _experiment_name(value: str) -> str:
     raise PydanticCustomError("experiment_name", EXPERIMENT_RULE)
 
 
-# inf and nan can only be mistakes in this file: a nan learning rate turns every
-# weight to nan, an infinite clip value silently turns clipping off.
-Float = Annotated[float, BeforeValidator(_yaml_float), Field(allow_inf_nan=False)]
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveFloat = Annotated[Float, Field(gt=0)]
-Fraction = Annotated[Float, Field(gt=0, lt=1)]
-Rate = Annotated[Float, Field(ge=0, lt=1)]
-NonNegativeFloat = Annotated[Float, Field(ge=0)]
-Epochs = Annotated[int, Field(gt=0, le=MAX_EPOCHS)]
-BatchSize = Annotated[int, Field(gt=0, le=MAX_BATCH_SIZE)]
-SampleCount = Annotated[int, Field(ge=MIN_SAMPLES, le=MAX_SAMPLES)]
-GridSize = Annotated[int, Field(ge=1, le=MAX_GRID_SIZE)]
-Units = Annotated[
-    list[Annotated[int, Field(gt=0, le=MAX_UNITS)]],
-    Field(min_length=1, max_length=MAX_LAYERS),
-]
 ExperimentName = Annotated[str, AfterValidator(_experiment_name)]
-Seed = Annotated[int, Field(ge=0, lt=SEED_LIMIT)]
 
 
 class ParamsError(PipelineError):
     """`params.yaml` is missing, unreadable or does not match the schema."""
-
-
-class Section(BaseModel):
-    """Base for every section: unknown keys and silent coercions are errors."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 # --- prepare -----------------------------------------------------------------
@@ -168,157 +136,105 @@ class EvaluatorParams(Section):
 # --- models ------------------------------------------------------------------
 
 
-class OptimizerParams(Section):
-    name: Literal["adam", "sgd", "rmsprop"] = "adam"
-    # No upper bound: a large SGD rate is a legitimate experiment, and the
-    # training stage stops a run that diverges.
+class AdamParams(Section):
+    name: Literal["adam"] = "adam"
+    # No upper bound on a learning rate: a large one is a legitimate
+    # experiment, and the training stage stops a run that diverges.
     learning_rate: PositiveFloat = 2e-4
-    beta_1: Rate = 0.5
+    beta_1: Rate = 0.5  # DCGAN's; Keras' 0.9 makes GAN training oscillate
     beta_2: Rate = 0.999
+
+
+class RMSpropParams(Section):
+    name: Literal["rmsprop"] = "rmsprop"
+    learning_rate: PositiveFloat = 2e-4
     momentum: Rate = 0.0
 
 
-class NetworkParams(Section):
-    kind: Literal["mlp", "dcgan"] = "mlp"
-    latent_dim: Annotated[int, Field(gt=0, le=MAX_LATENT_DIM)] = 100
-    # mlp
-    generator_units: Units = [256, 512]
-    discriminator_units: Units = [512, 256]
-    dropout: Rate = 0.3
-    # dcgan: D has `filters`, 2 * `filters`, ... channels; G mirrors it
-    filters: Annotated[int, Field(gt=0, le=MAX_FILTERS)] = 64
-    discriminator_norm: Literal["batch", "layer", "none"] = "batch"
-    # both
-    leaky_relu_slope: Rate = 0.2
+class SGDParams(Section):
+    name: Literal["sgd"] = "sgd"
+    learning_rate: PositiveFloat = 2e-4
+    momentum: Rate = 0.0
+
+
+OptimizerParams = Annotated[AdamParams | RMSpropParams | SGDParams, Field(discriminator="name")]
 
 
 class TrainParams(Section):
     epochs: Epochs = 200
     batch_size: BatchSize = 64
     d_steps: Annotated[int, Field(gt=0, le=MAX_D_STEPS)] = 1
-    d_optimizer: OptimizerParams = OptimizerParams()
-    g_optimizer: OptimizerParams = OptimizerParams()
+    d_optimizer: OptimizerParams = AdamParams()
+    g_optimizer: OptimizerParams = AdamParams()
     grid_size: GridSize = 8
     strategy: Literal["auto", "default", "mirrored"] = "auto"
-    # The seed material's stabilisers; 0 turns each off.
-    l2_penalty: NonNegativeFloat = 0.0  # times the sum of squared kernel weights, both nets
-    instance_noise: NonNegativeFloat = 0.0  # std of noise on D's inputs, annealed to 0
-    label_smoothing: Rate = 0.0  # one-sided: D's target for real images is 1 - this
-    generator_ema: Rate = 0.0  # momentum of an EMA of G's weights, used for eval/export
     # Quality tracked during training: the cheap metrics, every `eval_every` epochs (0: off).
     eval_every: NonNegativeInt = 10
     eval_samples: SampleCount = 500
 
 
-Family = Literal["gan", "cgan", "wgan", "wgan_gp"]
-
-# What each family's paper uses, where it differs from the defaults above.
-# A model section overrides any of it.
-FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cgan": {"conditional": True},
-    "wgan": {
-        "train": {
-            "d_steps": 5,
-            "d_optimizer": {"name": "rmsprop", "learning_rate": 5e-5},
-            "g_optimizer": {"name": "rmsprop", "learning_rate": 5e-5},
-        },
-    },
-    "wgan_gp": {
-        "network": {"discriminator_norm": "layer"},
-        "train": {
-            "d_steps": 5,
-            "d_optimizer": {"name": "adam", "learning_rate": 1e-4, "beta_1": 0.0, "beta_2": 0.9},
-            "g_optimizer": {"name": "adam", "learning_rate": 1e-4, "beta_1": 0.0, "beta_2": 0.9},
-        },
-    },
-}
+Family = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
 
 
 class ModelParams(Section):
-    """One model's section. Keys it leaves out take its family's defaults."""
+    """One model's section: a preset (`family`) and any part of it overridden.
+
+    What the section leaves out comes from its preset, then from each part's
+    own defaults (`pipeline/models/presets.py`).
+    """
 
     family: Family = "gan"
-    conditional: bool = False
-    loss: Literal["minimax", "non_saturating"] = "non_saturating"  # gan, cgan
-    clip_value: PositiveFloat = 0.01  # wgan: c
-    gradient_penalty: PositiveFloat = 10.0  # wgan_gp: lambda
-    network: NetworkParams = NetworkParams()
+    loss: LossSettings
+    conditioning: ConditioningSettings
+    network: NetworkSettings
+    regularisers: Regularisers = Regularisers()
     train: TrainParams = TrainParams()
 
     @model_validator(mode="before")
     @classmethod
-    def _apply_family_defaults(cls, data: Any) -> Any:
-        family = data.get("family") if isinstance(data, dict) else None
-        # Only a string can key FAMILY_DEFAULTS (a list or mapping is unhashable);
-        # anything else is left for the `family` field to reject in one line.
-        if not isinstance(family, str) or family not in FAMILY_DEFAULTS:
+    def _apply_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
             return data
-        return _deep_merge(FAMILY_DEFAULTS[family], data)
+        family = data.get("family", "gan")
+        # Only a known string names a preset (a list or mapping is unhashable);
+        # anything else is left for the `family` field to reject in one line.
+        if not isinstance(family, str) or family not in PRESETS:
+            return data
+        return with_preset(family, data)
 
     @model_validator(mode="after")
-    def _check_family(self) -> ModelParams:
-        if self.family == "cgan" and not self.conditional:
-            raise ValueError("conditional = False: a cgan is conditional by definition")
-        if self.family in ("wgan", "wgan_gp") and self.train.label_smoothing:
+    def _check_parts_fit(self) -> ModelParams:
+        for name, part in self.regularisers.named_parts():
+            if part.needs_per_example_critic and self.network.discriminator_mixes_batch():
+                raise ValueError(
+                    f"regularisers.{name}: its penalty differentiates D per example, and this "
+                    f"{self.network.kind} discriminator mixes the batch through BatchNorm "
+                    "(allowed: network.discriminator_norm 'layer' or 'none')"
+                )
+        uses_batch_norm = self.conditioning.uses_generator_batch_norm()
+        if uses_batch_norm and not self.network.generator_has_batch_norm:
             raise ValueError(
-                f"train.label_smoothing = {self.train.label_smoothing}: a critic has no "
-                "labels to smooth (allowed: 0 for wgan and wgan_gp)"
-            )
-        if self.family == "wgan_gp" and self.network.discriminator_norm == "batch":
-            raise ValueError(
-                "network.discriminator_norm = 'batch': a gradient-penalty critic must not "
-                "use BatchNorm (allowed: 'layer', 'none')"
+                f"conditioning.generator_input = 'batch_norm': the {self.network.kind} generator "
+                "has no BatchNorm to make conditional (allowed: 'concat')"
             )
         return self
 
-
-# Keys that do nothing for a family, a network kind or an optimizer. The
-# schema still accepts them (the composable core will refuse them); the run's
-# record leaves them out, so that it lists only what shaped the model.
-UNUSED_BY_FAMILY: dict[str, tuple[str, ...]] = {
-    "gan": ("clip_value", "gradient_penalty"),
-    "cgan": ("clip_value", "gradient_penalty"),
-    "wgan": ("loss", "gradient_penalty", "train.label_smoothing"),
-    "wgan_gp": ("loss", "clip_value", "train.label_smoothing"),
-}
-UNUSED_BY_NETWORK: dict[str, tuple[str, ...]] = {
-    "mlp": ("filters", "discriminator_norm"),
-    "dcgan": ("generator_units", "discriminator_units", "dropout"),
-}
-UNUSED_BY_OPTIMIZER: dict[str, tuple[str, ...]] = {
-    "adam": ("momentum",),
-    "rmsprop": ("beta_1", "beta_2"),
-    "sgd": ("beta_1", "beta_2"),
-}
+    @property
+    def conditional(self) -> bool:
+        """Whether the networks take a class label."""
+        return self.conditioning.conditional
 
 
 def applicable_params(model: ModelParams) -> dict[str, Any]:
-    """`model` as nested values, without the keys that do nothing for it."""
+    """`model` as nested values, without the keys that do nothing for it.
+
+    The schema refuses keys that do not apply to a part; what is left is
+    the number of quality samples when quality is not scored.
+    """
     data = model.model_dump()
-    unused = [*UNUSED_BY_FAMILY[model.family]]
-    unused += [f"network.{key}" for key in UNUSED_BY_NETWORK[model.network.kind]]
-    for name in ("d_optimizer", "g_optimizer"):
-        optimizer = getattr(model.train, name)
-        unused += [f"train.{name}.{key}" for key in UNUSED_BY_OPTIMIZER[optimizer.name]]
     if not model.train.eval_every:
-        unused.append("train.eval_samples")
-    for dotted in unused:
-        *parents, key = dotted.split(".")
-        section = data
-        for parent in parents:
-            section = section[parent]
-        section.pop(key)
+        data["train"].pop("eval_samples")
     return data
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merged[key] = _deep_merge(base[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 # --- evaluate, export, tracking ----------------------------------------------
@@ -716,31 +632,101 @@ def flatten(params: BaseModel | dict[str, Any], prefix: str = "") -> dict[str, A
 def _first_error(err: ValidationError, prefix: tuple[str, ...] = ()) -> str:
     """One line for the first schema violation: key path, bad value, what is allowed."""
     first = err.errors(include_url=False)[0]
-    path = (*prefix, *first["loc"])
-    loc = ".".join(_label(part) for part in path)
-    kind, message = first["type"], first["msg"]
+    where = _SchemaPath.walk((*prefix, *first["loc"]))
+    loc, kind, message = where.dotted, first["type"], first["msg"]
     if kind == "value_error":
         # Raised by our validators, which name the key within their section.
         message = message.removeprefix("Value error, ")
         return f"{loc}.{message}" if loc else message
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(path[:-1])
-        return f"{loc}: unknown key (allowed: {', '.join(allowed)})"
+        allowed = ", ".join(where.allowed_keys())
+        if where.variant:
+            return f"{loc}: does not apply when {where.variant} (allowed: {allowed})"
+        return f"{loc}: unknown key (allowed: {allowed})"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        # A part's name that no registry holds, or a part without one.
+        ctx = first.get("ctx", {})
+        tag = ctx.get("discriminator", "").strip("'")
+        allowed = ctx.get("expected_tags", "").replace("'", "")
+        if kind == "union_tag_not_found":
+            return f"{loc}.{tag}: required key is missing (allowed: {allowed})"
+        return f"{loc}.{tag} = {_quote(ctx.get('tag'))}: unknown (allowed: {allowed})"
     if kind == "missing":
         return f"{loc}: required key is missing"
     return f"{loc} = {_quote(first.get('input'))}: {message}"
 
 
-def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
-    """The keys the schema accepts under `parent`, a key path from the root."""
-    section: type[BaseModel] = Params
-    for key in parent:
-        field = section.model_fields.get(str(key))
-        annotation = field.annotation if field else ModelParams
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            break
-        section = annotation
-    return sorted(section.model_fields)
+class _SchemaPath:
+    """An error's key path, walked through the schema: what to show, and where it ends.
+
+    Pydantic puts a part's tag into the path (`loss.hinge.label_smoothing`
+    for `loss: {name: hinge, label_smoothing: ...}`); the walk drops it from
+    what is shown and remembers it, to say which variant the key was given to.
+    """
+
+    def __init__(self) -> None:
+        self.shown: list[str | int] = []
+        self.section: type[BaseModel] | None = Params
+        self.variant: str | None = None
+        # The section the last shown key was looked up in.
+        self.parent: type[BaseModel] | None = None
+
+    @classmethod
+    def walk(cls, path: tuple[str | int, ...]) -> _SchemaPath:
+        where = cls()
+        parts = list(path)
+        while parts:
+            key = parts.pop(0)
+            where.shown.append(key)
+            where.parent = where.section
+            annotation = where._annotation(key)
+            members = _tagged_members(annotation)
+            if members and parts and parts[0] in members:
+                tag = parts.pop(0)
+                where.variant = f"{where.dotted}.{members[tag][0]} is {tag!r}"
+                annotation = members[tag][1]
+            where.section = _model_class(annotation)
+        return where
+
+    def _annotation(self, key: str | int) -> Any:
+        if self.section is None:
+            return None
+        field = self.section.model_fields.get(str(key))
+        if field is None:
+            # Any other top-level key is a model section.
+            return ModelParams if self.section is Params else None
+        return field.annotation
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(_label(part) for part in self.shown)
+
+    def allowed_keys(self) -> list[str]:
+        """The keys accepted beside the last one: its section's fields."""
+        return sorted(self.parent.model_fields) if self.parent else []
+
+
+def _model_class(annotation: Any) -> type[BaseModel] | None:
+    """The section class `annotation` names, `X | None` unwrapped; None for a plain value."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    present = [arg for arg in get_args(annotation) if arg is not type(None)]
+    if len(present) == 1:
+        return _model_class(present[0])
+    return None
+
+
+def _tagged_members(annotation: Any) -> dict[Any, tuple[str, type[BaseModel]]]:
+    """For a union of parts: each member by its tag value, with the tag's key."""
+    members: dict[Any, tuple[str, type[BaseModel]]] = {}
+    for member in get_args(annotation):
+        if not (isinstance(member, type) and issubclass(member, BaseModel)):
+            continue
+        for key in TAGS:
+            field = member.model_fields.get(key)
+            if field is not None and get_args(field.annotation):
+                members[get_args(field.annotation)[0]] = (key, member)
+    return members
 
 
 def _short_repr() -> reprlib.Repr:

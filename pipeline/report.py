@@ -1,56 +1,25 @@
 """A Markdown summary of every model's metrics beside their floors, and the plots' data.
 
 The summary is plain text with relative image links, fit to paste into a
-pull-request comment or read on a Git host. The plot data gathers the
-training histories of the models in `params.yaml` into a few CSV files that
-`dvc plots show` draws (dvc.yaml's top-level `plots`, with the templates in
-`.dvc/plots/`). It reads only files the stages wrote, so it needs neither
-TensorFlow nor MLflow.
+pull-request comment or read on a Git host: a row per metric of the registry
+(`pipeline.evaluation.suite.METRICS`), with its label, direction and spread.
+The plot data gathers the training histories of the models in `params.yaml`
+into a few CSV files that `dvc plots show` draws (dvc.yaml's top-level
+`plots`, with the templates in `.dvc/plots/`). It reads only files the
+stages wrote, so it needs neither TensorFlow nor MLflow (the registry's
+module needs numpy, scipy and scikit-learn).
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PipelineError
+from pipeline.evaluation.suite import METRICS
 from pipeline.fileio import atomic_dir, atomic_file, read_json
-
-
-@dataclass(frozen=True)
-class Row:
-    """One metric of the table.
-
-    Args:
-        key: its key in `metrics/<model>.json`.
-        label: how the table names it.
-        better: "lower" or "higher"; "closer" when the floor is the target.
-        spread: the key of its standard deviation, if it has one.
-    """
-
-    key: str
-    label: str
-    better: str
-    spread: str | None = None
-
-
-ROWS = (
-    Row("domain_fid", "Domain FID", "lower"),
-    Row("kid", "KID", "lower", "kid_std"),
-    Row("classifier_score", "Classifier score", "higher", "classifier_score_std"),
-    Row("precision", "Precision (k-NN)", "higher"),
-    Row("recall", "Recall (k-NN)", "higher"),
-    Row("density", "Density", "closer"),
-    Row("coverage", "Coverage", "higher"),
-    Row("classes_covered", "Classes covered", "higher"),
-    Row("class_kl", "Class KL (nats)", "lower"),
-    Row("conditional_accuracy", "Conditional accuracy", "higher"),
-    Row("conditional_cross_entropy", "Conditional cross-entropy", "lower"),
-)
-ARROWS = {"lower": "↓", "higher": "↑", "closer": "≈ floor"}
 
 
 def load_model_metrics(models: list[str], metrics_dir: str | Path) -> dict[str, dict[str, Any]]:
@@ -79,13 +48,17 @@ def summary_markdown(
     lines += _sizes(next(iter(metrics.values())), evaluator)
     lines += ["", "| metric | better | real floor | " + " | ".join(models) + " |"]
     lines.append("|---|---|---|" + "---|" * len(models))
-    for row in ROWS:
-        if not any(row.key in m for m in metrics.values()):
+    # A row per registered metric that some model has, in the registry's order.
+    for metric in METRICS.values():
+        if not any(metric.name in m for m in metrics.values()):
             continue
-        floor = next((m[f"{row.key}_floor"] for m in metrics.values() if row.key in m), None)
-        cells = [_cell(m, row.key, row.spread) for m in metrics.values()]
+        floor_key = f"{metric.name}_floor"
+        floor = next((m.get(floor_key) for m in metrics.values() if metric.name in m), None)
+        cells = [_cell(m, metric.name, metric.spread) for m in metrics.values()]
         lines.append(
-            f"| {row.label} | {ARROWS[row.better]} | {_number(floor)} | " + " | ".join(cells) + " |"
+            f"| {metric.label} | {metric.better.arrow} | {_number(floor)} | "
+            + " | ".join(cells)
+            + " |"
         )
     lines += ["", "## Samples", ""]
     for name in models:
@@ -94,17 +67,17 @@ def summary_markdown(
 
 
 def _sizes(first: dict[str, Any], evaluator: dict[str, Any]) -> list[str]:
+    """The sample sizes, and each metric's settings (`Metric.settings`), in two sentences."""
     accuracy = evaluator.get("test_accuracy")
+    settings = [m.settings.format(**first) for m in METRICS.values() if m.settings]
     return [
         f"Every model is scored on {first['num_samples']} generated images against "
         f"{first['num_samples']} real training images, in the feature space of the "
         "pipeline's own MNIST-domain classifier"
         + (f" (test accuracy {accuracy:.3f})." if accuracy is not None else "."),
         f"The real floor scores {first['num_samples']} real test images the same way: "
-        "what a perfect generator would get. KID uses "
-        f"{first['kid_subsets']} subsets of {first['kid_subset_size']}; the classifier "
-        f"score {first['classifier_score_splits']} splits; precision/recall "
-        f"k = {first['precision_recall_k']}; density/coverage k = {first['density_coverage_k']}.",
+        "what a perfect generator would get."
+        + (" " + "; ".join(settings) + "." if settings else ""),
     ]
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -13,7 +14,6 @@ import tensorflow as tf
 from pipeline import tracking
 from pipeline.callbacks import (
     HistoryFile,
-    InstanceNoiseSchedule,
     QualityHistory,
     SampleGrid,
     StopOnDivergence,
@@ -22,14 +22,19 @@ from pipeline.callbacks import (
     fingerprint_of,
     restore_checkpoint,
 )
-from pipeline.cli import progress_verbosity
 from pipeline.data import DatasetInfo, load_split, verify_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.evaluate import training_scorer
 from pipeline.fileio import atomic_dir, atomic_file, read_json, write_json
-from pipeline.models import AdversarialModel, make_model
-from pipeline.networks import build_networks
+from pipeline.models.adversarial import AdversarialModel
+from pipeline.models.build import (
+    build_networks,
+    generator_optimizer_options,
+    make_model,
+    training_callbacks,
+)
 from pipeline.params import ModelParams, OptimizerParams, TrainStage
+from pipeline.progress import progress_verbosity
 from pipeline.sampling import grid_inputs
 from pipeline.saved_models import load_keras
 
@@ -129,23 +134,21 @@ def select_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def make_optimizer(params: OptimizerParams, ema: float = 0.0) -> keras.optimizers.Optimizer:
+def make_optimizer(params: OptimizerParams, **options: Any) -> keras.optimizers.Optimizer:
     """An optimizer from its params section.
 
     Args:
         params: the optimizer's params section.
-        ema: if > 0, the optimizer also keeps an exponential moving average
-            of the weights it updates, with this momentum (Keras' own
-            `use_ema`); `finalize_variable_values` swaps it in.
+        **options: more Keras optimizer arguments (`use_ema` and
+            `ema_momentum`, for an average of the weights it updates).
     """
-    averaging = {"use_ema": True, "ema_momentum": ema} if ema else {}
     if params.name == "adam":
         return keras.optimizers.Adam(
-            params.learning_rate, beta_1=params.beta_1, beta_2=params.beta_2, **averaging
+            params.learning_rate, beta_1=params.beta_1, beta_2=params.beta_2, **options
         )
     if params.name == "rmsprop":
-        return keras.optimizers.RMSprop(params.learning_rate, momentum=params.momentum, **averaging)
-    return keras.optimizers.SGD(params.learning_rate, momentum=params.momentum, **averaging)
+        return keras.optimizers.RMSprop(params.learning_rate, momentum=params.momentum, **options)
+    return keras.optimizers.SGD(params.learning_rate, momentum=params.momentum, **options)
 
 
 def epoch_batches(
@@ -203,13 +206,13 @@ def build_model(
     seed_everything(seed)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        generator, discriminator = build_networks(
-            params.network, image_shape, num_classes, params.network.discriminator_norm
-        )
+        generator, discriminator = build_networks(params, image_shape, num_classes)
         model = make_model(params, generator, discriminator, num_classes, seed)
         model.compile(
             d_optimizer=make_optimizer(params.train.d_optimizer),
-            g_optimizer=make_optimizer(params.train.g_optimizer, params.train.generator_ema),
+            g_optimizer=make_optimizer(
+                params.train.g_optimizer, **generator_optimizer_options(params)
+            ),
         )
         model.build_optimizers()
     return model
@@ -272,44 +275,56 @@ def check_training_inputs(params: ModelParams, paths: TrainPaths) -> TrainingPla
     )
 
 
-def fit_model(
+@dataclass(frozen=True)
+class Training:
+    """A model ready to train: built, and restored from its checkpoint or started afresh.
+
+    Training is done in parts, each one job: `start_training` makes this,
+    `fit_callbacks` and `fit_epochs` train it, `publish_outputs`
+    replaces the outputs in one step, and `discard_checkpoint_dir` deletes
+    the resumable state. `fit_model` runs them in that order; `train_model`
+    calls them itself, because the checkpoint must outlive its MLflow run:
+    a kill after publishing but before the run ends still resumes it.
+
+    Attributes:
+        params: the model's params section.
+        seed: the run's seed.
+        paths: where to read data and write outputs and checkpoints.
+        fingerprint: identifies this run; a checkpoint of another is ignored.
+        plan: the checked inputs (`check_training_inputs`).
+        model: the built model, with the checkpoint's weights on a resume.
+        state: the restored checkpoint (epoch, history rows); None on a fresh start.
+    """
+
+    params: ModelParams
+    seed: int
+    paths: TrainPaths
+    fingerprint: str
+    plan: TrainingPlan
+    model: AdversarialModel
+    state: dict | None
+
+    @property
+    def initial_epoch(self) -> int:
+        """The first epoch still to run: 0 on a fresh start."""
+        return self.state["epoch"] if self.state else 0
+
+
+def start_training(
     params: ModelParams,
     seed: int,
     paths: TrainPaths,
     fingerprint: str,
-    sinks: tracking.Sinks | None = None,
-    verbose: int | None = None,
-    callbacks: list[keras.callbacks.Callback] | None = None,
-    name: str = "model",
-    before_publish: Callable[[ModelFiles, AdversarialModel], None] | None = None,
     plan: TrainingPlan | None = None,
-    discard_checkpoint: bool = True,
-) -> AdversarialModel:
-    """Train a model on the prepared data, resuming from a matching checkpoint.
+) -> Training:
+    """Build the model and restore a matching checkpoint, or clear another run's leftovers.
 
     Args:
         params: the model's params section.
         seed: the run's seed.
         paths: where to read data and write outputs and checkpoints.
         fingerprint: identifies this run; a checkpoint of another is ignored.
-        sinks: where per-epoch metrics and grids go besides the files.
-        verbose: passed to `fit`; by default the Keras progress bar on a
-            terminal and one line per epoch otherwise.
-        callbacks: more callbacks, run after the checkpoint is written.
-        name: the model's name, for messages.
-        before_publish: called with the staged outputs and the model once
-            training succeeded, before they replace `paths.out_dir`; what it
-            writes there is published with them.
         plan: the result of `check_training_inputs`, if the caller has it.
-        discard_checkpoint: delete the checkpoint folder once the outputs are
-            published; a caller with more to finish first (ending its MLflow
-            run) deletes it itself, with `discard_checkpoint`.
-
-    Returns:
-        The trained model. Its outputs are in `paths.out_dir`.
-
-    Raises:
-        RunFailed: a loss or weight became NaN or infinite; nothing is published.
     """
     plan = plan or check_training_inputs(params, paths)
     model = build_model(params, plan.info.image_shape, seed, plan.num_classes, plan.strategy)
@@ -317,43 +332,115 @@ def fit_model(
     if state is None:
         _clear_leftovers(paths)
     paths.live.samples.mkdir(parents=True, exist_ok=True)
-    initial_epoch = state["epoch"] if state else 0
+    return Training(params, seed, paths, fingerprint, plan, model, state)
 
-    histories = _histories(params, seed, paths, plan, state, sinks)
-    grid = grid_inputs(seed, params.network.latent_dim, params.train.grid_size, plan.num_classes)
+
+def fit_callbacks(
+    training: Training,
+    sinks: tracking.Sinks | None = None,
+    name: str = "model",
+    extra: Sequence[keras.callbacks.Callback] = (),
+) -> list[keras.callbacks.Callback]:
+    """The callbacks that write the grids and histories and checkpoint every epoch.
+
+    Args:
+        training: what `start_training` returned.
+        sinks: where per-epoch metrics and grids go besides the files.
+        name: the model's name, for messages.
+        extra: more callbacks, run after the checkpoint is written.
+    """
+    params, paths = training.params, training.paths
+    histories = _histories(training, sinks)
+    grid = grid_inputs(
+        training.seed, params.network.latent_dim, params.train.grid_size, training.plan.num_classes
+    )
     callbacks = [
-        # First: a diverged epoch must reach neither the grids nor the checkpoint.
+        # The model's parts' own (instance noise's schedule) set up each epoch.
+        *training_callbacks(params),
+        # Then: a diverged epoch must reach neither the grids nor the checkpoint.
         StopOnDivergence(name),
         SampleGrid(
             *grid,
             paths.live.samples,
-            initial_epoch,
+            training.initial_epoch,
             sinks.grid if sinks else None,
             save_every=params.train.eval_every or params.train.epochs,
         ),
         *histories.values(),
-        TrainingCheckpoint(paths.state_dir, fingerprint, histories),
-        *(callbacks or []),
+        TrainingCheckpoint(paths.state_dir, training.fingerprint, histories),
+        *extra,
     ]
-    if params.train.instance_noise:
-        callbacks.insert(0, InstanceNoiseSchedule(params.train.instance_noise, params.train.epochs))
-    if initial_epoch < params.train.epochs:
+    return callbacks
+
+
+def fit_epochs(
+    training: Training,
+    callbacks: list[keras.callbacks.Callback],
+    verbose: int | None = None,
+) -> None:
+    """Run the epochs still to run, then put in the generator weights that get published.
+
+    Args:
+        training: what `start_training` returned; its model is trained in place.
+        callbacks: from `fit_callbacks`.
+        verbose: passed to `fit`; by default the Keras progress bar on a
+            terminal and one line per epoch otherwise.
+
+    Raises:
+        RunFailed: a loss or weight became NaN or infinite.
+    """
+    params, model = training.params, training.model
+    if training.initial_epoch < params.train.epochs:
         model.fit(
-            _training_stream(paths.data_dir, params, seed, plan, initial_epoch),
+            _training_stream(training),
             epochs=params.train.epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=plan.steps_per_epoch,
+            initial_epoch=training.initial_epoch,
+            steps_per_epoch=training.plan.steps_per_epoch,
             callbacks=callbacks,
             verbose=progress_verbosity() if verbose is None else verbose,
             shuffle=False,  # the stream is already shuffled, reproducibly
         )
-    if params.train.generator_ema:
+    if model.g_optimizer.use_ema:
         # Evaluation and export use the averaged weights.
         model.g_optimizer.finalize_variable_values(model.generator.trainable_variables)
-    publish_outputs(model, paths, before_publish)
-    if discard_checkpoint:
-        discard_checkpoint_dir(paths)
-    return model
+
+
+def fit_model(
+    params: ModelParams,
+    seed: int,
+    paths: TrainPaths,
+    fingerprint: str,
+    sinks: tracking.Sinks | None = None,
+    verbose: int | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    name: str = "model",
+) -> AdversarialModel:
+    """Train a model on the prepared data, resuming from a matching checkpoint, and publish it.
+
+    Every part in order, for a caller with nothing to do between them (see
+    `Training`); the checkpoint is discarded once the outputs are published.
+
+    Args:
+        params: the model's params section.
+        seed: the run's seed.
+        paths: where to read data and write outputs and checkpoints.
+        fingerprint: identifies this run; a checkpoint of another is ignored.
+        sinks: where per-epoch metrics and grids go besides the files.
+        verbose: passed to `fit` (see `fit_epochs`).
+        callbacks: more callbacks, run after the checkpoint is written.
+        name: the model's name, for messages.
+
+    Returns:
+        The trained model. Its outputs are in `paths.out_dir`.
+
+    Raises:
+        RunFailed: a loss or weight became NaN or infinite; nothing is published.
+    """
+    training = start_training(params, seed, paths, fingerprint)
+    fit_epochs(training, fit_callbacks(training, sinks, name, callbacks), verbose)
+    publish_outputs(training.model, paths)
+    discard_checkpoint_dir(paths)
+    return training.model
 
 
 def _clear_leftovers(paths: TrainPaths) -> None:
@@ -374,44 +461,40 @@ def discard_checkpoint_dir(paths: TrainPaths) -> None:
     shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)
 
 
-def _training_stream(
-    data_dir: Path, params: ModelParams, seed: int, plan: TrainingPlan, initial_epoch: int
-) -> tf.data.Dataset:
-    """The seeded batch stream, positioned where epoch `initial_epoch` starts."""
+def _training_stream(training: Training) -> tf.data.Dataset:
+    """The seeded batch stream, positioned where epoch `training.initial_epoch` starts."""
+    params, plan = training.params, training.plan
     global_batch = params.train.batch_size * params.train.d_steps
     count = plan.info.splits["train"].count
     return epoch_batches(
         # Cached after the first pass: parsing the records again every epoch
         # costs a quarter of an MLP epoch. (MNIST takes 190 MB as float32.)
-        load_split(data_dir, "train").map(_with_label if plan.num_classes else _image_only).cache(),
+        load_split(training.paths.data_dir, "train")
+        .map(_with_label if plan.num_classes else _image_only)
+        .cache(),
         global_batch,
-        seed,
-        skip_batches=initial_epoch * plan.steps_per_epoch,
+        training.seed,
+        skip_batches=training.initial_epoch * plan.steps_per_epoch,
         buffer_size=min(count, SHUFFLE_BUFFER),
     )
 
 
-def _histories(
-    params: ModelParams,
-    seed: int,
-    paths: TrainPaths,
-    plan: TrainingPlan,
-    state: dict | None,
-    sinks: tracking.Sinks | None,
-) -> dict[str, HistoryFile]:
+def _histories(training: Training, sinks: tracking.Sinks | None) -> dict[str, HistoryFile]:
     """The losses file, and the quality file when training scores the generator."""
+    params, paths, state = training.params, training.paths, training.state
     saved_rows = state["histories"] if state else {}
     histories: dict[str, HistoryFile] = {
         "losses": HistoryFile(
             paths.live.history, saved_rows.get("losses"), sinks.metrics if sinks else None
         )
     }
-    if plan.classifier is not None:
+    classifier = training.plan.classifier
+    if classifier is not None:
         histories["quality"] = QualityHistory(
             paths.live.quality,
-            training_scorer(plan.classifier, paths.data_dir, seed, params.train.eval_samples),
+            training_scorer(classifier, paths.data_dir, training.seed, params.train.eval_samples),
             params.train.eval_every,
-            state["epoch"] if state else 0,
+            training.initial_epoch,
             saved_rows.get("quality"),
             sinks.quality_metrics if sinks else None,
         )
@@ -427,7 +510,15 @@ def publish_outputs(
     paths: TrainPaths,
     before_publish: Callable[[ModelFiles, AdversarialModel], None] | None = None,
 ) -> None:
-    """Replace `paths.out_dir` with the finished outputs in one step."""
+    """Replace `paths.out_dir` with the finished outputs in one step.
+
+    Args:
+        model: the trained model; its generator is saved.
+        paths: where the outputs in progress are and where they go.
+        before_publish: called with the staged outputs and the model before
+            they replace `paths.out_dir`; what it writes there is published
+            with them.
+    """
     with atomic_dir(paths.out_dir) as staging:
         staged = ModelFiles(staging)
         # Copied, not moved: if publishing fails, a rerun resumes with them intact.
@@ -448,9 +539,10 @@ def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
 
     Every input is checked before the run is opened. A training interrupted
     at any point (before its first checkpoint, between epochs, while its
-    model is logged) resumes from its last completed epoch in the same MLflow
-    run when the params, seed and data are unchanged, and says so. A run that
-    fails is marked FAILED (KILLED when interrupted) with the reason.
+    model is logged, after publishing but before its run ended) resumes from
+    its last completed epoch in the same MLflow run when the params, seed
+    and data are unchanged, and says so. A run that fails is marked FAILED
+    (KILLED when interrupted) with the reason.
 
     Returns:
         The MLflow run id.
@@ -460,33 +552,44 @@ def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
     resume = _interrupted_attempt(paths, fingerprint)
     with tracking.model_run(stage, name, plan.info, resume=resume) as run:
         run_id = run.info.run_id
-        write_json(paths.attempt_file, {"fingerprint": fingerprint, "run_id": run_id})
-        logged = tracking.LoggedSteps()
-        if resume is not None and resume.run_id == run_id:
-            logged = tracking.LoggedSteps.of_run(run_id)
-            print(
-                f"{name}: resumed from epoch {resume.epoch} of {stage.model.train.epochs} "
-                f"in MLflow run {run_id}",
-                flush=True,
-            )
+        logged = _record_attempt(paths, fingerprint, run_id, resume, name, stage.model)
+        training = start_training(stage.model, stage.seed, paths, fingerprint, plan)
+        sinks = tracking.Sinks.for_active_run(logged)
+        fit_epochs(training, fit_callbacks(training, sinks, name))
 
         def log_and_reference(staged: ModelFiles, model: AdversarialModel) -> None:
             model_id = tracking.log_generator(model.generator, name, stage.model.train.epochs)
             write_json(staged.run_file, tracking.run_reference(run, name, model_id))
 
-        fit_model(
-            stage.model,
-            stage.seed,
-            paths,
-            fingerprint,
-            sinks=tracking.Sinks.for_active_run(logged),
-            name=name,
-            before_publish=log_and_reference,
-            plan=plan,
-            discard_checkpoint=False,  # until the run has ended FINISHED
-        )
+        publish_outputs(training.model, paths, log_and_reference)
+    # Only once the run has ended FINISHED: until then a rerun resumes it.
     discard_checkpoint_dir(paths)
     return run_id
+
+
+def _record_attempt(
+    paths: TrainPaths,
+    fingerprint: str,
+    run_id: str,
+    resume: tracking.Resume | None,
+    name: str,
+    params: ModelParams,
+) -> tracking.LoggedSteps:
+    """Save the run of this attempt, so a rerun resumes it; say so if this is one.
+
+    Returns:
+        The steps the run already holds, which are not logged again.
+    """
+    write_json(paths.attempt_file, {"fingerprint": fingerprint, "run_id": run_id})
+    if resume is None or resume.run_id != run_id:
+        return tracking.LoggedSteps()
+    logged = tracking.LoggedSteps.of_run(run_id)
+    print(
+        f"{name}: resumed from epoch {resume.epoch} of {params.train.epochs} "
+        f"in MLflow run {run_id}",
+        flush=True,
+    )
+    return logged
 
 
 def _interrupted_attempt(paths: TrainPaths, fingerprint: str) -> tracking.Resume | None:

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pipeline.cli import global_stage_params, quiet_tensorflow_import, run_stage, stage_arguments
 
-from pipeline.cli import global_stage_params, quiet_tensorflow_import, run_stage
-
-DATA_DIR = Path("data/prepared")
-MODEL_PATH = Path("models/evaluator/classifier.keras")
-METRICS_PATH = Path("metrics/evaluator.json")
+PATHS = {
+    "data": "the prepared dataset to train and test on",
+    "out": "the .keras file for the trained classifier",
+    "metrics": "the JSON file for its test metrics",
+}
 
 
 def main() -> None:
+    args = stage_arguments(__doc__, PATHS)
     stage = global_stage_params("evaluator")
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     with quiet_tensorflow_import():
         from pipeline.evaluation.evaluator import fit_evaluator
 
-    metrics = fit_evaluator(stage.evaluator, stage.seed, DATA_DIR, MODEL_PATH, METRICS_PATH)
+    metrics = fit_evaluator(stage.evaluator, stage.seed, args.data, args.out, args.metrics)
     print(f"evaluator test accuracy: {metrics['test_accuracy']:.4f}")
 
 

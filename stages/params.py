@@ -1,18 +1,17 @@
-"""Stage `params`: validate params.yaml and write what each stage reads to resolved/."""
+"""Stage `params`: validate params.yaml and write what each stage reads to a folder (resolved/)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pipeline.cli import run_stage
+from pipeline.cli import run_stage, stage_arguments
 from pipeline.params import load_params, write_resolved
 
-OUT_DIR = Path("resolved")
+PATHS = {"out": "the folder for each stage's values, defaults filled in (replaced in one step)"}
 
 
 def main() -> None:
-    written = write_resolved(load_params(), OUT_DIR)
-    print(f"params.yaml is valid; wrote {len(written)} resolved files to {OUT_DIR}/")
+    args = stage_arguments(__doc__, PATHS)
+    written = write_resolved(load_params(), args.out)
+    print(f"params.yaml is valid; wrote {len(written)} resolved files to {args.out}/")
 
 
 if __name__ == "__main__":

@@ -1,26 +1,25 @@
-"""Stage `prepare`: read the chosen source, split it with the seed, write `data/prepared`."""
+"""Stage `prepare`: read the chosen source, split it with the seed, write the prepared data."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pipeline.cli import global_stage_params, quiet_tensorflow_import, run_stage, stage_arguments
 
-from pipeline.cli import global_stage_params, quiet_tensorflow_import, run_stage
-
-OUT_DIR = Path("data/prepared")
+PATHS = {"out": "the folder for the prepared shards and info.json (replaced in one step)"}
 
 
 def main() -> None:
+    args = stage_arguments(__doc__, PATHS)
     stage = global_stage_params("prepare")
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     with quiet_tensorflow_import():
         from pipeline.data.prepare import prepare_dataset
 
-    info = prepare_dataset(stage.prepare, seed=stage.seed, out_dir=OUT_DIR)
+    info = prepare_dataset(stage.prepare, seed=stage.seed, out_dir=args.out)
     counts = ", ".join(f"{name} {split.count}" for name, split in info.splits.items())
     shape = "x".join(str(d) for d in info.image_shape)
     print(
         f"prepared {info.source}: {shape} images, {info.num_classes} classes, {counts}; "
-        f"content {info.content_hash[:12]} -> {OUT_DIR}"
+        f"content {info.content_hash[:12]} -> {args.out}"
     )
 
 

@@ -1,34 +1,39 @@
 """Stage `report`: the summary of every model beside the floors, and the plots' data.
 
-reports/summary.md puts each model's metrics beside their real-vs-real floors;
-reports/plots/ gathers the training histories of the models in params.yaml
-for `dvc plots show`.
+The summary puts each model's metrics beside their real-vs-real floors; the
+plots folder gathers the training histories of the models in params.yaml for
+`dvc plots show`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pipeline.cli import global_stage_params, run_stage
+from pipeline.cli import global_stage_params, run_stage, stage_arguments
 from pipeline.report import plot_tables, write_plot_tables, write_summary
 
-SUMMARY_PATH = Path("reports/summary.md")
-PLOTS_DIR = Path("reports/plots")
+PATHS = {
+    "models_dir": "the folder of the models' folders (<model>/history.csv, quality.csv)",
+    "metrics_dir": "the folder of the models' metrics files (<model>.json)",
+    "exports_dir": "the folder of the models' exports (<model>/grid.png)",
+    "evaluator_metrics": "the evaluator's metrics file",
+    "summary": "the Markdown file to write",
+    "plots": "the folder for the plot tables `dvc plots show` draws (replaced in one step)",
+}
 
 
 def main() -> None:
+    args = stage_arguments(__doc__, PATHS)
     stage = global_stage_params("report")
     # Every input is read before anything is written.
-    tables = plot_tables(stage.models, models_dir=Path("models"))
+    tables = plot_tables(stage.models, models_dir=args.models_dir)
     write_summary(
         stage.models,
-        metrics_dir=Path("metrics"),
-        exports_dir=Path("exports"),
-        evaluator_metrics=Path("metrics/evaluator.json"),
-        out_path=SUMMARY_PATH,
+        metrics_dir=args.metrics_dir,
+        exports_dir=args.exports_dir,
+        evaluator_metrics=args.evaluator_metrics,
+        out_path=args.summary,
     )
-    write_plot_tables(tables, PLOTS_DIR)
-    print(f"wrote {SUMMARY_PATH} and {PLOTS_DIR}/")
+    write_plot_tables(tables, args.plots)
+    print(f"wrote {args.summary} and {args.plots}/")
 
 
 if __name__ == "__main__":

@@ -1,26 +1,34 @@
-"""Stage `train`: fit one model and write models/<name>/ (generator, histories, grids, run id)."""
+"""Stage `train`: fit one model and publish its folder (generator, histories, grids, run id)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pipeline.cli import model_stage_params, quiet_tensorflow_import, run_stage, stage_arguments
 
-from pipeline.cli import model_stage_params, quiet_tensorflow_import, run_stage
+PATHS = {
+    "data": "the prepared dataset to train on",
+    "classifier": "the evaluator's .keras file, which scores the generator during training",
+    "out": "the folder to publish: generator.keras, history.csv, quality.csv, samples/, "
+    "run.json (replaced in one step once training has succeeded)",
+    "checkpoints": "the folder for the resumable state and the outputs in progress, "
+    "outside DVC's outputs (deleted once training has succeeded)",
+}
 
 
 def main() -> None:
-    name, stage = model_stage_params("train", __doc__)
+    args = stage_arguments(__doc__, PATHS, per_model=True)
+    stage = model_stage_params("train", args.model)
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     with quiet_tensorflow_import():
         from pipeline.training import TrainPaths, train_model
 
     paths = TrainPaths(
-        data_dir=Path("data/prepared"),
-        out_dir=Path("models") / name,
-        checkpoint_dir=Path("checkpoints") / name,
-        classifier=Path("models/evaluator/classifier.keras"),
+        data_dir=args.data,
+        out_dir=args.out,
+        checkpoint_dir=args.checkpoints,
+        classifier=args.classifier,
     )
-    run_id = train_model(stage, name, paths)
-    print(f"trained {name}: {paths.outputs.generator} (MLflow run {run_id})")
+    run_id = train_model(stage, args.model, paths)
+    print(f"trained {args.model}: {paths.outputs.generator} (MLflow run {run_id})")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ from toy import (
     two_mode_mixture,
 )
 
-from pipeline.models import LOSSES, AdversarialModel
+from pipeline.models.adversarial import AdversarialModel
+from pipeline.models.conditioning import CONDITIONING
+from pipeline.models.losses import LOSSES
 from pipeline.models.regularisers import REGULARISERS
 
 LATENT_DIM = 8
@@ -44,6 +46,7 @@ def toy_model(
         loss=LOSSES[loss](),
         regularisers=regularisers,
         latent_dim=LATENT_DIM,
+        conditioning=CONDITIONING["concat" if conditional else "none"](),
         num_classes=2 if conditional else 0,
         d_steps=d_steps,
         seed=0,

@@ -85,7 +85,8 @@ def models(tmp_path_factory) -> dict[str, Path]:
     import keras
     from keras import layers
 
-    from pipeline.networks import mlp_generator
+    from pipeline.models.build import build_networks
+    from pipeline.params import ModelParams
 
     keras.utils.set_random_seed(0)
     folder = tmp_path_factory.mktemp("models")
@@ -97,7 +98,16 @@ def models(tmp_path_factory) -> dict[str, Path]:
     classifier = keras.Model(image, layers.Dense(CLASSES)(layers.Flatten()(image)))
     built = {
         "unconditional": unconditional,
-        "conditional": mlp_generator(LATENT_DIM, (6, 6, 3), [16], num_classes=CLASSES),
+        "conditional": build_networks(
+            ModelParams.model_validate(
+                {
+                    "family": "cgan",
+                    "network": {"kind": "mlp", "latent_dim": LATENT_DIM, "generator_units": [16]},
+                }
+            ),
+            (6, 6, 3),
+            CLASSES,
+        )[0],
         "classifier": classifier,
     }
     paths = {name: folder / f"{name}.keras" for name in built}

@@ -63,7 +63,8 @@ def uninterrupted(base, tmp_path_factory) -> Path:
 
 def killed_at(workspace: Path, point: str) -> None:
     command, env = stage_command("train", "gan")
-    command = [command[0], str(REPO_ROOT / "tests" / "killer.py"), point, "train", "gan"]
+    # [python, -m, stages.train, gan, --data, ...] -> [python, killer.py, POINT, train, gan, ...]
+    command = [command[0], str(REPO_ROOT / "tests" / "killer.py"), point, "train", *command[3:]]
     done = subprocess.run(
         command, cwd=workspace, env=env, capture_output=True, text=True, timeout=300
     )

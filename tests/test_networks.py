@@ -1,61 +1,189 @@
-"""The generator and discriminator builders: shapes, layouts, conditioning, standalone reload."""
+"""The network kinds: shapes, layouts, self-attention, D's wrapped layers, standalone reload."""
 
 from __future__ import annotations
+
+import json
 
 import keras
 import numpy as np
 import pytest
+from pydantic import TypeAdapter, ValidationError
 from standalone import run_standalone
 
-from pipeline.networks import build_networks, dcgan_start_size
-from pipeline.params import NetworkParams
+from pipeline.models.conditioning import (
+    AuxiliaryClassifier,
+    Concatenation,
+    Projection,
+    Unconditional,
+)
+from pipeline.models.networks import (
+    DCGAN,
+    MLP,
+    NETWORKS,
+    NetworkSettings,
+    ResNet,
+    dcgan_start_size,
+)
 
 LATENT = 16
 CLASSES = 10
 # Small widths keep every test fast; the layouts are those of the defaults.
 SMALL = {
-    "mlp": NetworkParams(
-        kind="mlp", latent_dim=LATENT, generator_units=[32], discriminator_units=[32]
-    ),
-    "dcgan": NetworkParams(kind="dcgan", latent_dim=LATENT, filters=8),
+    "mlp": MLP(latent_dim=LATENT, generator_units=[32], discriminator_units=[32]),
+    "dcgan": DCGAN(latent_dim=LATENT, filters=8),
+    "resnet": ResNet(latent_dim=LATENT, filters=8),
 }
+CONVOLUTIONAL = ["dcgan", "resnet"]
 
 
 def latents(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, LATENT)).astype("float32")
 
 
+def uniform_images(n: int, image_shape, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, (n, *image_shape)).astype("float32")
+
+
 def layer_types(model: keras.Model) -> list[str]:
     return [type(layer).__name__ for layer in model.layers]
 
 
-@pytest.mark.parametrize("num_classes", [0, CLASSES])
+def build(network, image_shape=(28, 28, 1), conditioning=None, wrap=None):
+    conditioning = conditioning or Unconditional()
+    num_classes = CLASSES if conditioning.conditional else 0
+    if wrap is None:
+        return network.build(image_shape, conditioning, num_classes)
+    return network.build(image_shape, conditioning, num_classes, wrap)
+
+
+# --- the schema ------------------------------------------------------------------
+
+
+def test_registry_and_union():
+    assert set(NETWORKS) == {"mlp", "dcgan", "resnet"}
+    adapter = TypeAdapter(NetworkSettings)
+    for kind, cls in NETWORKS.items():
+        assert isinstance(adapter.validate_python({"kind": kind}), cls)
+    assert adapter.validate_python({"kind": "dcgan", "filters": 32}).filters == 32
+    # Keys belong to their kind: the MLP has no convolutions to normalise.
+    with pytest.raises(ValidationError, match="discriminator_norm"):
+        adapter.validate_python({"kind": "mlp", "discriminator_norm": "layer"})
+    with pytest.raises(ValidationError):
+        adapter.validate_python({"kind": "vit"})
+
+
+def test_defaults():
+    mlp = MLP()
+    assert (mlp.latent_dim, mlp.generator_units, mlp.discriminator_units) == (
+        100,
+        [256, 512],
+        [512, 256],
+    )
+    assert (mlp.dropout, mlp.leaky_relu_slope) == (0.3, 0.2)
+    dcgan = DCGAN()
+    assert (dcgan.filters, dcgan.discriminator_norm, dcgan.attention_resolution) == (
+        64,
+        "batch",
+        None,
+    )
+    assert (ResNet().filters, ResNet().attention_resolution) == (64, None)
+    assert (MLP.generator_has_batch_norm, DCGAN.generator_has_batch_norm) == (False, True)
+    assert ResNet.generator_has_batch_norm
+
+
+@pytest.mark.parametrize("value", [0, -7, 7.0, "7", True])
+def test_attention_resolution_is_a_positive_int(value):
+    with pytest.raises(ValidationError, match="attention_resolution"):
+        DCGAN(attention_resolution=value)
+
+
+@pytest.mark.parametrize(
+    ("network", "mixes"),
+    [
+        (MLP(), False),
+        (DCGAN(), True),
+        (DCGAN(discriminator_norm="layer"), False),
+        (DCGAN(discriminator_norm="none"), False),
+        (ResNet(), False),
+    ],
+)
+def test_which_discriminators_mix_the_batch(network, mixes):
+    assert network.discriminator_mixes_batch() is mixes
+
+
+# --- shapes and inputs -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("conditional", [False, True])
 @pytest.mark.parametrize("image_shape", [(28, 28, 1), (32, 32, 3)])
-@pytest.mark.parametrize("kind", ["mlp", "dcgan"])
-def test_shapes_and_ranges(kind, image_shape, num_classes):
-    generator, discriminator = build_networks(SMALL[kind], image_shape, num_classes)
+@pytest.mark.parametrize("kind", list(NETWORKS))
+def test_shapes_and_ranges(kind, image_shape, conditional):
+    conditioning = Concatenation() if conditional else Unconditional()
+    generator, discriminator = build(SMALL[kind], image_shape, conditioning)
     assert (generator.name, discriminator.name) == ("generator", "discriminator")
     labels = np.arange(4, dtype="int32") % CLASSES
-    g_in = [latents(4), labels] if num_classes else latents(4)
+    g_in = [latents(4), labels] if conditional else latents(4)
     images = np.asarray(generator(g_in))
     assert images.shape == (4, *image_shape)
     assert images.min() >= -1 and images.max() <= 1
-    d_in = [images, labels] if num_classes else images
+    d_in = [images, labels] if conditional else images
     assert tuple(discriminator(d_in).shape) == (4, 1)
-    names = ["z", "label"] if num_classes else ["z"]
+    names = ["z", "label"] if conditional else ["z"]
     assert [t.name for t in generator.inputs] == names
     assert [t.name for t in discriminator.inputs] == ["image", *names[1:]]
     assert generator.output_shape == (None, *image_shape)
-    if num_classes:
+    if conditional:
         assert generator.input_shape == [(None, LATENT), (None,)]
         assert generator.inputs[1].dtype == "int32"
 
 
+def test_unconditional_networks_ignore_the_data_s_classes():
+    """A plain GAN on labelled data: the labels exist, the networks never see them."""
+    generator, discriminator = SMALL["mlp"].build((28, 28, 1), Unconditional(), CLASSES)
+    assert [t.name for t in generator.inputs] == ["z"]
+    assert [t.name for t in discriminator.inputs] == ["image"]
+
+
 def test_mlp_conditioning_widens_the_first_layer():
     """Mirza & Osindero: G sees 100 + 10 inputs, D sees 784 + 10."""
-    generator, discriminator = build_networks(NetworkParams(), (28, 28, 1), CLASSES)
+    generator, discriminator = MLP().build((28, 28, 1), Concatenation(), CLASSES)
     assert generator.get_layer("dense_0").kernel.shape == (110, 256)
     assert discriminator.get_layer("dense_0").kernel.shape == (794, 512)
+
+
+def test_mlp_layout():
+    """The seed material's layer names and order (saved weights are found by them)."""
+    generator, discriminator = MLP().build((28, 28, 1), Concatenation(), CLASSES)
+    assert [layer.name for layer in generator.layers] == [
+        "label",
+        "z",
+        "label_one_hot",
+        "z_label",
+        "dense_0",
+        "act_0",
+        "dense_1",
+        "act_1",
+        "pixels",
+        "image",
+    ]
+    assert [layer.name for layer in discriminator.layers] == [
+        "image",
+        "label",
+        "flatten",
+        "label_one_hot",
+        "pixels_label",
+        "dense_0",
+        "act_0",
+        "dropout_0",
+        "dense_1",
+        "act_1",
+        "dropout_1",
+        "logit",
+    ]
+    assert "BatchNormalization" not in layer_types(generator)
+
+
+# --- DCGAN ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -70,7 +198,7 @@ def test_dcgan_start_size(image_shape, expected):
     ("image_shape", "widths"), [((28, 28, 1), [8, 16]), ((32, 32, 3), [8, 16, 32])]
 )
 def test_dcgan_layout(image_shape, widths):
-    generator, discriminator = build_networks(SMALL["dcgan"], image_shape)
+    generator, discriminator = build(SMALL["dcgan"], image_shape)
     convs = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.Conv2D)]
     assert [c.filters for c in convs] == widths
     assert all(c.strides == (2, 2) for c in convs)
@@ -87,8 +215,10 @@ def test_dcgan_layout(image_shape, widths):
     assert isinstance(output, keras.layers.Conv2DTranspose) and output.name == "image"
     assert output.activation.__name__ == "tanh"
     assert layer_types(generator).count("BatchNormalization") == len(widths)
-    # N(0, 0.02) weights, as in the paper.
+    # N(0, 0.02) weights, as in the paper, the output layer included.
     assert np.std(np.asarray(convs[-1].kernel)) == pytest.approx(0.02, rel=0.1)
+    head = discriminator.get_layer("logit").kernel
+    assert np.abs(np.asarray(head)).max() < 0.02 * 6
 
 
 @pytest.mark.parametrize(
@@ -96,29 +226,73 @@ def test_dcgan_layout(image_shape, widths):
     [("batch", "BatchNormalization"), ("layer", "LayerNormalization"), ("none", None)],
 )
 def test_discriminator_norm(norm, expected):
-    _, discriminator = build_networks(SMALL["dcgan"], (32, 32, 3), discriminator_norm=norm)
-    types = layer_types(discriminator)
-    norms = [t for t in types if t.endswith("Normalization")]
+    network = DCGAN(latent_dim=LATENT, filters=8, discriminator_norm=norm)
+    _, discriminator = build(network, (32, 32, 3))
+    norms = [t for t in layer_types(discriminator) if t.endswith("Normalization")]
     assert norms == ([expected] * 2 if expected else [])
 
 
-def test_layer_norm_critic_treats_examples_independently():
+@pytest.mark.parametrize(
+    "network",
+    [DCGAN(latent_dim=LATENT, filters=8, discriminator_norm="layer"), SMALL["resnet"]],
+    ids=["dcgan-layer", "resnet"],
+)
+def test_critics_treat_examples_independently(network):
     """A gradient-penalty critic: one example's score must not depend on the rest of the batch."""
-    _, critic = build_networks(SMALL["dcgan"], (28, 28, 1), discriminator_norm="layer")
-    images = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    _, critic = build(network)
+    images = uniform_images(4, (28, 28, 1))
     together = np.asarray(critic(images, training=True))
     alone = np.asarray(critic(images[:1], training=True))
-    np.testing.assert_allclose(together[:1], alone, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(together[:1], alone, rtol=1e-5, atol=1e-5)
 
 
-def test_mlp_discriminator_ignores_norm():
-    _, discriminator = build_networks(SMALL["mlp"], (28, 28, 1), discriminator_norm="layer")
+# --- ResNet --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("image_shape", "blocks"), [((28, 28, 1), 2), ((32, 32, 3), 3)])
+def test_resnet_layout(image_shape, blocks):
+    generator, discriminator = build(SMALL["resnet"], image_shape)
+    g_names = [layer.name for layer in generator.layers]
+    d_names = [layer.name for layer in discriminator.layers]
+    # One up-block per doubling from the start square, each with two BatchNorms,
+    # plus the one before the output.
+    assert [f"up_{i}_add" in g_names for i in range(blocks + 1)] == [True] * blocks + [False]
+    assert layer_types(generator).count("BatchNormalization") == 2 * blocks + 1
+    start = image_shape[0] // 2**blocks
+    assert generator.get_layer("reshape").output.shape[1:] == (start, start, 8)
+    output = generator.get_layer("image")
+    assert output is generator.layers[-1] and output.activation.__name__ == "tanh"
+    # D: as many down-blocks, no normalisation, constant widths.
+    assert [f"down_{i}_add" in d_names for i in range(blocks + 1)] == [True] * blocks + [False]
     assert not [t for t in layer_types(discriminator) if t.endswith("Normalization")]
+    convs = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert {c.filters for c in convs} == {8} and len(convs) == 3 * blocks
+    # The optimised first block: no ReLU between the image and its first convolution.
+    assert "down_0_relu_0" not in d_names and "down_1_relu_0" in d_names
+    assert discriminator.get_layer("down_0_conv_0").input is discriminator.inputs[0]
+    # Global sum pooling over the start square's positions.
+    assert discriminator.get_layer("features_sum").scale == start * start
 
 
-@pytest.mark.parametrize("kind", ["mlp", "dcgan"])
+def test_resnet_sums_over_positions():
+    _, discriminator = build(SMALL["resnet"])
+    features = keras.Model(
+        discriminator.inputs,
+        [discriminator.get_layer("features_relu").output, discriminator.output],
+    )
+    maps, score = features([uniform_images(2, (28, 28, 1))])
+    head = discriminator.get_layer("logit")
+    pooled = np.asarray(maps).sum(axis=(1, 2))
+    expected = pooled @ np.asarray(head.kernel) + np.asarray(head.bias)
+    np.testing.assert_allclose(np.asarray(score), expected, rtol=1e-4, atol=1e-4)
+
+
+# --- labels, refusals ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(NETWORKS))
 def test_labels_change_the_outputs(kind):
-    generator, discriminator = build_networks(SMALL[kind], (28, 28, 1), CLASSES)
+    generator, discriminator = build(SMALL[kind], conditioning=Concatenation())
     z = np.repeat(latents(1), CLASSES, axis=0)
     labels = np.arange(CLASSES, dtype="int32")
     images = np.asarray(generator([z, labels]))
@@ -129,37 +303,186 @@ def test_labels_change_the_outputs(kind):
     assert len(np.unique(scores)) == CLASSES
 
 
+@pytest.mark.parametrize("kind", CONVOLUTIONAL)
 @pytest.mark.parametrize("image_shape", [(28, 32, 1), (27, 27, 1), (18, 18, 1), (7, 7, 1)], ids=str)
-def test_unreachable_dcgan_shapes_are_refused(image_shape):
-    with pytest.raises(ValueError, match="dcgan networks"):
-        build_networks(SMALL["dcgan"], image_shape)
+def test_unreachable_shapes_are_refused(kind, image_shape):
+    with pytest.raises(ValueError, match=f"{kind} networks"):
+        build(SMALL[kind], image_shape)
 
 
 def test_bad_arguments_are_refused():
-    with pytest.raises(ValueError, match="discriminator_norm"):
-        build_networks(SMALL["dcgan"], (28, 28, 1), discriminator_norm="group")
+    with pytest.raises(ValidationError, match="discriminator_norm"):
+        DCGAN(discriminator_norm="group")
     with pytest.raises(ValueError, match="num_classes"):
-        build_networks(SMALL["dcgan"], (28, 28, 1), num_classes=-1)
+        SMALL["dcgan"].build((28, 28, 1), Unconditional(), -1)
+    with pytest.raises(ValueError, match="needs labelled data"):
+        SMALL["dcgan"].build((28, 28, 1), Concatenation(), 0)
+    with pytest.raises(ValueError, match="mlp generator has no BatchNorm"):
+        SMALL["mlp"].build((28, 28, 1), Projection(generator_input="batch_norm"), CLASSES)
 
 
-def test_conditional_dcgan_reloads_without_project_code(tmp_path):
-    generator, discriminator = build_networks(SMALL["dcgan"], (28, 28, 1), CLASSES)
-    z, labels = latents(4), np.array([0, 3, 7, 9], dtype="int32")
-    images = np.asarray(generator([z, labels]))
-    scores = np.asarray(discriminator([images, labels]))
-    generator.save(tmp_path / "g.keras")
-    discriminator.save(tmp_path / "d.keras")
-    np.savez(tmp_path / "io.npz", z=z, labels=labels, images=images, scores=scores)
+# --- self-attention --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "image_shape", "resolution"),
+    [("dcgan", (28, 28, 1), 14), ("resnet", (28, 28, 1), 7), ("resnet", (32, 32, 3), 16)],
+)
+def test_self_attention(kind, image_shape, resolution):
+    network = SMALL[kind].model_copy(update={"attention_resolution": resolution})
+    generator, discriminator = build(network, image_shape, Concatenation())
+    labels = np.arange(2, dtype="int32")
+    images = np.asarray(generator([latents(2), labels]))
+    assert images.shape == (2, *image_shape)
+    assert tuple(discriminator([images, labels]).shape) == (2, 1)
+    for model in (generator, discriminator):
+        attention = model.get_layer("attention_heads")
+        assert isinstance(attention, keras.layers.MultiHeadAttention)
+        assert layer_types(model).count("MultiHeadAttention") == 1
+        block_in = model.get_layer("attention_tokens").input
+        assert block_in.shape[1] == resolution
+        channels = block_in.shape[-1]
+        assert (attention.num_heads, attention.key_dim) == (1, max(channels // 8, 1))
+        # SAGAN's gamma = 0: the block starts as the identity.
+        block = keras.Model(block_in, model.get_layer("attention_residual").output)
+        maps = np.random.default_rng(1).standard_normal((2, *block_in.shape[1:]), "float32")
+        np.testing.assert_array_equal(np.asarray(block(maps)), maps)
+
+
+def test_attention_is_off_by_default():
+    generator, discriminator = build(SMALL["resnet"])
+    assert "MultiHeadAttention" not in layer_types(generator) + layer_types(discriminator)
+
+
+@pytest.mark.parametrize(
+    ("kind", "image_shape", "resolution", "allowed"),
+    [
+        ("dcgan", (28, 28, 1), 28, "[7, 14]"),
+        ("dcgan", (32, 32, 3), 7, "[4, 8, 16]"),
+        ("resnet", (28, 28, 1), 3, "[7, 14]"),
+    ],
+)
+def test_a_resolution_the_networks_lack_is_refused(kind, image_shape, resolution, allowed):
+    network = SMALL[kind].model_copy(update={"attention_resolution": resolution})
+    with pytest.raises(ValueError, match="network.attention_resolution") as raised:
+        build(network, image_shape)
+    assert f"= {resolution}:" in str(raised.value) and allowed in str(raised.value)
+
+
+# --- wrap: every weight layer of D ------------------------------------------------------
+
+
+class CountingWrap:
+    """Wraps each layer in spectral normalisation and remembers which it wrapped."""
+
+    def __init__(self):
+        self.wrapped: list[str] = []
+
+    def __call__(self, layer):
+        self.wrapped.append(layer.name)
+        return keras.layers.SpectralNormalization(layer)
+
+
+WEIGHT_LAYERS = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Embedding)
+
+
+@pytest.mark.parametrize(
+    "conditioning",
+    [Unconditional(), Concatenation(), Projection(), AuxiliaryClassifier()],
+    ids=lambda c: c.kind,
+)
+@pytest.mark.parametrize("kind", list(NETWORKS))
+def test_wrap_reaches_every_discriminator_weight_layer(kind, conditioning):
+    network = SMALL[kind]
+    if kind != "mlp":
+        network = network.model_copy(update={"attention_resolution": 7})
+    wrap = CountingWrap()
+    generator, discriminator = build(network, conditioning=conditioning, wrap=wrap)
+    wrappers = [
+        layer
+        for layer in discriminator.layers
+        if isinstance(layer, keras.layers.SpectralNormalization)
+    ]
+    assert sorted(w.layer.name for w in wrappers) == sorted(wrap.wrapped)
+    # No weight layer is left bare, but for the attention block (see attention.py).
+    bare = [
+        layer.name
+        for layer in discriminator.layers
+        if isinstance(layer, WEIGHT_LAYERS) and not layer.name.startswith("attention")
+    ]
+    assert bare == []
+    heads = {"none": 1, "concat": 1, "projection": 2, "acgan": 2}[conditioning.kind]
+    trunk = {"mlp": 1, "dcgan": 2, "resnet": 6}[kind]  # resnet: 3 convolutions a block
+    assert len(wrap.wrapped) == trunk + heads
+    assert "SpectralNormalization" not in layer_types(generator)
+    # And D still runs where SN does its work: in training.
+    images = uniform_images(2, (28, 28, 1))
+    d_in = [images, np.array([1, 2], "int32")] if len(discriminator.inputs) == 2 else images
+    outputs = discriminator(d_in, training=True)
+    for output in outputs if isinstance(outputs, list) else [outputs]:
+        assert np.isfinite(np.asarray(output)).all()
+
+
+# --- standalone reload ---------------------------------------------------------------------
+
+RELOAD_CASES = {
+    f"{kind}-{name}": (kind, conditioning)
+    for kind in NETWORKS
+    for name, conditioning in {
+        "none": Unconditional(),
+        "concat": Concatenation(),
+        "concat-bn": Concatenation(generator_input="batch_norm"),
+        "projection": Projection(),
+        "projection-bn": Projection(generator_input="batch_norm"),
+        "acgan": AuxiliaryClassifier(),
+        "acgan-bn": AuxiliaryClassifier(generator_input="batch_norm"),
+    }.items()
+    if not (kind == "mlp" and conditioning.uses_generator_batch_norm())
+}
+
+
+def test_every_network_reloads_without_project_code(tmp_path):
+    """Every kind under every conditioning (and with attention) loads with Keras alone."""
+    cases = {
+        name: (SMALL[kind], conditioning) for name, (kind, conditioning) in RELOAD_CASES.items()
+    }
+    for kind in CONVOLUTIONAL:
+        attentive = SMALL[kind].model_copy(update={"attention_resolution": 7})
+        cases[f"{kind}-attention"] = (attentive, Projection(generator_input="batch_norm"))
+    manifest = {}
+    labels = np.array([0, 3, 7, 9], dtype="int32")
+    for name, (network, conditioning) in cases.items():
+        generator, discriminator = build(network, conditioning=conditioning)
+        z = latents(4)
+        g_in = [z, labels] if conditioning.conditional else z
+        images = np.asarray(generator(g_in))
+        d_label = conditioning.conditional and conditioning.discriminator_takes_label
+        scores = discriminator([images, labels] if d_label else images)
+        scores = scores if isinstance(scores, list) else [scores]
+        generator.save(tmp_path / f"{name}-g.keras")
+        discriminator.save(tmp_path / f"{name}-d.keras")
+        arrays = {f"score{i}": np.asarray(s) for i, s in enumerate(scores)}
+        np.savez(tmp_path / f"{name}.npz", z=z, labels=labels, images=images, **arrays)
+        manifest[name] = [conditioning.conditional, d_label, len(scores)]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     printed = run_standalone(
         """
-        import keras, numpy as np
-        io = np.load("io.npz")
-        g = keras.saving.load_model("g.keras")
-        d = keras.saving.load_model("d.keras")
-        np.testing.assert_allclose(g([io["z"], io["labels"]]), io["images"], atol=1e-6)
-        np.testing.assert_allclose(d([io["images"], io["labels"]]), io["scores"], atol=1e-5)
-        print([t.name for t in g.inputs], [t.name for t in d.inputs])
+        import json, keras, numpy as np
+        for name, (g_label, d_label, outputs) in json.load(open("manifest.json")).items():
+            io = np.load(f"{name}.npz")
+            g = keras.saving.load_model(f"{name}-g.keras")
+            d = keras.saving.load_model(f"{name}-d.keras")
+            images = g([io["z"], io["labels"]] if g_label else io["z"])
+            np.testing.assert_allclose(images, io["images"], atol=1e-5, err_msg=name)
+            scores = d([io["images"], io["labels"]] if d_label else io["images"])
+            scores = scores if isinstance(scores, list) else [scores]
+            assert len(scores) == outputs, name
+            for i, score in enumerate(scores):
+                np.testing.assert_allclose(score, io[f"score{i}"], atol=1e-4, err_msg=name)
+            print(name, [t.name for t in g.inputs], [t.name for t in d.inputs])
         """,
         tmp_path,
     )
-    assert "['z', 'label'] ['image', 'label']" in printed
+    assert "dcgan-concat ['z', 'label'] ['image', 'label']" in printed
+    assert "resnet-acgan-bn ['z', 'label'] ['image']" in printed
+    assert len(printed.splitlines()) == len(cases)

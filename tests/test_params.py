@@ -91,10 +91,23 @@ def test_out_of_range_value(raw):
 
 
 def test_value_outside_a_choice_lists_the_choices(raw):
-    raw["gan"]["loss"] = "wasserstein"
+    raw["gan"]["train"]["strategy"] = "tpu"
     message = error_for(raw)
-    assert "gan.loss = 'wasserstein'" in message
-    assert "'minimax'" in message and "'non_saturating'" in message
+    assert "gan.train.strategy = 'tpu'" in message
+    assert "'auto'" in message and "'mirrored'" in message
+
+
+def test_an_unknown_part_lists_the_registered_ones(raw):
+    raw["gan"]["loss"] = {"name": "wasserstain"}
+    message = error_for(raw)
+    assert "gan.loss.name = 'wasserstain': unknown (allowed: non_saturating, minimax" in message
+    raw["gan"]["loss"] = {"name": "hinge"}
+    raw["gan"]["network"]["kind"] = "transformer"
+    assert "gan.network.kind = 'transformer': unknown (allowed: mlp, dcgan" in error_for(raw)
+    raw["gan"]["network"] = {"kind": "mlp"}
+    raw["gan"]["regularisers"] = {"dropout": {}}
+    message = error_for(raw)
+    assert "gan.regularisers.dropout: unknown key (allowed:" in message and "r1" in message
 
 
 def test_model_without_a_section(raw):
@@ -137,33 +150,128 @@ def test_flatten_gives_dotted_keys(raw):
     flat = flatten(parse_params(raw).model("gan"))
     assert flat["train.d_optimizer.learning_rate"] == pytest.approx(2e-4)
     assert flat["network.generator_units"] == [256, 512]
+    assert flat["loss.name"] == "non_saturating"
 
 
-def test_each_family_gets_its_papers_defaults(raw):
+def test_each_family_gets_its_papers_parts(raw):
     raw["models"] = ["gan", "wgan", "wgan_gp", "cgan"]
     raw["wgan"] = {"family": "wgan"}
     raw["wgan_gp"] = {"family": "wgan_gp", "train": {"d_steps": 3}}
     raw["cgan"] = {"family": "cgan"}
     params = parse_params(raw)
     wgan = params.model("wgan")
-    assert wgan.train.d_steps == 5 and wgan.clip_value == 0.01
+    assert wgan.loss.name == "wasserstein" and wgan.train.d_steps == 5
+    assert wgan.regularisers.weight_clipping.clip_value == 0.01
     assert (wgan.train.d_optimizer.name, wgan.train.d_optimizer.learning_rate) == ("rmsprop", 5e-5)
     gp = params.model("wgan_gp")
-    assert gp.train.d_steps == 3, "a key the section sets wins over the family default"
+    assert gp.train.d_steps == 3, "a key the section sets wins over the preset"
     assert gp.train.g_optimizer.beta_1 == 0.0 and gp.train.g_optimizer.beta_2 == 0.9
-    assert gp.network.discriminator_norm == "layer" and gp.gradient_penalty == 10.0
+    assert (
+        gp.regularisers.gradient_penalty.weight == 10.0 and gp.regularisers.weight_clipping is None
+    )
     assert params.model("cgan").conditional is True
+    assert params.model("cgan").conditioning.kind == "concat"
     assert params.model("gan").conditional is False
 
 
-def test_family_contradictions_are_rejected(raw):
-    raw["gan"]["family"] = "cgan"
-    raw["gan"]["conditional"] = False
-    assert "gan.conditional = False: a cgan is conditional" in error_for(raw)
-    raw["gan"] = {"family": "wgan_gp", "network": {"discriminator_norm": "batch"}}
-    assert "gan.network.discriminator_norm = 'batch'" in error_for(raw)
-    raw["gan"] = {"family": "wgan", "train": {"label_smoothing": 0.1}}
-    assert "gan.train.label_smoothing = 0.1: a critic has no labels" in error_for(raw)
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ({"family": "lsgan"}, {"loss": "least_squares", "conditioning": "none", "d_steps": 1}),
+        (
+            {"family": "sngan"},
+            {"loss": "hinge", "regularisers": ["spectral_norm"], "d_steps": 5, "beta_1": 0.0},
+        ),
+        ({"family": "acgan"}, {"loss": "non_saturating", "conditioning": "acgan"}),
+        (
+            {"family": "projection"},
+            {"loss": "hinge", "conditioning": "projection", "regularisers": ["spectral_norm"]},
+        ),
+        ({"family": "dcgan"}, {"network": "dcgan", "regularisers": []}),
+    ],
+)
+def test_each_new_preset_names_its_papers_parts(raw, section, expected):
+    raw["gan"] = section
+    model = parse_params(raw).model("gan")
+    found = {
+        "loss": model.loss.name,
+        "conditioning": model.conditioning.kind,
+        "network": model.network.kind,
+        "regularisers": [name for name, _ in model.regularisers.named_parts()],
+        "d_steps": model.train.d_steps,
+        "beta_1": model.train.d_optimizer.beta_1,
+    }
+    assert {key: found[key] for key in expected} == expected
+
+
+def test_a_section_overrides_any_part_of_its_preset(raw):
+    raw["gan"] = {
+        "family": "sngan",
+        "loss": {"name": "least_squares"},
+        "regularisers": {"r1": {"gamma": 1.0}, "spectral_norm": None},
+        "network": {"kind": "dcgan", "filters": 16, "discriminator_norm": "none"},
+    }
+    model = parse_params(raw).model("gan")
+    assert model.loss.name == "least_squares"
+    assert [name for name, _ in model.regularisers.named_parts()] == ["r1"]
+    assert (model.network.kind, model.network.filters) == ("dcgan", 16)
+    assert model.train.d_steps == 5, "what the section leaves alone stays the preset's"
+
+
+def test_a_part_of_another_kind_replaces_the_presets_settings(raw):
+    # The preset's `label_smoothing` would not apply to hinge: naming another
+    # loss starts from that loss's own defaults.
+    raw["gan"] = {"family": "gan", "loss": {"name": "non_saturating", "label_smoothing": 0.1}}
+    assert parse_params(raw).model("gan").loss.label_smoothing == 0.1
+    raw["gan"]["loss"] = {"name": "hinge"}
+    assert parse_params(raw).model("gan").loss.name == "hinge"
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (
+            {"family": "sngan", "loss": {"clip_value": 0.01}},
+            "gan.loss.clip_value: does not apply when gan.loss.name is 'hinge' (allowed: name)",
+        ),
+        (
+            {"family": "wgan", "loss": {"label_smoothing": 0.1}},
+            "gan.loss.label_smoothing: does not apply when gan.loss.name is 'wasserstein'",
+        ),
+        (
+            {"family": "gan", "network": {"kind": "dcgan", "generator_units": [64]}},
+            "gan.network.generator_units: does not apply when gan.network.kind is 'dcgan'",
+        ),
+        (
+            {"family": "gan", "train": {"d_optimizer": {"momentum": 0.9}}},
+            "gan.train.d_optimizer.momentum: does not apply when gan.train.d_optimizer.name is "
+            "'adam' (allowed: beta_1, beta_2, learning_rate, name)",
+        ),
+        (
+            {"family": "wgan_gp", "network": {"kind": "dcgan", "discriminator_norm": "batch"}},
+            "gan.regularisers.gradient_penalty: its penalty differentiates D per example",
+        ),
+        (
+            {"family": "gan", "regularisers": {"r1": {"gamma": 1.0}}, "network": {"kind": "dcgan"}},
+            "gan.regularisers.r1: its penalty differentiates D per example",
+        ),
+        (
+            {"family": "cgan", "conditioning": {"generator_input": "batch_norm"}},
+            "gan.conditioning.generator_input = 'batch_norm': the mlp generator has no BatchNorm",
+        ),
+        (
+            {"family": "gan", "conditioning": {"generator_input": "batch_norm"}},
+            "gan.conditioning.generator_input: does not apply when gan.conditioning.kind is 'none'",
+        ),
+        (
+            {"family": "gan", "train": {"label_smoothing": 0.1}},
+            "gan.train.label_smoothing: unknown key (allowed:",
+        ),
+    ],
+)
+def test_keys_that_do_not_apply_are_one_line_errors(raw, section, expected):
+    raw["gan"] = section
+    assert expected in error_for(raw)
 
 
 # --- every bad params file: one short line naming the key and what is allowed ----
@@ -286,13 +394,21 @@ BAD_FILES: list[tuple[str, Mutation, tuple[str, ...]]] = [
         edit(evaluator__learning_rate="inf"),
         ("evaluator.learning_rate = 'inf'", "finite number"),
     ),
-    ("infinite clip value", edit(wgan__clip_value=float("inf")), ("wgan.clip_value = inf",)),
+    (
+        "infinite clip value",
+        edit(wgan__regularisers={"weight_clipping": {"clip_value": float("inf")}}),
+        ("wgan.regularisers.weight_clipping.clip_value = inf",),
+    ),
     (
         "negative infinite penalty",
-        edit(wgan_gp__gradient_penalty=float("-inf")),
-        ("wgan_gp.gradient_penalty = -inf", "finite number"),
+        edit(wgan_gp__regularisers__gradient_penalty__weight=float("-inf")),
+        ("wgan_gp.regularisers.gradient_penalty.weight = -inf", "finite number"),
     ),
-    ("infinite l2", edit(gan__train__l2_penalty=float("inf")), ("gan.train.l2_penalty = inf",)),
+    (
+        "infinite l2",
+        edit(gan__regularisers={"l2": {"weight": float("inf")}}),
+        ("gan.regularisers.l2.weight = inf",),
+    ),
     ("nan fraction", edit(prepare__test_fraction=float("nan")), ("prepare.test_fraction = nan",)),
     # 6. sizes that can only be typos
     ("train epochs", edit(gan__train__epochs=10**12), ("gan.train.epochs", f"{OVER} {MAX_EPOCHS}")),
@@ -312,7 +428,11 @@ BAD_FILES: list[tuple[str, Mutation, tuple[str, ...]]] = [
         edit(gan__network__discriminator_units=[8] * (MAX_LAYERS + 1)),
         ("gan.network.discriminator_units = [8, 8, 8, 8, ...]", f"at most {MAX_LAYERS} items"),
     ),
-    ("filters", edit(gan__network__filters=10**6), ("gan.network.filters", str(MAX_FILTERS))),
+    (
+        "filters",
+        edit(gan__network={"kind": "dcgan", "filters": 10**6}),
+        ("gan.network.filters", str(MAX_FILTERS)),
+    ),
     (
         "train batch size",
         edit(cgan__train__batch_size=10**9),
@@ -482,18 +602,25 @@ def test_shipped_params_resolve_to_the_values_training_used():
         2e-4,
         1e-4,
     ]
-    assert [resolved[n][f"{optimizer}beta_1"] for n in params.models] == [0.5, 0.5, 0.5, 0.0]
+    assert [resolved[n].get(f"{optimizer}beta_1") for n in params.models] == [0.5, 0.5, None, 0.0]
     assert resolved["wgan_gp"][f"{optimizer}beta_2"] == 0.9
-    assert resolved["wgan_gp"]["network.discriminator_norm"] == "layer"
-    assert resolved["cgan"]["conditional"] is True
-    assert resolved["wgan"]["clip_value"] == 0.01
+    assert resolved["wgan_gp"]["regularisers.gradient_penalty.weight"] == 10.0
+    assert resolved["cgan"]["conditioning.kind"] == "concat"
+    assert resolved["wgan"]["regularisers.weight_clipping.clip_value"] == 0.01
+    assert [resolved[n]["loss.name"] for n in params.models] == [
+        "non_saturating",
+        "non_saturating",
+        "wasserstein",
+        "wasserstein",
+    ]
 
 
 def test_sizes_at_their_limits_are_accepted(raw):
     raw["gan"]["train"].update(epochs=MAX_EPOCHS, batch_size=MAX_BATCH_SIZE, d_steps=MAX_D_STEPS)
     raw["gan"]["network"].update(
-        latent_dim=MAX_LATENT_DIM, filters=MAX_FILTERS, generator_units=[MAX_UNITS] * MAX_LAYERS
+        latent_dim=MAX_LATENT_DIM, generator_units=[MAX_UNITS] * MAX_LAYERS
     )
+    raw["cgan"]["network"] = {"kind": "dcgan", "filters": MAX_FILTERS}
     raw["evaluate"].update(
         num_samples=MAX_SAMPLES, kid_subsets=MAX_KID_SUBSETS, kid_subset_size=MAX_SAMPLES
     )

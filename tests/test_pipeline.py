@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO_ROOT
+from dvcyaml import stage_argv
 
 pytestmark = pytest.mark.slow
 
@@ -387,7 +388,12 @@ def append_comment(module: str) -> Callable[[Path], None]:
 
 @pytest.mark.parametrize(
     "module",
-    ["pipeline/networks.py", "pipeline/data/verify.py", "pipeline/report.py", "pipeline/fileio.py"],
+    [
+        "pipeline/models/networks/mlp.py",
+        "pipeline/data/verify.py",
+        "pipeline/report.py",
+        "pipeline/fileio.py",
+    ],
 )
 def test_editing_a_module_makes_every_stage_that_runs_it_stale(repo, module):
     with edited(repo, module, append_comment(module)):
@@ -584,8 +590,9 @@ def test_bad_params_fail_in_one_line_and_write_nothing(tmp_path):
     params["gan"]["train"]["batch_size"] = 0
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     before = sorted(p.relative_to(root) for p in root.rglob("*") if ".git" not in p.parts)
-    for stage in (["stages.prepare"], ["stages.train", "gan"], ["stages.evaluate", "gan"]):
-        done = run(root, sys.executable, "-m", *stage, check=False)
+    for stage in (("prepare",), ("train", "gan"), ("evaluate", "gan")):
+        _python, *args = stage_argv(*stage)
+        done = run(root, sys.executable, *args, check=False)
         assert done.returncode == 2, done.stderr
         lines = done.stderr.strip().splitlines()
         assert lines == [

@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO_ROOT
+from dvcyaml import DVC_YAML
 from test_report import write_histories
 
 from pipeline.report import LONG_SERIES, QUALITY, plot_tables, write_plot_tables
 
 PLOTS_DIR = REPO_ROOT / ".dvc" / "plots"
 PAGE = PLOTS_DIR / "page.html"
-DVC_YAML = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())
 # A <script> that loads its code from elsewhere.
 REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc\s*=", re.IGNORECASE)
 CHART = re.compile(r"var spec = (.*?);\s*vegaEmbed\('#(.*?)', spec\);", re.DOTALL)

@@ -148,9 +148,21 @@ def test_a_process_tag_tells_live_processes_from_gone_ones():
 @pytest.mark.parametrize(
     ("section", "absent", "present"),
     [
-        ({"family": "gan"}, ["clip_value", "gradient_penalty", "network.filters"], ["loss"]),
-        ({"family": "wgan"}, ["loss", "gradient_penalty", "train.label_smoothing"], ["clip_value"]),
-        ({"family": "wgan_gp"}, ["loss", "clip_value"], ["gradient_penalty"]),
+        (
+            {"family": "gan"},
+            ["regularisers.weight_clipping", "regularisers.gradient_penalty", "network.filters"],
+            ["loss.name", "loss.label_smoothing"],
+        ),
+        (
+            {"family": "wgan"},
+            ["loss.label_smoothing", "regularisers.gradient_penalty"],
+            ["regularisers.weight_clipping.clip_value"],
+        ),
+        (
+            {"family": "wgan_gp"},
+            ["loss.label_smoothing", "regularisers.weight_clipping"],
+            ["regularisers.gradient_penalty.weight"],
+        ),
         (
             {"family": "gan", "network": {"kind": "dcgan"}},
             ["network.generator_units", "network.dropout"],

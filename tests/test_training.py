@@ -23,9 +23,10 @@ TINY = {
 }
 
 
-def tiny_params(**train):
+def tiny_params(section: dict | None = None, **train):
     raw = json.loads(json.dumps(TINY))
     raw["gan"]["train"].update(train)
+    raw["gan"].update(section or {})
     return parse_params(raw).model("gan")
 
 
@@ -181,8 +182,13 @@ def test_conditional_wgan_gp_with_dcgan_networks_trains_and_draws_a_row_per_clas
         "models": ["m"],
         "m": {
             "family": "wgan_gp",
-            "conditional": True,
-            "network": {"kind": "dcgan", "latent_dim": 16, "filters": 8},
+            "conditioning": {"kind": "concat"},
+            "network": {
+                "kind": "dcgan",
+                "latent_dim": 16,
+                "filters": 8,
+                "discriminator_norm": "layer",
+            },
             "train": {"epochs": 1, "batch_size": 200, "grid_size": 3},
         },
     }
@@ -205,19 +211,24 @@ def kernel_norm(network: keras.Model) -> float:
 
 
 def test_stabilisers_change_training_and_the_ema_generator_is_saved(tmp_path, mnist5k_dir):
-    def fit(name: str, **train):
-        params = tiny_params(epochs=1, **train)
+    def fit(name: str, section: dict | None = None):
+        params = tiny_params(section, epochs=1)
         return fit_model(params, 0, paths_in(tmp_path / name, mnist5k_dir), "fp", verbose=0)
 
     plain = fit("plain")
-    options = {"l2_penalty": 1.0, "instance_noise": 0.5, "label_smoothing": 0.1}
-    trained = {name: fit(name, **{name: value}) for name, value in options.items()}
+    options = {
+        "l2": {"regularisers": {"l2": {"weight": 1.0}}},
+        "instance_noise": {"regularisers": {"instance_noise": {"std": 0.5}}},
+        "diff_augment": {"regularisers": {"diff_augment": {}}},
+        "label_smoothing": {"loss": {"name": "non_saturating", "label_smoothing": 0.1}},
+    }
+    trained = {name: fit(name, section) for name, section in options.items()}
     for name, model in trained.items():
         pairs = zip(weights_of(plain), weights_of(model), strict=True)
         assert any(not np.array_equal(a, b) for a, b in pairs), f"{name} had no effect"
-    assert kernel_norm(trained["l2_penalty"].discriminator) < kernel_norm(plain.discriminator)
+    assert kernel_norm(trained["l2"].discriminator) < kernel_norm(plain.discriminator)
 
-    averaged = fit("ema", generator_ema=0.9)
+    averaged = fit("ema", {"regularisers": {"ema": {"momentum": 0.9}}})
     # The EMA does not steer training: D is the same as without it, G holds the average.
     for a, b in zip(plain.discriminator.weights, averaged.discriminator.weights, strict=True):
         np.testing.assert_array_equal(a, b)

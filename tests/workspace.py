@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 from conftest import REPO_ROOT
+from dvcyaml import stage_argv
 
 TINY_PARAMS = {
     "evaluator": {"epochs": 1},
@@ -23,16 +24,19 @@ TINY_PARAMS = {
 }
 
 
-def stage_command(*args: str) -> tuple[list[str], dict[str, str]]:
-    """`python -m stages.<args>`, and an environment where the project is importable."""
+def stage_command(stage: str, model: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command dvc.yaml runs for `stage` (and `model`), with the paths it gives, and an
+    environment where the project is importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
     env.update(PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="3")
-    return [sys.executable, "-m", f"stages.{args[0]}", *args[1:]], env
+    python, *args = stage_argv(stage, model)
+    assert python == "python", python
+    return [sys.executable, *args], env
 
 
-def run_stage(workspace: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run a stage script in `workspace` to the end."""
-    command, env = stage_command(*args)
+def run_stage(workspace: Path, stage: str, model: str | None = None) -> subprocess.CompletedProcess:
+    """Run a stage script in `workspace` to the end, as `dvc repro` runs it."""
+    command, env = stage_command(stage, model)
     return subprocess.run(
         command, cwd=workspace, env=env, capture_output=True, text=True, timeout=300
     )

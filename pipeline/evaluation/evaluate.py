@@ -17,9 +17,11 @@ from pipeline.data import DatasetInfo, load_arrays, verify_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.classifier import embed, feature_extractor
 from pipeline.evaluation.suite import (
+    METRICS,
     SAMPLE_SIZE_KEYS,
     Embedded,
     Reference,
+    floor_scores,
     full_scores,
     quick_scores,
     sample_sizes,
@@ -37,26 +39,20 @@ from pipeline.saved_models import check_generator, load_keras, require_finite
 
 Scorer = Callable[[keras.Model], dict[str, float]]
 
-# The few numbers a person compares first, each written beside its floor to
-# metrics/headline/<model>.json, which `dvc exp show` and `dvc metrics show`
-# lead with; the full set stays in metrics/<model>.json.
-HEADLINE_METRICS = (
-    "domain_fid",
-    "precision",
-    "recall",
-    "classes_covered",
-    "class_kl",
-    "conditional_accuracy",
-)
-
 
 def headline(metrics: dict[str, float | int]) -> dict[str, float | int]:
-    """The headline metrics of a full metrics dict, each followed by its floor."""
+    """The headline metrics (`Metric.headline`) of a full metrics dict, each followed by its floor.
+
+    They are the few numbers a person compares first, written to
+    metrics/headline/<model>.json, which `dvc exp show` and `dvc metrics
+    show` lead with; the full set stays in metrics/<model>.json.
+    """
     picked: dict[str, float | int] = {}
-    for key in HEADLINE_METRICS:
-        if key in metrics:
-            picked[key] = metrics[key]
-            picked[f"{key}_floor"] = metrics[f"{key}_floor"]
+    for metric in METRICS.values():
+        if metric.headline and metric.name in metrics:
+            picked[metric.name] = metrics[metric.name]
+            if metric.floor:
+                picked[f"{metric.name}_floor"] = metrics[f"{metric.name}_floor"]
     return picked
 
 
@@ -86,8 +82,9 @@ def evaluate_generator(
         classifier_path: the trained evaluator (`.keras`).
 
     Returns:
-        The metrics of `pipeline.evaluation.suite.full_scores`, each followed
-        by `<name>_floor` (real test against the same real train sample),
+        The metrics of `pipeline.evaluation.suite.full_scores`, each with a
+        floor followed by `<name>_floor` (real test against the same real
+        train sample),
         and the sample sizes; ready for `metrics/<model>.json`. A
         conditional generator is asked for every class in turn and adds
         conditional_accuracy and conditional_cross_entropy (their floor is
@@ -112,7 +109,7 @@ def evaluate_generator(
     real = Embedded(features, logits, test_labels if sample.requested is not None else None)
 
     scores = full_scores(reference, sample, params)
-    floors = full_scores(reference, real, params)
+    floors = floor_scores(reference, real, params)
     return {**with_floors(scores, floors), **sample_sizes(params, info.num_classes)}
 
 
@@ -183,7 +180,7 @@ def training_scorer(
     num_samples: int,
     batch_size: int = 256,
 ) -> Scorer:
-    """A function that scores a generator with the cheap metrics, for use during training.
+    """A function that scores a generator with the cheap metrics (`quick_scores`), during training.
 
     The real reference is embedded once, here; each call then costs one
     generation and one forward pass of `num_samples` images.

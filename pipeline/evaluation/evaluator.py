@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import progress_verbosity
 from pipeline.data import load_split, verify_prepared
 from pipeline.evaluation.classifier import train_classifier
 from pipeline.fileio import atomic_file, write_json
 from pipeline.params import EvaluatorParams
+from pipeline.progress import progress_verbosity
 
 
 def fit_evaluator(

@@ -1,4 +1,15 @@
-"""Every metric of one sample against a reference, and the real-vs-real floor beside it.
+"""The metric registry: every metric, registered once, and the scores computed from it.
+
+A metric is a `Metric` entry (its key, label, direction, and where it goes:
+scored during training, headline, charted, conditional models only, with a
+floor) registered on the function that computes it with `@register_metric`,
+after stylegan2-ada's `metric_main.py`. Everything that lists metrics reads
+`METRICS`: the scores here (`full_scores`, `floor_scores`, `quick_scores`,
+so `metrics/<model>.json` and `quality.csv`), the headline file
+(`pipeline.evaluation.evaluate.headline`), the summary
+(`pipeline.report`), and, through `scripts/sync_metrics.py`, dvc.yaml's
+charts and the metric tables of the docs. Adding a metric is one function
+and one entry; docs/metrics.md shows one.
 
 A sample is scored in the evaluator's space: its features (for the Frechet
 distance, KID and the k-NN metrics) and its logits (for the classifier score,
@@ -8,7 +19,9 @@ sample the same way, so a perfect generator would match it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 import numpy as np
 
@@ -62,23 +75,157 @@ class Reference:
         return np.repeat(np.arange(len(self.class_counts)), self.class_counts)
 
 
-def quick_scores(
-    reference: Reference, sample: Embedded, coverage_threshold: float = 0.1
-) -> dict[str, float]:
-    """The cheap metrics, fit to track during training.
+# --- the registry ---------------------------------------------------------------
 
-    Returns:
-        domain_fid, classifier_score, classes_covered and class_kl; a
-        conditional sample adds conditional_accuracy and
-        conditional_cross_entropy.
+ScoreFunction = Callable[[Reference, Embedded, EvaluateParams], dict[str, float]]
+
+
+class Better(StrEnum):
+    """Which way a metric improves, as the summary's arrow and the charts' titles say it."""
+
+    LOWER = "lower"
+    HIGHER = "higher"
+    # The real data's own value is the target and a generator can overshoot it
+    # (density rewards samples piled onto dense real regions).
+    CLOSER = "closer"
+
+    @property
+    def arrow(self) -> str:
+        """The summary's `better` column."""
+        return {"lower": "↓", "higher": "↑", "closer": "≈ floor"}[self.value]
+
+    @property
+    def phrase(self) -> str:
+        """How a chart title says it."""
+        return {
+            "lower": "lower is better",
+            "higher": "higher is better",
+            "closer": "closer to the real floor is better",
+        }[self.value]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number of the metrics files, with what every consumer needs to know about it.
+
+    Args:
+        name: its key in `metrics/<model>.json`, `quality.csv` and MLflow.
+        label: how the summary and the charts name it.
+        better: which way it improves.
+        description: what it measures, in one line, for the docs' tables.
+        spread: the key of its standard deviation, written right after it
+            in the metrics files and beside it in the summary; left out of
+            `quality.csv`, where one split at a small n makes it noise.
+        cheap: scored during training every `train.eval_every` epochs
+            (`quality.csv`, MLflow's `during_training/`), at
+            `train.eval_samples` and the settings of `QUICK_SETTINGS`.
+        chart: drawn during training by `dvc plots show` (dvc.yaml's
+            `plots`, written by `scripts/sync_metrics.py`). Needs `cheap`,
+            and not `conditional`: a chart of a column that no listed model
+            has makes DVC warn.
+        headline: written to `metrics/headline/<model>.json`, which `dvc
+            metrics show` and `dvc exp show` lead with.
+        conditional: needs the class each image was asked for, so only
+            conditional models have it.
+        floor: has a real-vs-real floor, `<name>_floor`: the same score of
+            real test images, what a perfect generator would get.
+        settings: the summary's clause on the settings behind the number, a
+            format string over the sizes in the metrics file; on one metric
+            of a function that computes several.
+        compute: the function that computes it (and the other metrics
+            registered with it); set by `register_metric`.
     """
-    # One split: the spread over splits is not worth its noise at a small n.
-    score, _ = classifier_score(sample.logits, num_splits=1)
-    return {
-        "domain_fid": frechet_distance(sample.features, reference.features),
-        "classifier_score": score,
-        **_class_scores(reference, sample, coverage_threshold),
-    }
+
+    name: str
+    label: str
+    better: Better
+    description: str
+    spread: str | None = None
+    cheap: bool = False
+    chart: bool = False
+    headline: bool = False
+    conditional: bool = False
+    floor: bool = True
+    settings: str | None = None
+    compute: ScoreFunction | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Its keys in the metrics files, without floors: the value, then the spread."""
+        return (self.name,) if self.spread is None else (self.name, self.spread)
+
+
+# Every metric, by name, in the order of the metrics files, the summary and the
+# headline. Filled by `register_metric`; read at call time by every consumer.
+METRICS: dict[str, Metric] = {}
+
+
+def register_metric(*metrics: Metric) -> Callable[[ScoreFunction], ScoreFunction]:
+    """Register `metrics` as computed by the decorated function, in this order.
+
+    The function takes the reference, the sample and the `evaluate`
+    settings, and returns every key of `metrics` (values and spreads). It is
+    called once per score, however many metrics it gives.
+
+    Raises:
+        ValueError: a name taken, or entries that contradict each other.
+    """
+
+    def register(compute: ScoreFunction) -> ScoreFunction:
+        check_metrics(metrics)
+        for metric in metrics:
+            METRICS[metric.name] = replace(metric, compute=compute)
+        return compute
+
+    return register
+
+
+def check_metrics(metrics: Iterable[Metric]) -> None:
+    """Refuse one function's metrics where a consumer could not use them as registered.
+
+    Raises:
+        ValueError: a key used twice, a function's metrics that disagree on
+            whether it is cheap or conditional (it is called once, or not at
+            all), or a chart the plots page could not draw.
+    """
+    metrics = list(metrics)
+    keys = [key for metric in metrics for key in metric.keys]
+    used = {key for registered in METRICS.values() for key in registered.keys}
+    clash = sorted(key for key in set(keys) if keys.count(key) > 1 or key in used)
+    if clash:
+        raise ValueError(f"metric keys already taken: {', '.join(clash)}")
+    for flag in ("cheap", "conditional"):
+        if len({getattr(metric, flag) for metric in metrics}) > 1:
+            raise ValueError(
+                f"{', '.join(m.name for m in metrics)}: one function computes them, "
+                f"so they must agree on `{flag}`"
+            )
+    for metric in metrics:
+        if metric.chart and (not metric.cheap or metric.conditional):
+            raise ValueError(
+                f"{metric.name}: only a cheap metric that every model has can be charted "
+                "during training (`chart` needs `cheap` and not `conditional`)"
+            )
+
+
+# The settings of the scores during training: one classifier-score split, the
+# spread over splits not being worth its noise at a small n. Pinned here, not
+# taken from `evaluate`, so that training's scores follow this file (a
+# dependency of the train stage) and not the evaluate section.
+QUICK_SETTINGS = EvaluateParams(
+    coverage_threshold=0.1,
+    kid_subsets=100,
+    kid_subset_size=500,
+    classifier_score_splits=1,
+    precision_recall_k=3,
+    density_coverage_k=5,
+)
+
+
+def quick_scores(reference: Reference, sample: Embedded) -> dict[str, float]:
+    """The cheap metrics (`Metric.cheap`), fit to track during training; no spreads."""
+    cheap = [metric for metric in METRICS.values() if metric.cheap]
+    return _scores(reference, sample, QUICK_SETTINGS, cheap, spreads=False)
 
 
 def full_scores(reference: Reference, sample: Embedded, params: EvaluateParams) -> dict[str, float]:
@@ -90,37 +237,41 @@ def full_scores(reference: Reference, sample: Embedded, params: EvaluateParams) 
         params: the `evaluate` section: subset sizes, splits and k.
 
     Returns:
-        The metrics, keyed as in `metrics/<model>.json`.
+        The metrics, keyed as in `metrics/<model>.json`, in the registry's
+        order; a conditional metric only for a sample with requested labels.
     """
-    kid, kid_std = kernel_inception_distance(
-        sample.features,
-        reference.features,
-        num_subsets=params.kid_subsets,
-        subset_size=params.kid_subset_size,
-    )
-    score, score_std = classifier_score(sample.logits, params.classifier_score_splits)
-    return {
-        "domain_fid": frechet_distance(sample.features, reference.features),
-        "kid": kid,
-        "kid_std": kid_std,
-        "classifier_score": score,
-        "classifier_score_std": score_std,
-        **precision_recall(reference.features, sample.features, params.precision_recall_k),
-        **density_coverage(reference.features, sample.features, params.density_coverage_k),
-        **_class_scores(reference, sample, params.coverage_threshold),
-    }
+    return _scores(reference, sample, params, METRICS.values(), spreads=True)
 
 
-def _class_scores(
-    reference: Reference, sample: Embedded, coverage_threshold: float
+def floor_scores(reference: Reference, real: Embedded, params: EvaluateParams) -> dict[str, float]:
+    """`full_scores` of a real sample, for the metrics that have a floor (`Metric.floor`)."""
+    floored = [metric for metric in METRICS.values() if metric.floor]
+    return _scores(reference, real, params, floored, spreads=True)
+
+
+def _scores(
+    reference: Reference,
+    sample: Embedded,
+    params: EvaluateParams,
+    metrics: Iterable[Metric],
+    spreads: bool,
 ) -> dict[str, float]:
-    """Classes covered and class KL; conditional accuracy and cross-entropy when asked for."""
-    coverage = mode_coverage(
-        sample.predicted, reference.labels, len(reference.class_counts), coverage_threshold
-    )
-    scores = {"classes_covered": coverage["classes_covered"], "class_kl": coverage["class_kl"]}
-    if sample.requested is not None:
-        scores.update(conditional_scores(sample.logits, sample.requested))
+    """The chosen metrics (and their spreads), each function called once, lazily."""
+    computed: dict[ScoreFunction, dict[str, float]] = {}
+    scores: dict[str, float] = {}
+    for metric in metrics:
+        if metric.conditional and sample.requested is None:
+            continue
+        compute = metric.compute
+        if compute is None:
+            raise ValueError(f"{metric.name}: not registered with `register_metric`")
+        if compute not in computed:
+            computed[compute] = compute(reference, sample, params)
+        result = computed[compute]
+        for key in metric.keys if spreads else (metric.name,):
+            if key not in result:
+                raise ValueError(f"{compute.__name__} returned no {key!r}")
+            scores[key] = result[key]
     return scores
 
 
@@ -134,8 +285,168 @@ def with_floors(scores: dict[str, float], floors: dict[str, float]) -> dict[str,
     return merged
 
 
-# The settings behind the numbers, recorded beside them in the metrics file;
-# they are settings, not measurements (MLflow gets them as params).
+# --- the metrics, in the order of the metrics files -----------------------------
+
+
+@register_metric(
+    Metric(
+        "domain_fid",
+        "Domain FID",
+        Better.LOWER,
+        "Fréchet distance between Gaussians fitted to the features; down to the floor",
+        cheap=True,
+        chart=True,
+        headline=True,
+    )
+)
+def _domain_fid(reference: Reference, sample: Embedded, params: EvaluateParams) -> dict[str, float]:
+    return {"domain_fid": frechet_distance(sample.features, reference.features)}
+
+
+@register_metric(
+    Metric(
+        "kid",
+        "KID",
+        Better.LOWER,
+        "unbiased MMD² with the cubic kernel (x·y/d + 1)³, mean (std) over subsets; "
+        "about 0 for real data",
+        spread="kid_std",
+        settings="KID uses {kid_subsets} subsets of {kid_subset_size}",
+    )
+)
+def _kid(reference: Reference, sample: Embedded, params: EvaluateParams) -> dict[str, float]:
+    kid, kid_std = kernel_inception_distance(
+        sample.features,
+        reference.features,
+        num_subsets=params.kid_subsets,
+        subset_size=params.kid_subset_size,
+    )
+    return {"kid": kid, "kid_std": kid_std}
+
+
+@register_metric(
+    Metric(
+        "classifier_score",
+        "Classifier score",
+        Better.HIGHER,
+        "exp E KL(p(y|x) ‖ p(y)), the Inception Score with the evaluator: confident and "
+        "varied; at most the number of classes",
+        spread="classifier_score_std",
+        cheap=True,
+        chart=True,
+        settings="the classifier score {classifier_score_splits} splits",
+    )
+)
+def _classifier_score(
+    reference: Reference, sample: Embedded, params: EvaluateParams
+) -> dict[str, float]:
+    score, score_std = classifier_score(sample.logits, params.classifier_score_splits)
+    return {"classifier_score": score, "classifier_score_std": score_std}
+
+
+@register_metric(
+    Metric(
+        "precision",
+        "Precision (k-NN)",
+        Better.HIGHER,
+        "share of generated images inside the real data's k-NN balls (k = `precision_recall_k`)",
+        headline=True,
+        settings="precision/recall k = {precision_recall_k}",
+    ),
+    Metric(
+        "recall",
+        "Recall (k-NN)",
+        Better.HIGHER,
+        "share of real images inside the generated images' k-NN balls",
+        headline=True,
+    ),
+)
+def _precision_recall(
+    reference: Reference, sample: Embedded, params: EvaluateParams
+) -> dict[str, float]:
+    return precision_recall(reference.features, sample.features, params.precision_recall_k)
+
+
+@register_metric(
+    Metric(
+        "density",
+        "Density",
+        Better.CLOSER,
+        "real k-NN balls (k = `density_coverage_k`) per generated image, over k: how "
+        "densely generated images sit among real ones",
+        settings="density/coverage k = {density_coverage_k}",
+    ),
+    Metric(
+        "coverage",
+        "Coverage",
+        Better.HIGHER,
+        "share of real images whose k-NN ball holds a generated one",
+    ),
+)
+def _density_coverage(
+    reference: Reference, sample: Embedded, params: EvaluateParams
+) -> dict[str, float]:
+    return density_coverage(reference.features, sample.features, params.density_coverage_k)
+
+
+@register_metric(
+    Metric(
+        "classes_covered",
+        "Classes covered",
+        Better.HIGHER,
+        "classes produced at `coverage_threshold` (a tenth) of their real share or more; "
+        "at most the number of classes",
+        cheap=True,
+        chart=True,
+        headline=True,
+    ),
+    Metric(
+        "class_kl",
+        "Class KL (nats)",
+        Better.LOWER,
+        "KL of the generated class mix from the real one",
+        cheap=True,
+        headline=True,
+    ),
+)
+def _class_mix(reference: Reference, sample: Embedded, params: EvaluateParams) -> dict[str, float]:
+    coverage = mode_coverage(
+        sample.predicted, reference.labels, len(reference.class_counts), params.coverage_threshold
+    )
+    return {"classes_covered": coverage["classes_covered"], "class_kl": coverage["class_kl"]}
+
+
+@register_metric(
+    Metric(
+        "conditional_accuracy",
+        "Conditional accuracy",
+        Better.HIGHER,
+        "share of images classified as the class asked for",
+        cheap=True,
+        headline=True,
+        conditional=True,
+    ),
+    Metric(
+        "conditional_cross_entropy",
+        "Conditional cross-entropy",
+        Better.LOWER,
+        "the evaluator's cross-entropy to the class asked for, in nats",
+        cheap=True,
+        conditional=True,
+    ),
+)
+def _conditional(
+    reference: Reference, sample: Embedded, params: EvaluateParams
+) -> dict[str, float]:
+    if sample.requested is None:
+        raise ValueError("conditional metrics need the requested labels")
+    return conditional_scores(sample.logits, sample.requested)
+
+
+# --- the settings behind the numbers ---------------------------------------------
+
+# Recorded beside the metrics in the metrics file; they are settings, not
+# measurements (MLflow gets them as params).
 SAMPLE_SIZE_KEYS = (
     "num_samples",
     "num_classes",

@@ -10,9 +10,11 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
+from pipeline.models.conditioning.base import Conditioning
+from pipeline.models.conditioning.none import Unconditional
 from pipeline.models.gradients import minimise
-from pipeline.models.losses import AdversarialLoss
-from pipeline.models.regularisers import Regulariser
+from pipeline.models.losses.base import AdversarialLoss
+from pipeline.models.regularisers.base import Regulariser
 
 
 class AdversarialModel(keras.Model):
@@ -29,22 +31,24 @@ class AdversarialModel(keras.Model):
     The generator step reuses the labels of the first real slice, so the
     conditioning labels follow the data's class mix.
 
-    What varies between GAN variants are parts: the adversarial `loss` and
-    the `regularisers`. Each declares what it tracks: `d_loss` and `g_loss`
-    always; `d_acc_real`/`d_acc_fake` where the loss has a decision
-    threshold; a loss's own numbers (`wasserstein`); a penalty's value.
+    What varies between GAN variants are parts: the adversarial `loss`, the
+    `regularisers` and the `conditioning` (the networks arrive built). Each
+    declares what it tracks: `d_loss` and `g_loss` always; `d_acc_real` /
+    `d_acc_fake` where the loss has a decision threshold; a loss's own
+    numbers (`wasserstein`); a conditioning method's (`d_class_acc`); a
+    penalty's value.
 
     Args:
         generator: maps z (and a label) to images.
         discriminator: maps images (and a label) to one raw score each.
         loss: the adversarial loss pair.
-        regularisers: penalties and constraints, applied in this order.
+        regularisers: penalties, constraints and input transforms, applied
+            in this order.
+        conditioning: how the label enters the networks and the losses.
         latent_dim: size of z.
         num_classes: 0 for an unconditional model, else the number of classes.
         d_steps: discriminator updates per generator update.
         seed: seed of the noise drawn inside `train_step`.
-        instance_noise: whether D's inputs get Gaussian noise of std
-            `instance_noise_std` (set by `InstanceNoiseSchedule`).
     """
 
     def __init__(
@@ -54,15 +58,21 @@ class AdversarialModel(keras.Model):
         discriminator: keras.Model,
         loss: AdversarialLoss,
         regularisers: Sequence[Regulariser] = (),
+        conditioning: Conditioning | None = None,
         latent_dim: int,
         num_classes: int = 0,
         d_steps: int = 1,
         seed: int | None = None,
-        instance_noise: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.instance_noise = instance_noise
+        conditioning = conditioning or Unconditional()
+        if conditioning.conditional != (num_classes > 0):
+            raise ValueError(
+                f"conditioning {conditioning.kind!r} with num_classes={num_classes}: a "
+                "conditional model needs classes, an unconditional one none"
+            )
+        # The std of the `instance_noise` regulariser, set each epoch by its schedule.
         self.instance_noise_std = keras.Variable(
             0.0, trainable=False, name="instance_noise_std", dtype="float32"
         )
@@ -70,6 +80,7 @@ class AdversarialModel(keras.Model):
         self.discriminator = discriminator
         self.adversarial_loss = loss
         self.regularisers = tuple(regularisers)
+        self.conditioning = conditioning
         self.latent_dim = latent_dim
         self.num_classes = num_classes
         self.d_steps = d_steps
@@ -86,6 +97,7 @@ class AdversarialModel(keras.Model):
         if self.adversarial_loss.threshold is not None:
             names += ["d_acc_real", "d_acc_fake"]
         names += list(self.adversarial_loss.tracked_as)
+        names += list(self.conditioning.tracked_as)
         names += [part.tracked_as for part in self.regularisers if part.tracked_as]
         return names
 
@@ -162,21 +174,25 @@ class AdversarialModel(keras.Model):
     def generate(self, z, labels, training: bool = True):
         return self.generator([z, labels] if self.conditional else z, training=training)
 
+    def discriminate(self, images, labels):
+        """D's outputs on `images` in training: its score, and what the conditioning adds."""
+        takes_label = self.conditional and self.conditioning.discriminator_takes_label
+        return self.discriminator([images, labels] if takes_label else images, training=True)
+
     def critic(self, labels):
-        """D on a batch of images with `labels` bound: what the penalties differentiate."""
+        """D's scores on a batch of images with `labels` bound: what the penalties differentiate."""
 
         def scores(images):
-            inputs = [images, labels] if self.conditional else images
-            return self.discriminator(inputs, training=True)
+            return self.conditioning.scores(self.discriminate(images, labels))
 
         return scores
 
-    def noisy(self, images):
-        """Images with instance noise added (Sonderby et al. 2016), when it is on."""
-        if not self.instance_noise:
-            return images
-        noise = keras.random.normal(ops.shape(images), seed=self.seed_generator)
-        return images + self.instance_noise_std * noise
+    def seen_by_discriminator(self, images):
+        """`images` as D sees them in training: each regulariser's transform in turn
+        (DiffAugment, instance noise), the same for real and fake images."""
+        for part in self.regularisers:
+            images = part.discriminator_inputs(images, self)
+        return images
 
     def weight_penalty(self, network: keras.Model):
         """What the regularisers add to `network`'s own loss (L2, say)."""
@@ -186,25 +202,33 @@ class AdversarialModel(keras.Model):
         z = self.sample_latents(ops.shape(real_images)[0])
         fake_images = self.generate(z, labels)
         critic = self.critic(labels)
+        conditioning = self.conditioning
 
         def losses():
-            real_scores = critic(self.noisy(real_images))
-            fake_scores = critic(self.noisy(fake_images))
+            real_outputs = self.discriminate(self.seen_by_discriminator(real_images), labels)
+            fake_outputs = self.discriminate(self.seen_by_discriminator(fake_images), labels)
+            real_scores = conditioning.scores(real_outputs)
+            fake_scores = conditioning.scores(fake_outputs)
             loss = ops.mean(self.adversarial_loss.discriminator_loss(real_scores, fake_scores))
+            own_term, own_metrics = conditioning.discriminator_terms(
+                real_outputs, fake_outputs, labels
+            )
             penalties = [
                 part.discriminator_penalty(critic, real_images, fake_images, self.seed_generator)
                 for part in self.regularisers
             ]
-            total = loss + sum_of_present(penalties)
-            extras = (total, real_scores, fake_scores, penalties)
+            total = loss + sum_of_present([own_term, *penalties])
+            extras = (total, real_scores, fake_scores, penalties, own_metrics)
             return total + self.weight_penalty(self.discriminator), extras
 
-        total, real_scores, fake_scores, penalties = minimise(
+        total, real_scores, fake_scores, penalties, own_metrics = minimise(
             losses, self.discriminator, self.d_optimizer
         )
         for part in self.regularisers:
             part.after_discriminator_update(self.discriminator)
         self._track_discriminator(total, real_scores, fake_scores, penalties)
+        for name, value in own_metrics.items():
+            self.trackers[name].update_state(value)
 
     def _track_discriminator(self, total, real_scores, fake_scores, penalties) -> None:
         self.trackers["d_loss"].update_state(total)
@@ -223,13 +247,22 @@ class AdversarialModel(keras.Model):
 
     def _generator_step(self, real_images, labels) -> None:
         z = self.sample_latents(ops.shape(real_images)[0])
-        critic = self.critic(labels)
         needs_real = self.adversarial_loss.generator_needs_real_scores
+        conditioning = self.conditioning
 
         def losses():
-            fake_scores = critic(self.noisy(self.generate(z, labels)))
-            real_scores = critic(self.noisy(real_images)) if needs_real else None
+            fake_outputs = self.discriminate(
+                self.seen_by_discriminator(self.generate(z, labels)), labels
+            )
+            fake_scores = conditioning.scores(fake_outputs)
+            real_scores = None
+            if needs_real:
+                real_seen = self.seen_by_discriminator(real_images)
+                real_scores = conditioning.scores(self.discriminate(real_seen, labels))
             loss = ops.mean(self.adversarial_loss.generator_loss(fake_scores, real_scores))
+            own_term = conditioning.generator_term(fake_outputs, labels)
+            if own_term is not None:
+                loss = loss + own_term
             return loss + self.weight_penalty(self.generator), loss
 
         loss = minimise(losses, self.generator, self.g_optimizer)

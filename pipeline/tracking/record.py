@@ -39,7 +39,10 @@ def model_tags(name: str, stage: TrainStage, info: DatasetInfo) -> dict[str, str
     return {
         "model": name,
         "family": model.family,
+        "loss": model.loss.name,
         "network": model.network.kind,
+        "conditioning": model.conditioning.kind,
+        "regularisers": ",".join(name for name, _ in model.regularisers.named_parts()) or "none",
         "conditional": str(model.conditional).lower(),
         "data_hash": info.content_hash,
         **environment_tags(),

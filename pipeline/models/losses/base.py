@@ -1,17 +1,27 @@
-"""What an adversarial loss is: a discriminator loss and a generator loss on D's raw scores."""
+"""What an adversarial loss is: a discriminator loss and a generator loss on D's raw scores.
+
+A loss is also its own settings: a `Section` of the params schema, told
+apart from the other losses by `name` (`loss: {name: hinge}` in params.yaml).
+"""
 
 from __future__ import annotations
 
-from keras import ops
+from typing import ClassVar
+
+from pipeline.lazy import ops
+from pipeline.schema import Section
 
 
-class AdversarialLoss:
+class AdversarialLoss(Section):
     """A pair of losses on the discriminator's (or critic's) raw output scores.
 
     Both methods return per-example losses; the model reduces them, so one
     definition serves one device or several. Scores are D's raw outputs
     (logits for the cross-entropy losses, unbounded for the others): no
     loss wants a sigmoid on D.
+
+    Attributes:
+        name: the loss's name in `LOSSES`, which picks it in params.yaml.
 
     Class attributes:
         threshold: the score above which D calls an image real, for the
@@ -22,9 +32,11 @@ class AdversarialLoss:
         tracked_as: the names of the numbers `discriminator_metrics` returns.
     """
 
-    threshold: float | None = None
-    tracked_as: tuple[str, ...] = ()
-    generator_needs_real_scores: bool = False
+    name: str  # each loss narrows it to its own registry name
+
+    threshold: ClassVar[float | None] = None
+    tracked_as: ClassVar[tuple[str, ...]] = ()
+    generator_needs_real_scores: ClassVar[bool] = False
 
     def discriminator_loss(self, real_scores, fake_scores):
         """Per-example loss D minimises."""

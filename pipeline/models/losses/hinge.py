@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from keras import ops
+from typing import ClassVar, Literal
 
+from pipeline.lazy import ops
 from pipeline.models.losses.base import AdversarialLoss
 
 
@@ -15,7 +16,9 @@ class Hinge(AdversarialLoss):
     score is D's decision.
     """
 
-    threshold = 0.0
+    name: Literal["hinge"] = "hinge"
+
+    threshold: ClassVar = 0.0
 
     def discriminator_loss(self, real_scores, fake_scores):
         return ops.relu(1.0 - real_scores) + ops.relu(1.0 + fake_scores)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from keras import ops
+from typing import ClassVar, Literal
 
+from pipeline.lazy import ops
 from pipeline.models.losses.base import AdversarialLoss
 
 REAL_TARGET = 1.0  # b, and c (what G wants D to say of its fakes)
@@ -18,7 +19,9 @@ class LeastSquares(AdversarialLoss):
     is called real above the midpoint of the two targets.
     """
 
-    threshold = (REAL_TARGET + FAKE_TARGET) / 2
+    name: Literal["least_squares"] = "least_squares"
+
+    threshold: ClassVar = (REAL_TARGET + FAKE_TARGET) / 2
 
     def discriminator_loss(self, real_scores, fake_scores):
         return 0.5 * ops.square(real_scores - REAL_TARGET) + 0.5 * ops.square(

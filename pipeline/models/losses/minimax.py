@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pipeline.models.losses.base import binary_cross_entropy
 from pipeline.models.losses.non_saturating import NonSaturating
 
@@ -12,6 +14,8 @@ class Minimax(NonSaturating):
     Its gradient vanishes while D rejects the fakes confidently, which is
     why the paper recommends the non-saturating form; kept for comparison.
     """
+
+    name: Literal["minimax"] = "minimax"  # type: ignore[assignment]
 
     def generator_loss(self, fake_scores, real_scores=None):
         return -binary_cross_entropy(fake_scores, 0.0)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 from pipeline.models.losses.base import AdversarialLoss, binary_cross_entropy
+from pipeline.schema import Rate
 
 
 class NonSaturating(AdversarialLoss):
@@ -16,10 +19,10 @@ class NonSaturating(AdversarialLoss):
             target moves, so D is never taught to favour fakes.
     """
 
-    threshold = 0.0
+    name: Literal["non_saturating"] = "non_saturating"
+    label_smoothing: Rate = 0.0
 
-    def __init__(self, label_smoothing: float = 0.0):
-        self.label_smoothing = label_smoothing
+    threshold: ClassVar = 0.0
 
     def discriminator_loss(self, real_scores, fake_scores):
         real = binary_cross_entropy(real_scores, 1.0 - self.label_smoothing)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from keras import ops
+from typing import ClassVar, Literal
 
+from pipeline.lazy import ops
 from pipeline.models.losses.base import AdversarialLoss, binary_cross_entropy
 
 
@@ -16,7 +17,9 @@ class Relativistic(AdversarialLoss):
     A raw score means nothing on its own: no accuracy is tracked.
     """
 
-    generator_needs_real_scores = True
+    name: Literal["relativistic"] = "relativistic"
+
+    generator_needs_real_scores: ClassVar = True
 
     def discriminator_loss(self, real_scores, fake_scores):
         real_vs_fake, fake_vs_real = relative_scores(real_scores, fake_scores)

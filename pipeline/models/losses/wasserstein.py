@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from keras import ops
+from typing import ClassVar, Literal
 
+from pipeline.lazy import ops
 from pipeline.models.losses.base import AdversarialLoss
 
 
@@ -15,7 +16,9 @@ class Wasserstein(AdversarialLoss):
     spectral normalisation. Tracks that estimate as `wasserstein`.
     """
 
-    tracked_as = ("wasserstein",)
+    name: Literal["wasserstein"] = "wasserstein"
+
+    tracked_as: ClassVar = ("wasserstein",)
 
     def discriminator_loss(self, real_scores, fake_scores):
         return fake_scores - real_scores

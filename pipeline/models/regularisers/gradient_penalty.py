@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import keras
-from keras import ops
+from typing import ClassVar
 
-from pipeline.models.gradients import input_gradients
+from pipeline.lazy import keras, ops
 from pipeline.models.regularisers.base import Critic, Regulariser
+from pipeline.schema import PositiveFloat
 
 
 class GradientPenalty(Regulariser):
     """λ E[(‖∇D(x̂)‖ - 1)²] on x̂ = εx + (1 - ε)G(z), ε ~ Uniform[0, 1] per sample.
 
-    ε is uniform, not normal (keras-team/keras-io#624). Pair it with a
-    critic without BatchNorm, which would make the penalty depend on the
-    whole batch.
+    ε is uniform, not normal (keras-team/keras-io#624). The critic must not
+    use BatchNorm, which would make the penalty depend on the whole batch.
 
     Args:
         weight: λ.
     """
 
-    tracked_as = "gradient_penalty"
+    weight: PositiveFloat
 
-    def __init__(self, weight: float):
-        self.weight = weight
+    tracked_as: ClassVar = "gradient_penalty"
+    needs_per_example_critic: ClassVar = True
 
-    def discriminator_penalty(
-        self, critic: Critic, real_images, fake_images, seed: keras.random.SeedGenerator
-    ):
+    def discriminator_penalty(self, critic: Critic, real_images, fake_images, seed):
+        from pipeline.models.gradients import input_gradients
+
         rank = len(real_images.shape)
         shape = (ops.shape(real_images)[0],) + (1,) * (rank - 1)
         eps = keras.random.uniform(shape, 0.0, 1.0, seed=seed)

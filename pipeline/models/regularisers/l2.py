@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import keras
-from keras import ops
-
+from pipeline.lazy import ops
 from pipeline.models.regularisers.base import Regulariser
+from pipeline.schema import PositiveFloat
 
 
 class L2(Regulariser):
@@ -18,9 +17,8 @@ class L2(Regulariser):
         weight: the penalty's coefficient.
     """
 
-    def __init__(self, weight: float):
-        self.weight = weight
+    weight: PositiveFloat
 
-    def network_penalty(self, network: keras.Model):
+    def network_penalty(self, network):
         kernels = [w for w in network.trainable_variables if len(w.shape) > 1]
         return self.weight * ops.sum(ops.stack([ops.sum(ops.square(w)) for w in kernels]))

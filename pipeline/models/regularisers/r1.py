@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import keras
-from keras import ops
+from typing import ClassVar
 
-from pipeline.models.gradients import input_gradients
+from pipeline.lazy import ops
 from pipeline.models.regularisers.base import Critic, Regulariser
+from pipeline.schema import PositiveFloat
 
 
 class R1(Regulariser):
@@ -19,14 +19,14 @@ class R1(Regulariser):
         gamma: γ (10 is common at 32 px; 0.1 to 1 for MNIST-sized networks).
     """
 
-    tracked_as = "r1_penalty"
+    gamma: PositiveFloat
 
-    def __init__(self, gamma: float):
-        self.gamma = gamma
+    tracked_as: ClassVar = "r1_penalty"
+    needs_per_example_critic: ClassVar = True
 
-    def discriminator_penalty(
-        self, critic: Critic, real_images, fake_images, seed: keras.random.SeedGenerator
-    ):
+    def discriminator_penalty(self, critic: Critic, real_images, fake_images, seed):
+        from pipeline.models.gradients import input_gradients
+
         gradients = input_gradients(critic, real_images)
         axes = list(range(1, len(gradients.shape)))
         return 0.5 * self.gamma * ops.mean(ops.sum(ops.square(gradients), axis=axes))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import keras
-from keras import ops
-
+from pipeline.lazy import ops
 from pipeline.models.regularisers.base import Regulariser
+from pipeline.schema import PositiveFloat
 
 
 class WeightClipping(Regulariser):
@@ -15,9 +14,8 @@ class WeightClipping(Regulariser):
         clip_value: c.
     """
 
-    def __init__(self, clip_value: float):
-        self.clip_value = clip_value
+    clip_value: PositiveFloat
 
-    def after_discriminator_update(self, discriminator: keras.Model) -> None:
+    def after_discriminator_update(self, discriminator) -> None:
         for weight in discriminator.trainable_variables:
             weight.assign(ops.clip(weight, -self.clip_value, self.clip_value))
