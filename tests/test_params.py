@@ -14,6 +14,13 @@ import pytest
 import yaml
 
 from pipeline.params import (
+    MAX_NAME_CHARS,
+    ParamsError,
+    flatten,
+    load_params,
+    parse_params,
+)
+from pipeline.schema import (
     MAX_BATCH_SIZE,
     MAX_D_STEPS,
     MAX_EPOCHS,
@@ -22,14 +29,9 @@ from pipeline.params import (
     MAX_KID_SUBSETS,
     MAX_LATENT_DIM,
     MAX_LAYERS,
-    MAX_NAME_CHARS,
     MAX_SAMPLES,
     MAX_SHARD_SIZE,
     MAX_UNITS,
-    ParamsError,
-    flatten,
-    load_params,
-    parse_params,
 )
 
 REPO_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
