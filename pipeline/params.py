@@ -211,12 +211,9 @@ class ModelParams(Section):
                     f"{self.network.kind} discriminator mixes the batch through BatchNorm "
                     "(allowed: network.discriminator_norm 'layer' or 'none')"
                 )
-        uses_batch_norm = self.conditioning.uses_generator_batch_norm()
-        if uses_batch_norm and not self.network.generator_has_batch_norm:
-            raise ValueError(
-                f"conditioning.generator_input = 'batch_norm': the {self.network.kind} generator "
-                "has no BatchNorm to make conditional (allowed: 'concat')"
-            )
+        conflict = self.network.conditioning_conflict(self.conditioning)
+        if conflict:
+            raise ValueError(conflict)
         return self
 
     @property

@@ -45,6 +45,16 @@ class Network(Section):
 
     generator_has_batch_norm: ClassVar[bool] = False
 
+    def conditioning_conflict(self, conditioning: Conditioning) -> str | None:
+        """Why `conditioning` cannot go into these networks, or None: the one rule the
+        schema (at validation) and `check` (at build time) both apply."""
+        if conditioning.uses_generator_batch_norm() and not self.generator_has_batch_norm:
+            return (
+                f"conditioning.generator_input = 'batch_norm': the {self.kind} generator "
+                "has no BatchNorm to make conditional (allowed: 'concat')"
+            )
+        return None
+
     def discriminator_mixes_batch(self) -> bool:
         """Whether D computes statistics across the batch (BatchNorm), which
         per-example gradient penalties forbid."""
@@ -99,11 +109,9 @@ class Network(Section):
             raise ValueError(
                 f"conditioning {conditioning.kind!r} needs labelled data, got num_classes=0"
             )
-        if conditioning.uses_generator_batch_norm() and not self.generator_has_batch_norm:
-            raise ValueError(
-                f"conditioning.generator_input = 'batch_norm': the {self.kind} generator "
-                "has no BatchNorm to make conditional (allowed: 'concat')"
-            )
+        conflict = self.conditioning_conflict(conditioning)
+        if conflict:
+            raise ValueError(conflict)
 
     def build_generator(
         self, image_shape: tuple[int, int, int], conditioning: Conditioning, num_classes: int
