@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from pipeline.data.sources import Mnist5k, SourceSettings
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir
 from pipeline.models.conditioning import ConditioningSettings
@@ -105,22 +106,17 @@ class ParamsError(PipelineError):
 # --- prepare -----------------------------------------------------------------
 
 
-class TfdsParams(Section):
-    name: str = "mnist"
-    data_dir: str | None = None
-    download: bool = False
-
-
-class IdxParams(Section):
-    path: str = "data/raw/mnist"
-
-
 class PrepareParams(Section):
-    source: Literal["mnist5k", "tfds", "idx"] = "mnist5k"
+    """The `prepare` section: a source (`pipeline/data/sources/`), then how it is split and stored.
+
+    `source` holds the keys of the kind it names, and only those, each
+    defaulted in that source's own file.
+    """
+
+    # The offline subset by default: `dvc repro` works with no network and no files.
+    source: SourceSettings = Mnist5k()
     test_fraction: Fraction = 0.2
     shard_size: Annotated[int, Field(gt=0, le=MAX_SHARD_SIZE)] = 10_000
-    tfds: TfdsParams = TfdsParams()
-    idx: IdxParams = IdxParams()
 
 
 # --- evaluator (the domain classifier) -----------------------------------------
@@ -644,10 +640,21 @@ def _first_error(err: ValidationError, prefix: tuple[str, ...] = ()) -> str:
         # A part's name that no registry holds, or a part without one.
         ctx = first.get("ctx", {})
         tag = ctx.get("discriminator", "").strip("'")
-        allowed = ctx.get("expected_tags", "").replace("'", "")
+        # Read from the schema: pydantic lists no tags when the tag is missing.
+        allowed = ", ".join(where.variants) or ctx.get("expected_tags", "").replace("'", "")
         if kind == "union_tag_not_found":
             return f"{loc}.{tag}: required key is missing (allowed: {allowed})"
         return f"{loc}.{tag} = {_quote(ctx.get('tag'))}: unknown (allowed: {allowed})"
+    if kind == "model_attributes_type" and where.variants:
+        # A part given as a bare value (`source: tfds`, the form before sources
+        # had settings of their own) instead of a mapping that names it.
+        tag, example = where.variant_tag, where.variants[0]
+        if isinstance(first.get("input"), str) and first["input"] in where.variants:
+            example = first["input"]
+        return (
+            f"{loc} = {_quote(first.get('input'))}: expected a mapping with its {tag}, "
+            f"e.g. {{{tag}: {example}}} (allowed: {', '.join(where.variants)})"
+        )
     if kind == "missing":
         return f"{loc}: required key is missing"
     return f"{loc} = {_quote(first.get('input'))}: {message}"
@@ -665,6 +672,10 @@ class _SchemaPath:
         self.shown: list[str | int] = []
         self.section: type[BaseModel] | None = Params
         self.variant: str | None = None
+        # Where the path ends on a slot of parts (`loss`, `prepare.source`): the
+        # key that names a part, and the names its registry holds.
+        self.variant_tag: str | None = None
+        self.variants: list[str] = []
         # The section the last shown key was looked up in.
         self.parent: type[BaseModel] | None = None
 
@@ -682,7 +693,10 @@ class _SchemaPath:
                 tag = parts.pop(0)
                 where.variant = f"{where.dotted}.{members[tag][0]} is {tag!r}"
                 annotation = members[tag][1]
+                members = {}  # past the slot: inside the part it names
             where.section = _model_class(annotation)
+            where.variants = [str(name) for name in members]
+            where.variant_tag = next((tag_key for tag_key, _ in members.values()), None)
         return where
 
     def _annotation(self, key: str | int) -> Any:

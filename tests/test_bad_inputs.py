@@ -110,6 +110,14 @@ PARAMS_CASES = {
         edit_params(evaluate__classifier_score_splits=200),
         "classifier_score_splits",
     ),
+    "a key of another source kind": (
+        edit_params(prepare__source={"kind": "mnist5k", "path": "data/raw/mnist"}),
+        "prepare.source.path: does not apply when prepare.source.kind is 'mnist5k'",
+    ),
+    "an unknown source kind": (
+        edit_params(prepare__source={"kind": "imagenet"}),
+        "prepare.source.kind = 'imagenet': unknown (allowed: mnist5k, tfds, idx)",
+    ),
     "experiment is a relative path": (
         edit_params(mlflow__experiment="../../../x"),
         "mlflow.experiment",
@@ -245,7 +253,7 @@ FILE_CASES = {
     ),
     "a TFDS version that does not exist": (
         ("prepare",),
-        edit_params(prepare__source="tfds", prepare__tfds__name="mnist:99.0.0"),
+        edit_params(prepare__source={"kind": "tfds", "name": "mnist:99.0.0"}),
         "mnist:99.0.0",
     ),
     "splits with fewer images than classes": (

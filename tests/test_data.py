@@ -29,10 +29,10 @@ from pipeline.data import (  # noqa: E402
     load_split,
 )
 from pipeline.data.prepare import prepare_dataset  # noqa: E402
-from pipeline.data.sources import read_mnist5k  # noqa: E402
-from pipeline.data.tfds_source import check_reachable, download_hosts  # noqa: E402
+from pipeline.data.sources import Idx, Mnist5k, Tfds  # noqa: E402
+from pipeline.data.sources.tfds import check_reachable, download_hosts  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
-from pipeline.params import IdxParams, PrepareParams, TfdsParams  # noqa: E402
+from pipeline.params import PrepareParams  # noqa: E402
 
 # --- helpers -----------------------------------------------------------------
 
@@ -107,7 +107,7 @@ def _write_idx_dir(directory: Path, parts, gz: bool = False, dotted: bool = Fals
 
 
 def _idx_params(path: Path, **kwargs) -> PrepareParams:
-    return PrepareParams(source="idx", idx=IdxParams(path=str(path)), **kwargs)
+    return PrepareParams(source=Idx(path=str(path)), **kwargs)
 
 
 def _rows(images: np.ndarray, labels: np.ndarray) -> list[tuple[bytes, int]]:
@@ -157,8 +157,8 @@ def test_mnist5k_counts_shape_and_info(mnist_dir):
     assert sorted(p.name for p in mnist_dir.iterdir() if p.suffix != ".bin") == ["info.json"]
 
 
-def test_mnist5k_content_is_the_source_partitioned(mnist_dir):
-    source = read_mnist5k()
+def test_mnist5k_content_is_the_source_partitioned(mnist_dir, tmp_path):
+    source = Mnist5k().read(tmp_path)
     assert _all_rows(mnist_dir) == _rows(source.chunks[0], source.labels)
 
 
@@ -264,9 +264,7 @@ def test_info_json_round_trip(mnist_dir):
 
 @pytest.mark.parametrize(("name", "shape"), [("mnist", (28, 28, 1)), ("cifar10", (32, 32, 3))])
 def test_tfds_mock_data(tmp_path, name, shape):
-    params = PrepareParams(
-        source="tfds", shard_size=16, tfds=TfdsParams(name=name, data_dir=str(tmp_path / "tfds"))
-    )
+    params = PrepareParams(source=Tfds(name=name, data_dir=str(tmp_path / "tfds")), shard_size=16)
     with tfds.testing.mock_data(num_examples=60):
         info = prepare_dataset(params, seed=3, out_dir=tmp_path / "out")
     assert info.source == f"tfds:{name}"
@@ -287,10 +285,9 @@ def test_tfds_prepared_builder_end_to_end(tmp_path):
     data_dir = tmp_path / "tfds"
     tfds.builder("pipeline_test_digits", data_dir=str(data_dir)).download_and_prepare()
     params = PrepareParams(
-        source="tfds",
+        source=Tfds(name="pipeline_test_digits", data_dir=str(data_dir)),
         test_fraction=0.25,
         shard_size=5,
-        tfds=TfdsParams(name="pipeline_test_digits", data_dir=str(data_dir)),
     )
     info = prepare_dataset(params, seed=0, out_dir=tmp_path / "out")
     assert info.image_shape == (6, 5, 1)
@@ -305,9 +302,7 @@ def test_tfds_prepared_builder_end_to_end(tmp_path):
 
 
 def test_tfds_not_prepared_fails_fast(tmp_path):
-    params = PrepareParams(
-        source="tfds", tfds=TfdsParams(name="mnist", data_dir=str(tmp_path / "empty"))
-    )
+    params = PrepareParams(source=Tfds(name="mnist", data_dir=str(tmp_path / "empty")))
     start = time.monotonic()
     with pytest.raises(PipelineError, match=r"'mnist' is not in .*empty.*download: true"):
         prepare_dataset(params, seed=0, out_dir=tmp_path / "out")
@@ -317,10 +312,9 @@ def test_tfds_not_prepared_fails_fast(tmp_path):
 
 def test_tfds_download_unreachable_fails_fast(tmp_path):
     params = PrepareParams(
-        source="tfds",
-        tfds=TfdsParams(
+        source=Tfds(
             name="pipeline_test_unreachable", data_dir=str(tmp_path / "empty"), download=True
-        ),
+        )
     )
     start = time.monotonic()
     with pytest.raises(PipelineError, match=r"cannot reach 127\.0\.0\.1:\d+ to download"):
@@ -359,7 +353,7 @@ def test_download_hosts_come_from_the_builder():
     ],
 )
 def test_tfds_bad_names(tmp_path, name, message):
-    params = PrepareParams(source="tfds", tfds=TfdsParams(name=name, data_dir=str(tmp_path)))
+    params = PrepareParams(source=Tfds(name=name, data_dir=str(tmp_path)))
     with pytest.raises(PipelineError, match=message) as err:
         prepare_dataset(params, seed=0, out_dir=tmp_path / "out")
     assert "\n" not in str(err.value)
@@ -407,7 +401,7 @@ def test_idx_missing_file_lists_expected_names(tmp_path):
 
 
 def test_idx_missing_directory(tmp_path):
-    with pytest.raises(PipelineError, match=r"prepare\.idx\.path: .*nowhere is not a directory"):
+    with pytest.raises(PipelineError, match=r"prepare\.source\.path: .*nowhere is not a directory"):
         prepare_dataset(_idx_params(tmp_path / "nowhere"), seed=0, out_dir=tmp_path / "out")
 
 

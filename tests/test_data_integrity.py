@@ -30,9 +30,9 @@ from pipeline.data import (  # noqa: E402
     verify_prepared,
 )
 from pipeline.data.prepare import prepare_dataset, split_indices  # noqa: E402
-from pipeline.data.sources import read_mnist5k  # noqa: E402
+from pipeline.data.sources import Idx, Mnist5k  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
-from pipeline.params import IdxParams, PrepareParams  # noqa: E402
+from pipeline.params import PrepareParams  # noqa: E402
 
 # The default dataset, `dvc repro prepare` with the committed params.
 CONTENT_HASH = "b53e0d1ab018b010637b0ef29b5cab52ea98ae4f59e17583b7ac1ff9e83609d5"
@@ -86,8 +86,8 @@ def test_default_dataset_golden_hashes(default_dir):
     assert _dvc_dir_md5(default_dir) == DIR_MD5
 
 
-def test_shards_are_the_source_records_rebuilt_with_numpy(default_dir):
-    source = read_mnist5k()
+def test_shards_are_the_source_records_rebuilt_with_numpy(default_dir, tmp_path):
+    source = Mnist5k().read(tmp_path)
     images, labels = source.chunks[0], source.labels
     splits = split_indices(labels, 10, 0.2, seed=42)
     header = json.dumps(
@@ -102,7 +102,7 @@ def test_shards_are_the_source_records_rebuilt_with_numpy(default_dir):
 
 
 def test_source_hash_is_the_source_before_the_split(default_dir, tmp_path):
-    source = read_mnist5k()
+    source = Mnist5k().read(tmp_path)
     plain = hashlib.sha256(source.chunks[0].tobytes() + source.labels.astype("<i8").tobytes())
     assert plain.hexdigest() == SOURCE_HASH
     other = prepare_dataset(PrepareParams(), seed=7, out_dir=tmp_path / "seed7")
@@ -136,9 +136,7 @@ def _idx_source(directory: Path, gz: bool) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("gz", [False, True])
 def test_idx_shards_and_source_hash_rebuilt_with_numpy(tmp_path, gz):
     images, labels = _idx_source(tmp_path / "raw", gz)
-    params = PrepareParams(
-        source="idx", test_fraction=0.5, shard_size=7, idx=IdxParams(path=str(tmp_path / "raw"))
-    )
+    params = PrepareParams(source=Idx(path=str(tmp_path / "raw")), test_fraction=0.5, shard_size=7)
     info = prepare_dataset(params, seed=3, out_dir=tmp_path / "out")
     splits = split_indices(labels, 10, 0.5, seed=3)
     for split in ("train", "test"):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from pipeline.data.sources import SOURCES
 from pipeline.params import (
     MAX_NAME_CHARS,
     ParamsError,
@@ -274,6 +275,75 @@ def test_a_part_of_another_kind_replaces_the_presets_settings(raw):
 def test_keys_that_do_not_apply_are_one_line_errors(raw, section, expected):
     raw["gan"] = section
     assert expected in error_for(raw)
+
+
+# --- prepare.source: a part like a loss, picked by `kind` ---------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(SOURCES))
+def test_each_source_validates_from_its_defaults_and_round_trips(raw, kind):
+    raw["prepare"] = {"source": {"kind": kind}}
+    source = parse_params(raw).prepare.source
+    assert isinstance(source, SOURCES[kind])
+    assert source == SOURCES[kind]()
+    # What resolved/prepare.json holds reads back as the same settings.
+    raw["prepare"] = parse_params(raw).prepare.model_dump(mode="json")
+    assert parse_params(raw).prepare.source == source
+
+
+def test_a_source_takes_its_own_settings(raw):
+    raw["prepare"]["source"] = {"kind": "tfds", "name": "cifar10", "download": True}
+    source = parse_params(raw).prepare.source
+    assert (source.name, source.data_dir, source.download) == ("cifar10", None, True)
+    raw["prepare"]["source"] = {"kind": "idx", "path": "data/raw/fashion"}
+    assert parse_params(raw).prepare.source.path == "data/raw/fashion"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            {"kind": "mnist5k", "path": "x"},
+            "prepare.source.path: does not apply when prepare.source.kind is 'mnist5k' "
+            "(allowed: kind)",
+        ),
+        (
+            {"kind": "idx", "name": "mnist"},
+            "prepare.source.name: does not apply when prepare.source.kind is 'idx' "
+            "(allowed: kind, path)",
+        ),
+        (
+            {"kind": "tfds", "path": "data/raw/mnist"},
+            "prepare.source.path: does not apply when prepare.source.kind is 'tfds' "
+            "(allowed: data_dir, download, kind, name)",
+        ),
+        (
+            {"kind": "imagenet"},
+            "prepare.source.kind = 'imagenet': unknown (allowed: mnist5k, tfds, idx)",
+        ),
+        (
+            {"name": "cifar10"},
+            "prepare.source.kind: required key is missing (allowed: mnist5k, tfds, idx)",
+        ),
+        (
+            # The form before sources had settings of their own.
+            "tfds",
+            "prepare.source = 'tfds': expected a mapping with its kind, e.g. {kind: tfds} "
+            "(allowed: mnist5k, tfds, idx)",
+        ),
+        ({"kind": "tfds", "download": "yes"}, "prepare.source.download = 'yes'"),
+    ],
+)
+def test_a_bad_source_is_a_one_line_error(raw, source, expected):
+    raw["prepare"]["source"] = source
+    assert expected in error_for(raw)
+
+
+def test_the_old_per_source_sections_are_unknown_keys(raw):
+    raw["prepare"]["tfds"] = {"name": "mnist"}
+    assert "prepare.tfds: unknown key (allowed: shard_size, source, test_fraction)" in error_for(
+        raw
+    )
 
 
 # --- every bad params file: one short line naming the key and what is allowed ----
@@ -562,11 +632,9 @@ def test_shipped_params_resolve_to_the_values_training_used():
     params = load_params(REPO_PARAMS)
     assert (params.seed, params.mlflow.experiment) == (42, "gan-pipeline")
     assert params.prepare.model_dump() == {
-        "source": "mnist5k",
+        "source": {"kind": "mnist5k"},
         "test_fraction": 0.2,
         "shard_size": 10_000,
-        "tfds": {"name": "mnist", "data_dir": None, "download": False},
-        "idx": {"path": "data/raw/mnist"},
     }
     assert params.evaluator.model_dump() == {
         "epochs": 5,

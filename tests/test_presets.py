@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import keras
 import numpy as np
@@ -129,6 +130,7 @@ def test_the_dcgan_preset_trains_a_step_on_images():
 
 
 def test_docs_list_every_preset_and_part():
+    from pipeline.data.sources import SOURCES
     from pipeline.models.conditioning import CONDITIONING
     from pipeline.models.losses import LOSSES
     from pipeline.models.networks import NETWORKS
@@ -137,10 +139,15 @@ def test_docs_list_every_preset_and_part():
     text = DOCS.read_text()
     for preset in PRESETS:
         assert f"| `{preset}` |" in text, f"docs/params.md has no row for preset {preset}"
-    for registry in (LOSSES, CONDITIONING, NETWORKS, REGULARISERS):
+    for registry in (LOSSES, CONDITIONING, NETWORKS, REGULARISERS, SOURCES):
         for name, part in registry.items():
             assert f"`{name}`" in text, f"docs/params.md never names the part {name}"
-            for field in set(part.model_fields) - {"name", "kind"}:
+            # Every field but the tag that names the part (`name: Literal["hinge"]`);
+            # a source's `name` (the TFDS dataset) is a setting.
+            tag = {
+                f for f, info in part.model_fields.items() if get_args(info.annotation) == (name,)
+            }
+            for field in set(part.model_fields) - tag:
                 # Written bare (`clip_value`) or under its section (`loss.label_smoothing`).
                 documented = re.search(rf"`(\w+\.)?{field}`", text)
                 assert documented, f"docs/params.md does not document {name}'s {field}"

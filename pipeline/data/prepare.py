@@ -8,9 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+# The sources' code runs here, through the object the schema made of params.yaml
+# (`params.source.read`): importing their package says so, and makes it a
+# dependency of the prepare stage (tests/test_dependencies.py reads the imports).
+from pipeline.data import sources  # noqa: F401
 from pipeline.data.info import INFO_FILE, SPLITS, DatasetInfo, SplitInfo
+from pipeline.data.raw import RawData
 from pipeline.data.shards import hash_header, record_bytes, source_hash, write_shards
-from pipeline.data.sources import RawData, read_source
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir, write_json
 from pipeline.params import PrepareParams
@@ -47,6 +51,22 @@ def prepare_dataset(params: PrepareParams, seed: int, out_dir: str | Path) -> Da
         shutil.rmtree(scratch)
         write_json(tmp / INFO_FILE, info.to_json())
     return info
+
+
+def read_source(params: PrepareParams, scratch: Path) -> RawData:
+    """Read the source `params.source` picks, and check what it gave.
+
+    Args:
+        params: the `prepare` section of the params.
+        scratch: an empty directory for decompressed or streamed data; the
+            caller deletes it.
+
+    Raises:
+        PipelineError: a source problem, or images and labels that do not fit.
+    """
+    data = params.source.read(scratch)
+    data.validate()
+    return data
 
 
 def _write_dataset(data: RawData, params: PrepareParams, seed: int, out_dir: Path) -> DatasetInfo:

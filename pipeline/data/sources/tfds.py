@@ -1,5 +1,8 @@
 """TFDS image-classification datasets as a source, failing fast when offline.
 
+`prepare: {source: {kind: tfds, name: fashion_mnist}}` reads every split of
+a dataset TFDS has prepared in `data_dir`.
+
 TFDS retries a failed download for minutes. Two guards keep `prepare` from
 hanging: with `download: false` an unprepared dataset is an error at once,
 and with `download: true` the hosts TFDS would fetch from are probed first
@@ -14,13 +17,13 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from pipeline.data.sources import RawData
+from pipeline.data.raw import RawData
+from pipeline.data.sources.base import DataSource
 from pipeline.errors import PipelineError
-from pipeline.params import TfdsParams
 
 PROBE_TIMEOUT_S = 4.0
 # Where TFDS keeps prepared copies; probed when a builder lists no source URLs.
@@ -29,49 +32,63 @@ _EXAMPLE_NAMES = "mnist, fashion_mnist, kmnist, emnist, cifar10, svhn_cropped"
 _BATCH = 512
 
 
-def read_tfds(params: TfdsParams, scratch: Path) -> RawData:
-    """Read every split of a TFDS dataset into memory-mapped files in `scratch`.
+class Tfds(DataSource):
+    """A TFDS dataset with an image and a class-label feature.
 
-    Args:
-        params: `prepare.tfds`: the dataset name, its data_dir, and whether
-            downloading is allowed.
-        scratch: a directory for the streamed images.
+    tensorflow_datasets (and with it TensorFlow) is imported inside `read`,
+    so that validating these settings loads neither.
 
-    Raises:
-        PipelineError: unknown name, no image + class-label features, data not
-            prepared (download off), or the download hosts are unreachable.
+    Attributes:
+        name: `<dataset>[/<config>][:<version>]`, as `tfds.builder` takes it.
+        data_dir: where TFDS keeps prepared datasets; None for its default
+            (~/tensorflow_datasets).
+        download: whether a dataset missing from `data_dir` may be fetched
+            (needs network); without it a missing dataset fails at once.
     """
-    import tensorflow_datasets as tfds
 
-    builder = _builder(params.name, params.data_dir)
-    image_key, label_key = _image_label_keys(params.name, builder.info.features)
-    image_feature = builder.info.features[image_key]
-    label_feature = builder.info.features[label_key]
-    shape = tuple(image_feature.shape)
-    dtype = np.dtype(image_feature.np_dtype)
-    if len(shape) != 3 or None in shape or dtype != np.uint8:
-        raise PipelineError(
-            f"tfds dataset {params.name!r}: feature {image_key!r} is {dtype} of shape "
-            f"{shape}; expected fixed-size uint8 (H, W, C) images"
+    kind: Literal["tfds"] = "tfds"
+    name: str = "mnist"
+    data_dir: str | None = None
+    download: bool = False
+
+    def read(self, scratch: Path) -> RawData:
+        """Read every split into memory-mapped files in `scratch`.
+
+        Raises:
+            PipelineError: unknown name, no image + class-label features, data
+                not prepared (download off), or the download hosts are unreachable.
+        """
+        import tensorflow_datasets as tfds
+
+        builder = _builder(self.name, self.data_dir)
+        image_key, label_key = _image_label_keys(self.name, builder.info.features)
+        image_feature = builder.info.features[image_key]
+        label_feature = builder.info.features[label_key]
+        shape = tuple(image_feature.shape)
+        dtype = np.dtype(image_feature.np_dtype)
+        if len(shape) != 3 or None in shape or dtype != np.uint8:
+            raise PipelineError(
+                f"tfds dataset {self.name!r}: feature {image_key!r} is {dtype} of shape "
+                f"{shape}; expected fixed-size uint8 (H, W, C) images"
+            )
+        datasets = _open_splits(builder, self)
+        chunks, labels, counts = [], [], {}
+        for split, ds in datasets.items():
+            images, split_labels = _stream_split(
+                tfds, ds, split, builder, image_key, label_key, shape, scratch
+            )
+            counts[split] = len(split_labels)
+            if len(split_labels):
+                chunks.append(images)
+                labels.append(split_labels)
+        return RawData(
+            source=f"tfds:{self.name}",
+            chunks=chunks,
+            labels=np.concatenate(labels) if labels else np.zeros(0, np.int64),
+            num_classes=int(label_feature.num_classes),
+            class_names=[str(n) for n in label_feature.names],
+            extra={"tfds_version": str(builder.info.version), "tfds_splits": counts},
         )
-    datasets = _open_splits(builder, params)
-    chunks, labels, counts = [], [], {}
-    for split, ds in datasets.items():
-        images, split_labels = _stream_split(
-            tfds, ds, split, builder, image_key, label_key, shape, scratch
-        )
-        counts[split] = len(split_labels)
-        if len(split_labels):
-            chunks.append(images)
-            labels.append(split_labels)
-    return RawData(
-        source=f"tfds:{params.name}",
-        chunks=chunks,
-        labels=np.concatenate(labels) if labels else np.zeros(0, np.int64),
-        num_classes=int(label_feature.num_classes),
-        class_names=[str(n) for n in label_feature.names],
-        extra={"tfds_version": str(builder.info.version), "tfds_splits": counts},
-    )
 
 
 def _builder(name: str, data_dir: str | None) -> Any:
@@ -90,10 +107,12 @@ def _builder(name: str, data_dir: str | None) -> Any:
     except DatasetNotFoundError:
         close = difflib.get_close_matches(_dataset_of(name), tfds.list_builders(), n=5, cutoff=0.6)
         hint = f"did you mean: {', '.join(close)}?" if close else f"for example: {_EXAMPLE_NAMES}"
-        raise PipelineError(f"prepare.tfds.name: {name!r} is not a TFDS dataset ({hint})") from None
+        raise PipelineError(
+            f"prepare.source.name: {name!r} is not a TFDS dataset ({hint})"
+        ) from None
     except Exception as err:  # TFDS raises a different type per failure; see above
         raise PipelineError(
-            f"prepare.tfds.name: {name!r} cannot be loaded ({_tfds_reason(err)}); "
+            f"prepare.source.name: {name!r} cannot be loaded ({_tfds_reason(err)}); "
             f"allowed: {_allowed_forms(name)}"
         ) from None
 
@@ -114,7 +133,7 @@ def _tfds_reason(err: BaseException) -> str:
 
 
 def _allowed_forms(name: str) -> str:
-    """What `prepare.tfds.name` may be for the dataset named in `name`."""
+    """What `prepare.source.name` may be for the dataset named in `name`."""
     import tensorflow_datasets as tfds
 
     dataset = _dataset_of(name)
@@ -147,7 +166,7 @@ def _image_label_keys(name: str, features: Any) -> tuple[str, str]:
     return image_key, label_key
 
 
-def _open_splits(builder: Any, params: TfdsParams) -> dict[str, Any]:
+def _open_splits(builder: Any, source: Tfds) -> dict[str, Any]:
     """`as_dataset` for every split; downloads first only if allowed and reachable."""
     try:
         return _as_datasets(builder)
@@ -155,11 +174,11 @@ def _open_splits(builder: Any, params: TfdsParams) -> dict[str, Any]:
         # TFDS's "could not find data in <data_dir>"; anything else is a real bug.
         if builder.is_prepared():
             raise
-    if not params.download:
+    if not source.download:
         raise PipelineError(
-            f"tfds dataset {params.name!r} is not in {builder.data_dir_root}; set "
-            "prepare.tfds.download: true to fetch it (needs network), or use "
-            "prepare.source: idx / mnist5k offline"
+            f"tfds dataset {source.name!r} is not in {builder.data_dir_root}; set "
+            "prepare.source.download: true to fetch it (needs network), or use "
+            "prepare.source.kind: idx / mnist5k offline"
         )
     check_reachable(download_hosts(builder))
     import tensorflow_datasets as tfds
@@ -170,7 +189,7 @@ def _open_splits(builder: Any, params: TfdsParams) -> dict[str, Any]:
         builder.download_and_prepare(download_config=config)
     except Exception as err:  # any failure of the third-party download, as one line
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise PipelineError(f"tfds dataset {params.name!r}: download failed: {first}") from err
+        raise PipelineError(f"tfds dataset {source.name!r}: download failed: {first}") from err
     return _as_datasets(builder)
 
 
@@ -251,6 +270,6 @@ def check_reachable(hosts: list[tuple[str, int]], timeout: float = PROBE_TIMEOUT
         problem = results.get((host, port), f"no answer in {timeout:g} s")
         if problem is not None:
             raise PipelineError(
-                f"cannot reach {host}:{port} to download ({problem}); prepare.tfds.download "
-                "needs network: use prepare.source: idx / mnist5k offline"
+                f"cannot reach {host}:{port} to download ({problem}); prepare.source.download "
+                "needs network: use prepare.source.kind: idx / mnist5k offline"
             )

