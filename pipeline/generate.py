@@ -414,9 +414,9 @@ def mlflow_model_folder(source: ModelSource, downloads: Path) -> Path:
     # A download progress bar on stderr would bury the one-line errors.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with quiet_tensorflow_import():  # MLflow itself does not load TensorFlow
+        from mlflow.artifacts import download_artifacts
         from mlflow.models import Model
 
-        from mlflow.artifacts import download_artifacts
         from pipeline import tracking
     folder = Path(source.location)
     if source.needs_store:

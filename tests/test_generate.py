@@ -268,10 +268,10 @@ def logged_model(models, tmp_path_factory) -> tuple[dict[str, str], dict[str, st
         The environment that points the command at the store, and the ids.
     """
     import keras
+    import mlflow
     from mlflow.models import ModelSignature
     from mlflow.types import Schema, TensorSpec
 
-    import mlflow
     from pipeline.tracking import connect_store
 
     uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"

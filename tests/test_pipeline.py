@@ -100,6 +100,7 @@ def repo(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def mlflow_client(repo):
     from mlflow import MlflowClient
+
     from pipeline.tracking.store import serve_artifacts_locally
 
     serve_artifacts_locally()  # the store's mlflow-artifacts:/ URIs, read from its folder
@@ -543,6 +544,7 @@ def test_mlflow_logged_model_is_named_after_its_model_and_carries_final_scores(
     gan_run, mlflow_client
 ):
     import mlflow
+
     from pipeline.tracking import connect_store
 
     models = mlflow_client.search_logged_models(

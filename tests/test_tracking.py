@@ -33,6 +33,7 @@ def store(tmp_path, monkeypatch) -> Path:
 def _open_and_log(root: str, index: int) -> None:
     os.chdir(root)
     import mlflow
+
     from pipeline.tracking import use_experiment
 
     use_experiment("parallel")
@@ -59,6 +60,7 @@ def test_many_processes_opening_an_empty_store_at_once_all_succeed(store):
 
 def test_a_moved_store_still_shows_every_artifact(store, tmp_path):
     import mlflow
+
     from pipeline.tracking import connect_store, use_experiment
 
     use_experiment("portable")
@@ -87,6 +89,7 @@ def test_a_moved_store_still_shows_every_artifact(store, tmp_path):
 
 def test_an_experiment_with_absolute_artifact_paths_is_refused_in_one_line(store):
     import mlflow
+
     from pipeline.errors import PipelineError
     from pipeline.tracking import connect_store, use_experiment
 
@@ -114,6 +117,7 @@ KILLED_OWNER = textwrap.dedent(
 def test_a_run_whose_process_was_killed_is_marked_killed_by_the_next_process(store):
     import mlflow
     from mlflow import MlflowClient
+
     from pipeline.tracking import use_experiment
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}

@@ -153,12 +153,11 @@ def process_is_gone(tag: str) -> bool:
 
 def log_dataset(info: DatasetInfo, context: str) -> None:
     """Log the prepared dataset as the active run's input: its hash, source and split sizes."""
+    import mlflow
     import numpy as np
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.data.sources import LocalArtifactDatasetSource
     from mlflow.types import Schema, TensorSpec
-
-    import mlflow
 
     schema = Schema(
         [

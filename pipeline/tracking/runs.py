@@ -35,8 +35,8 @@ from pipeline.tracking.store import (
 
 if TYPE_CHECKING:
     import keras
-
     import mlflow
+
     from pipeline.data import DatasetInfo
 
 SAMPLES_KEY = "samples"
@@ -62,9 +62,8 @@ def use_experiment(name: str) -> str:
         PipelineError: a local experiment made with absolute artifact paths
             (by an earlier version), which would not survive a move.
     """
-    from mlflow.exceptions import MlflowException
-
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     connect_store()
     experiment = mlflow.get_experiment_by_name(name)
@@ -122,9 +121,8 @@ def end_orphaned_runs(experiment_id: str) -> list[str]:
 
 def run_exists(run_id: str) -> bool:
     """Whether the store holds a (not deleted) run `run_id`; creates no store."""
-    from mlflow.exceptions import MlflowException
-
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     uri = tracking_uri()
     if not store_exists(uri):
@@ -236,10 +234,9 @@ def log_final_metrics(reference: dict[str, str], metrics: dict[str, float]) -> N
     and end time alone; the logged model gets them linked to its id, so
     `mlflow ui` shows them on the model's page.
     """
-    from mlflow.entities import Metric
-
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.entities import Metric
 
     values = {key: float(value) for key, value in metrics.items()}
     mlflow.log_metrics(values)
@@ -378,11 +375,10 @@ def log_generator(generator: keras.Model, name: str, step: int) -> str:
         step: the epoch it was trained to; links the run's metrics of that
             epoch to the model.
     """
-    from mlflow.models import ModelSignature
-    from mlflow.types import Schema, TensorSpec
-
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
 
     run = mlflow.active_run()
     client = MlflowClient()

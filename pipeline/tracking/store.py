@@ -82,9 +82,8 @@ def connect_store() -> str:
     this process (see the module's docstring). Call it before any MLflow use,
     including loading a `models:/` or `runs:/` URI.
     """
-    from filelock import FileLock, Timeout
-
     import mlflow
+    from filelock import FileLock, Timeout
 
     uri = tracking_uri()
     database = sqlite_file(uri)
