@@ -653,29 +653,32 @@ def test_shipped_params_resolve_to_the_values_training_used():
         "density_coverage_k": 5,
     }
     resolved = {name: flatten(params.model(name)) for name in params.models}
-    for name in params.models:
-        assert resolved[name]["train.epochs"] == 200
-        assert resolved[name]["train.batch_size"] == 64
+    assert [resolved[n]["train.epochs"] for n in params.models] == [200, 40, 200, 40]
+    assert {resolved[n]["train.batch_size"] for n in params.models} == {64}
+    assert {resolved[n]["network.latent_dim"] for n in params.models} == {100}
+    for name in ("gan", "wgan"):
+        assert resolved[name]["network.kind"] == "mlp"
         assert resolved[name]["network.generator_units"] == [256, 512]
-        assert resolved[name]["network.latent_dim"] == 100
+    for name in ("cgan", "wgan_gp"):
+        assert (resolved[name]["network.kind"], resolved[name]["network.filters"]) == ("dcgan", 32)
+    assert resolved["cgan"]["network.discriminator_norm"] == "batch"
+    assert resolved["wgan_gp"]["network.discriminator_norm"] == "layer"
     optimizer = "train.d_optimizer."
-    assert [resolved[n]["train.d_steps"] for n in params.models] == [1, 1, 5, 5]
+    assert [resolved[n]["train.d_steps"] for n in params.models] == [1, 1, 5, 2]
     assert [resolved[n][f"{optimizer}name"] for n in params.models] == [
         "adam",
         "adam",
         "rmsprop",
         "adam",
     ]
-    assert [resolved[n][f"{optimizer}learning_rate"] for n in params.models] == [
-        2e-4,
-        2e-4,
-        2e-4,
-        1e-4,
-    ]
+    assert {resolved[n][f"{optimizer}learning_rate"] for n in params.models} == {2e-4}
     assert [resolved[n].get(f"{optimizer}beta_1") for n in params.models] == [0.5, 0.5, None, 0.0]
     assert resolved["wgan_gp"][f"{optimizer}beta_2"] == 0.9
     assert resolved["wgan_gp"]["regularisers.gradient_penalty.weight"] == 10.0
-    assert resolved["cgan"]["conditioning.kind"] == "concat"
+    assert (resolved["cgan"]["conditioning.kind"], resolved["cgan"]["conditioning.weight"]) == (
+        "acgan",
+        1.0,
+    )
     assert resolved["wgan"]["regularisers.weight_clipping.clip_value"] == 0.01
     assert [resolved[n]["loss.name"] for n in params.models] == [
         "non_saturating",

@@ -18,9 +18,12 @@ import yaml
 from conftest import REPO_ROOT
 from dvcyaml import stage_argv
 
+from pipeline.models.presets import merge
+
 pytestmark = pytest.mark.slow
 
-TINY_NETS = {"generator_units": [64], "discriminator_units": [64]}
+# kind: mlp replaces a default model's convolutional network (presets.merge).
+TINY_NETS = {"kind": "mlp", "generator_units": [64], "discriminator_units": [64]}
 TINY_TRAIN = {"epochs": 1, "batch_size": 250, "grid_size": 3, "eval_samples": 100}
 TINY_PARAMS = {
     "evaluator": {"epochs": 1},
@@ -38,14 +41,6 @@ TINY_PARAMS = {
         "interpolation_rows": 2,
     },
 }
-
-
-def merge(base: dict, override: dict) -> dict:
-    merged = dict(base)
-    for key, value in override.items():
-        is_section = isinstance(value, dict) and isinstance(base.get(key), dict)
-        merged[key] = merge(base[key], value) if is_section else value
-    return merged
 
 
 def copy_repo(destination: Path) -> Path:
@@ -349,22 +344,22 @@ def test_changing_one_models_params_reruns_only_its_stages(repo):
 
 def test_writing_out_a_default_reruns_nothing(repo):
     def explicit_default(root: Path) -> None:
-        edit_params(root, "wgan_gp.train.d_steps", 5)  # wgan_gp's family default
+        edit_params(root, "wgan.train.d_steps", 5)  # wgan's family default
 
     assert stages_changed_by(repo, "params.yaml", explicit_default) == set()
 
 
 def test_a_changed_family_default_reruns_only_the_models_of_that_family(repo):
-    def faster_adam(root: Path) -> None:
+    def lighter_penalty(root: Path) -> None:
         path = root / "pipeline/models/presets.py"
         source = path.read_text()
-        old = '_optimizers({**_ADAM_0_09, "learning_rate": 1e-4})'
+        old = '"gradient_penalty": {"weight": 10.0}'
         assert old in source, "the WGAN-GP preset moved; update this test"
-        path.write_text(source.replace(old, old.replace("1e-4", "3e-4")))
+        path.write_text(source.replace(old, old.replace("10.0", "5.0")))
 
     # Only the model whose resolved values changed (the params stage, which
     # reads presets.py, has re-run inside `stages_changed_by`).
-    changed = stages_changed_by(repo, "pipeline/models/presets.py", faster_adam)
+    changed = stages_changed_by(repo, "pipeline/models/presets.py", lighter_penalty)
     assert changed == {"train@wgan_gp"}
 
 
