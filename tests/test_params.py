@@ -56,7 +56,7 @@ def test_repo_params_are_valid():
     assert params.models == ["gan", "cgan", "wgan", "wgan_gp"]
     assert params.model("gan").network.latent_dim == 100
     families = [params.model(name).family for name in params.models]
-    assert families == ["gan", "cgan", "wgan", "wgan_gp"]
+    assert families == ["gan", "acgan", "wgan", "wgan_gp"]
     assert params.model("cgan").conditional
     # Family defaults fill in what a section leaves out; the section wins where it speaks.
     assert params.model("wgan_gp").train.d_optimizer.beta_2 == 0.9
