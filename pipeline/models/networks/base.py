@@ -137,7 +137,19 @@ class Network(Section):
         raise NotImplementedError
 
 
-def network_inputs(first, conditioning: Conditioning, takes_label: bool):
+def generator_inputs(latent_dim: int, conditioning: Conditioning):
+    """G's z input, its inputs ([z] or [z, label]) and the label tensor (or None)."""
+    z = keras.Input(shape=(latent_dim,), name="z")
+    return (z, *_with_label(z, conditioning, takes_label=True))
+
+
+def discriminator_inputs(image_shape: tuple[int, int, int], conditioning: Conditioning):
+    """D's image input, its inputs ([image] or [image, label]) and the label tensor (or None)."""
+    images = keras.Input(shape=image_shape, name="image")
+    return (images, *_with_label(images, conditioning, conditioning.discriminator_takes_label))
+
+
+def _with_label(first, conditioning: Conditioning, takes_label: bool):
     """A network's inputs, [first] or [first, label], and the label tensor (or None).
 
     The label is an int32 class index of shape () per example; the networks

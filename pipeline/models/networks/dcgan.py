@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pipeline.lazy import keras, layers
+from pipeline.lazy import layers
 from pipeline.models.conditioning.base import Conditioning, LayerWrap
 from pipeline.models.networks.attention import SelfAttentionOption
-from pipeline.models.networks.base import functional_model, network_inputs, unwrapped
+from pipeline.models.networks.base import (
+    discriminator_inputs,
+    functional_model,
+    generator_inputs,
+    unwrapped,
+)
 from pipeline.models.networks.layout import normal_weights, start_size
 from pipeline.schema import Filters, Rate
 
@@ -80,8 +85,7 @@ class DCGAN(SelfAttentionOption):
         self.check_attention(image_shape)
         start, doublings = dcgan_start_size(image_shape)
         channels = self.filters * 2 ** (doublings - 1)
-        z = keras.Input(shape=(self.latent_dim,), name="z")
-        inputs, label = network_inputs(z, conditioning, takes_label=True)
+        z, inputs, label = generator_inputs(self.latent_dim, conditioning)
         x = conditioning.generator_entry(z, label, num_classes)
         # No biases before BatchNorm: its offset does their job.
         x = layers.Dense(
@@ -130,8 +134,7 @@ class DCGAN(SelfAttentionOption):
     ) -> keras_types.Model:
         self.check_attention(image_shape)
         _, doublings = dcgan_start_size(image_shape)
-        images = keras.Input(shape=image_shape, name="image")
-        inputs, label = network_inputs(images, conditioning, conditioning.discriminator_takes_label)
+        images, inputs, label = discriminator_inputs(image_shape, conditioning)
         x = conditioning.discriminator_input(images, label, num_classes)
         for i in range(doublings):
             # The paper puts no normalisation on D's input layer.

@@ -5,9 +5,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Literal
 
-from pipeline.lazy import keras, layers
+from pipeline.lazy import layers
 from pipeline.models.conditioning.base import Conditioning, LayerWrap
-from pipeline.models.networks.base import Network, functional_model, network_inputs, unwrapped
+from pipeline.models.networks.base import (
+    Network,
+    discriminator_inputs,
+    functional_model,
+    generator_inputs,
+    unwrapped,
+)
 from pipeline.schema import Rate, Units
 
 if TYPE_CHECKING:
@@ -37,8 +43,7 @@ class MLP(Network):
     def build_generator(
         self, image_shape: tuple[int, int, int], conditioning: Conditioning, num_classes: int
     ) -> keras_types.Model:
-        z = keras.Input(shape=(self.latent_dim,), name="z")
-        inputs, label = network_inputs(z, conditioning, takes_label=True)
+        z, inputs, label = generator_inputs(self.latent_dim, conditioning)
         x = conditioning.generator_entry(z, label, num_classes)
         for i, width in enumerate(self.generator_units):
             x = layers.Dense(width, name=f"dense_{i}")(x)
@@ -54,8 +59,7 @@ class MLP(Network):
         num_classes: int,
         wrap: LayerWrap = unwrapped,
     ) -> keras_types.Model:
-        images = keras.Input(shape=image_shape, name="image")
-        inputs, label = network_inputs(images, conditioning, conditioning.discriminator_takes_label)
+        images, inputs, label = discriminator_inputs(image_shape, conditioning)
         x = layers.Flatten(name="flatten")(images)
         x = conditioning.discriminator_input(x, label, num_classes)
         for i, width in enumerate(self.discriminator_units):

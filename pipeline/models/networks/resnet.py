@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pipeline.lazy import keras, layers
+from pipeline.lazy import layers
 from pipeline.models.conditioning.base import Conditioning, LayerWrap
 from pipeline.models.networks.attention import SelfAttentionOption
-from pipeline.models.networks.base import functional_model, network_inputs, unwrapped
+from pipeline.models.networks.base import (
+    discriminator_inputs,
+    functional_model,
+    generator_inputs,
+    unwrapped,
+)
 from pipeline.models.networks.layout import start_size
 from pipeline.schema import Filters
 
@@ -70,8 +75,7 @@ class ResNet(SelfAttentionOption):
     ) -> keras_types.Model:
         self.check_attention(image_shape)
         start, doublings = start_size(image_shape, self.kind)
-        z = keras.Input(shape=(self.latent_dim,), name="z")
-        inputs, label = network_inputs(z, conditioning, takes_label=True)
+        z, inputs, label = generator_inputs(self.latent_dim, conditioning)
         x = conditioning.generator_entry(z, label, num_classes)
         # A bias here, unlike DCGAN's: the first block's shortcut reads this
         # map without a BatchNorm in between.
@@ -117,8 +121,7 @@ class ResNet(SelfAttentionOption):
     ) -> keras_types.Model:
         self.check_attention(image_shape)
         _, doublings = start_size(image_shape, self.kind)
-        images = keras.Input(shape=image_shape, name="image")
-        inputs, label = network_inputs(images, conditioning, conditioning.discriminator_takes_label)
+        images, inputs, label = discriminator_inputs(image_shape, conditioning)
         x = conditioning.discriminator_input(images, label, num_classes)
         for i in range(doublings):
             x = self._down_block(x, wrap, f"down_{i}", first=i == 0)
