@@ -342,6 +342,18 @@ def test_changing_one_models_params_reruns_only_its_stages(repo):
     assert stages_changed_by(repo, "params.yaml", smaller_batches) == {"train@cgan"}
 
 
+def test_python_bytecode_in_the_code_folders_reruns_nothing(repo):
+    # A test run or an editor writes __pycache__/ into the folders the stages
+    # depend on; .dvcignore keeps it out of their hashes.
+    cache = repo / "pipeline" / "models" / "losses" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "stray.cpython-311.pyc").write_bytes(b"not code")
+    try:
+        assert json.loads(run(repo, "dvc", "status", "--json").stdout) == {}
+    finally:
+        shutil.rmtree(cache)
+
+
 def test_writing_out_a_default_reruns_nothing(repo):
     def explicit_default(root: Path) -> None:
         edit_params(root, "wgan.train.d_steps", 5)  # wgan's family default
