@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NoReturn
 
 from pipeline.cli import quiet_tensorflow_import, run_stage
-from pipeline.errors import PipelineError, RunFailed
+from pipeline.errors import PipelineError, RunFailed, first_line
 from pipeline.params import DEFAULT_PARAMS_PATH, Params, load_params
 from pipeline.schema import SEED_LIMIT
 
@@ -405,7 +405,7 @@ def load_generator(source: ModelSource) -> keras.Model:
             return mlflow.keras.load_model(str(folder))
         except Exception as err:  # whatever Keras raises for a damaged archive, as one line
             raise PipelineError(
-                f"{source.text}: cannot be loaded as a Keras model ({_first_line(err)})"
+                f"{source.text}: cannot be loaded as a Keras model ({first_line(err)})"
             ) from None
 
 
@@ -425,7 +425,7 @@ def mlflow_model_folder(source: ModelSource, downloads: Path) -> Path:
             folder = Path(download_artifacts(artifact_uri=source.location, dst_path=str(downloads)))
         except Exception as err:  # MLflow raises many types for a bad URI; one line each
             raise PipelineError(
-                f"{source.text}: not found in the MLflow store at {store} ({_first_line(err)})"
+                f"{source.text}: not found in the MLflow store at {store} ({first_line(err)})"
             ) from None
     mlmodel = folder / MLMODEL_FILE
     if not mlmodel.is_file():
@@ -440,10 +440,6 @@ def mlflow_model_folder(source: ModelSource, downloads: Path) -> Path:
             "(allowed: a Keras model saved by mlflow.keras.log_model)"
         )
     return folder
-
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
 
 
 def describe_generator(generator: keras.Model, source: ModelSource) -> GeneratorSpec:

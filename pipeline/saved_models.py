@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, first_line
 
 # Which stage writes each kind of model, for the message that says how to get it back.
 MADE_BY = {"generator": "train@<model>", "evaluator": "evaluator"}
@@ -39,9 +39,8 @@ def load_keras(path: str | Path, kind: str) -> keras.Model:
     try:
         return keras.saving.load_model(path)
     except Exception as err:  # whatever Keras raises for a damaged archive, as one line
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise PipelineError(
-            f"{path}: cannot be loaded as a Keras model ({first}); {rebuild}"
+            f"{path}: cannot be loaded as a Keras model ({first_line(err)}); {rebuild}"
         ) from None
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -548,7 +549,7 @@ def test_mlflow_run_holds_sample_images_and_exports(gan_run, mlflow_client, repo
 
 
 def test_mlflow_logged_model_is_named_after_its_model_and_carries_final_scores(
-    gan_run, mlflow_client
+    repo, gan_run, mlflow_client
 ):
     import mlflow
 
@@ -571,6 +572,14 @@ def test_mlflow_logged_model_is_named_after_its_model_and_carries_final_scores(
         del os.environ["MLFLOW_TRACKING_URI"]
     images = np.asarray(generator(np.zeros((2, 100), dtype="float32")))
     assert images.shape == (2, 28, 28, 1)
+    # Its requirements pin the TensorFlow build this environment has (not a
+    # fixed `tensorflow-cpu`), beside Keras, NumPy and MLflow.
+    stored = repo / "mlflow" / "artifacts" / "gan-pipeline" / "models" / model.model_id
+    pins = dict(line.split("==") for line in (stored / "artifacts" / "requirements.txt").open())
+    pins = {name: version.strip() for name, version in pins.items()}
+    assert {"mlflow", "keras", "numpy"} <= set(pins), pins
+    [tensorflow] = [name for name in pins if name.startswith("tensorflow")]
+    assert pins[tensorflow] == metadata.version(tensorflow)
 
 
 def test_the_store_names_no_absolute_path(repo):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, typed_first_line
 
 INFO_FILE = "info.json"
 FORMAT_VERSION = 2  # 2: fixed-length binary records; 1 was TFRecord protos
@@ -163,14 +163,16 @@ def load_info(data_dir: str | Path) -> DatasetInfo:
     except FileNotFoundError:
         raise PipelineError(f"{path}: not found; {_RERUN_HINT}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise PipelineError(f"{path}: unreadable ({_one_line(err)}); {_RERUN_HINT}") from None
+        raise PipelineError(
+            f"{path}: unreadable ({typed_first_line(err)}); {_RERUN_HINT}"
+        ) from None
     try:
         if not isinstance(raw, dict):
             raise TypeError(f"expected an object, got {type(raw).__name__}")
         info = DatasetInfo.from_json(raw)
     except (KeyError, TypeError, ValueError) as err:
         raise PipelineError(
-            f"{path}: not a valid info record ({_one_line(err)}); {_RERUN_HINT}"
+            f"{path}: not a valid info record ({typed_first_line(err)}); {_RERUN_HINT}"
         ) from None
     missing = [s for s in SPLITS if s not in info.splits]
     if missing:
@@ -182,9 +184,3 @@ def load_info(data_dir: str | Path) -> DatasetInfo:
             f"{path}: unknown split {unknown[0]!r} (allowed: {', '.join(SPLITS)}); {_RERUN_HINT}"
         )
     return info
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    kind = type(err).__name__
-    return f"{kind}: {text[0]}" if text else kind

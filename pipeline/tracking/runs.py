@@ -15,12 +15,13 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, first_line, typed_first_line
 from pipeline.fileio import read_json
 from pipeline.params import TrainStage
 from pipeline.tracking import record
@@ -200,8 +201,7 @@ def _ending(run: mlflow.ActiveRun) -> Iterator[None]:
 
 def _one_line(err: BaseException) -> str:
     """A failure's reason as one line: the message of ours, type and first line of others."""
-    text = (str(err).strip().splitlines() or [""])[0]
-    return (text if isinstance(err, PipelineError) else f"{type(err).__name__}: {text}")[:500]
+    return first_line(err, 500) if isinstance(err, PipelineError) else typed_first_line(err, 500)
 
 
 @contextmanager
@@ -400,9 +400,42 @@ def log_generator(generator: keras.Model, name: str, step: int) -> str:
         outputs=Schema([spec(generator.outputs[0], "images")]),
     )
     info = mlflow.keras.log_model(
-        generator, name=name, signature=signature, step=step, tags=record.source_tags()
+        generator,
+        name=name,
+        signature=signature,
+        step=step,
+        tags=record.source_tags(),
+        pip_requirements=generator_requirements(),
     )
     return info.model_id
+
+
+# The distributions each Keras backend is published as; the installed one is
+# pinned. TensorFlow's GPU build is `tensorflow`, its CPU-only one `tensorflow-cpu`.
+BACKEND_DISTRIBUTIONS = {
+    "tensorflow": ("tensorflow", "tensorflow-cpu"),
+    "jax": ("jax",),
+    "torch": ("torch",),
+}
+
+
+def generator_requirements() -> list[str]:
+    """A logged generator's pip requirements: Keras, the installed build of its backend, NumPy.
+
+    Named here because MLflow would otherwise infer them by loading the model
+    in a subprocess (about 10 s per training on 2 cores) to find these same
+    packages. MLflow adds its own pin.
+    """
+    import keras
+
+    backend = BACKEND_DISTRIBUTIONS.get(keras.backend.backend(), ())
+    pins = []
+    for name in ("keras", *backend, "numpy"):
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue  # the backend's other build
+    return pins
 
 
 def log_artifacts(paths: list[Path], artifact_dir: str | None = None) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from pipeline.data.raw import RawData
 from pipeline.data.sources.base import DataSource
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, first_line
 
 PROBE_TIMEOUT_S = 4.0
 # Where TFDS keeps prepared copies; probed when a builder lists no source URLs.
@@ -188,8 +188,9 @@ def _open_splits(builder: Any, source: Tfds) -> dict[str, Any]:
     try:
         builder.download_and_prepare(download_config=config)
     except Exception as err:  # any failure of the third-party download, as one line
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise PipelineError(f"tfds dataset {source.name!r}: download failed: {first}") from err
+        raise PipelineError(
+            f"tfds dataset {source.name!r}: download failed: {first_line(err)}"
+        ) from err
     return _as_datasets(builder)
 
 
