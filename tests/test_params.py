@@ -653,7 +653,7 @@ def test_shipped_params_resolve_to_the_values_training_used():
         "density_coverage_k": 5,
     }
     resolved = {name: flatten(params.model(name)) for name in params.models}
-    assert [resolved[n]["train.epochs"] for n in params.models] == [200, 40, 200, 40]
+    assert [resolved[n]["train.epochs"] for n in params.models] == [200, 30, 160, 40]
     assert {resolved[n]["train.batch_size"] for n in params.models} == {64}
     assert {resolved[n]["network.latent_dim"] for n in params.models} == {100}
     for name in ("gan", "wgan"):
@@ -677,7 +677,7 @@ def test_shipped_params_resolve_to_the_values_training_used():
     assert resolved["wgan_gp"]["regularisers.gradient_penalty.weight"] == 10.0
     assert (resolved["cgan"]["conditioning.kind"], resolved["cgan"]["conditioning.weight"]) == (
         "acgan",
-        1.0,
+        3.0,
     )
     assert resolved["wgan"]["regularisers.weight_clipping.clip_value"] == 0.01
     assert [resolved[n]["loss.name"] for n in params.models] == [
