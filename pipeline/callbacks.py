@@ -270,6 +270,9 @@ class StopOnDivergence(keras.callbacks.Callback):
             for network in (self.model.generator, self.model.discriminator)
             if not all(np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in network.weights)
         ]
+        if logs.get("skipped_d_steps", 0.0) >= 1.0:
+            # float16 loss scaling skipped every D update: nothing was learnt.
+            bad_logs.append("every discriminator update (float16 overflow)")
         if bad_logs or bad_weights:
             found = ", ".join([*bad_logs, *(f"{n} weights" for n in bad_weights)])
             raise RunFailed(

@@ -42,6 +42,7 @@ from pipeline.schema import (
     MAX_KID_SUBSETS,
     MAX_SAMPLES,
     MAX_SHARD_SIZE,
+    MAX_STEPS_PER_EXECUTION,
     MIN_INTERPOLATION_STEPS,
     MIN_SAMPLES,
     BatchSize,
@@ -163,7 +164,15 @@ class TrainParams(Section):
     d_optimizer: OptimizerParams = AdamParams()
     g_optimizer: OptimizerParams = AdamParams()
     grid_size: GridSize = 8
-    strategy: Literal["auto", "default", "mirrored"] = "auto"
+    # tf.distribute: `multi_worker` reads the cluster from TF_CONFIG (docs/gpu.md).
+    strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
+    # Mixed precision computes in 16 bits and keeps variables, outputs and losses
+    # in float32; float16 also scales the losses (docs/gpu.md).
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    # XLA. `auto`: on with a GPU and one replica, off otherwise (as Keras decides).
+    # On, TensorFlow's deterministic kernels are off: see docs/gpu.md.
+    jit_compile: Literal["auto", True, False] = "auto"
+    steps_per_execution: Annotated[int, Field(gt=0, le=MAX_STEPS_PER_EXECUTION)] = 1
     # Quality tracked during training: the cheap metrics, every `eval_every` epochs (0: off).
     eval_every: NonNegativeInt = 10
     eval_samples: SampleCount = 500

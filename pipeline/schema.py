@@ -22,6 +22,7 @@ MAX_UNITS = 16_384  # one hidden layer's width
 MAX_LAYERS = 32  # hidden layers per mlp network
 MAX_FILTERS = 2_048  # a convolutional network's base width; deeper blocks double it
 MAX_D_STEPS = 100  # the WGAN reference code's warm-up n_critic
+MAX_STEPS_PER_EXECUTION = 10_000  # steps fused into one call of the compiled step
 MAX_SAMPLES = 100_000  # twice the usual FID-50k
 MAX_KID_SUBSETS = 10_000
 MAX_SHARD_SIZE = 1_000_000

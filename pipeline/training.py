@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import keras
 import tensorflow as tf
 
-from pipeline import tracking
+from pipeline import cluster, tracking
 from pipeline.callbacks import (
     HistoryFile,
     QualityHistory,
@@ -117,10 +118,23 @@ class TrainPaths:
         return self.checkpoint_dir / "run.json"
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels."""
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels.
+
+    Args:
+        seed: the run's seed.
+        deterministic: False under XLA, which Keras refuses to combine with
+            deterministic kernels (it would silently turn `jit_compile` off).
+    """
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        # Not in tf.config's public API; an earlier model in this process may
+        # have turned determinism on, and it would keep XLA off.
+        from tensorflow.python.framework.config import disable_op_determinism
+
+        disable_op_determinism()
 
 
 def select_strategy(name: str) -> tf.distribute.Strategy:
@@ -128,27 +142,70 @@ def select_strategy(name: str) -> tf.distribute.Strategy:
 
     `auto` mirrors over every GPU when there are several and otherwise uses
     the default (single-device) strategy; no device is hard-coded.
+    `multi_worker` reads the cluster and this process's task from TF_CONFIG.
     """
+    if name == "multi_worker":
+        cluster.check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "mirrored" or (name == "auto" and len(tf.config.list_logical_devices("GPU")) > 1):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
 
 
-def make_optimizer(params: OptimizerParams, **options: Any) -> keras.optimizers.Optimizer:
+def uses_xla(setting: str | bool, strategy: tf.distribute.Strategy) -> bool:
+    """Whether `train.jit_compile` turns XLA on, decided before the model is built.
+
+    `auto` decides as Keras' own `auto` does: XLA with a GPU and no
+    tf.distribute strategy; off on a CPU-only machine (where it measured
+    slower) and over several replicas. True and False are taken as they are.
+    """
+    if setting != "auto":
+        return bool(setting)
+    single = not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
+    return single and bool(tf.config.list_logical_devices("GPU"))
+
+
+@contextmanager
+def precision_policy(precision: str) -> Iterator[None]:
+    """Layers made inside compute in `precision`'s dtype (`train.precision`), variables float32."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def make_optimizer(
+    params: OptimizerParams, loss_scaling: bool = False, **options: Any
+) -> keras.optimizers.Optimizer:
     """An optimizer from its params section.
 
     Args:
         params: the optimizer's params section.
+        loss_scaling: wrap it in Keras' `LossScaleOptimizer` (float16): the
+            loss is scaled up before the gradients are taken, they are scaled
+            back down, and a step whose gradients are not finite is skipped
+            and the scale halved.
         **options: more Keras optimizer arguments (`use_ema` and
             `ema_momentum`, for an average of the weights it updates).
     """
     if params.name == "adam":
-        return keras.optimizers.Adam(
+        optimizer = keras.optimizers.Adam(
             params.learning_rate, beta_1=params.beta_1, beta_2=params.beta_2, **options
         )
-    if params.name == "rmsprop":
-        return keras.optimizers.RMSprop(params.learning_rate, momentum=params.momentum, **options)
-    return keras.optimizers.SGD(params.learning_rate, momentum=params.momentum, **options)
+    elif params.name == "rmsprop":
+        optimizer = keras.optimizers.RMSprop(
+            params.learning_rate, momentum=params.momentum, **options
+        )
+    else:
+        optimizer = keras.optimizers.SGD(params.learning_rate, momentum=params.momentum, **options)
+    return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scaling else optimizer
+
+
+def inner_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """The optimizer that moves the weights: the one a `LossScaleOptimizer` wraps, if any."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
 
 
 def epoch_batches(
@@ -175,7 +232,12 @@ def epoch_batches(
     """
     shuffled = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
     stream = shuffled.repeat().skip(skip_batches * batch_size)
-    return stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    batches = stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    # Over several workers each takes its part of every global batch; the
+    # default (by file) would give them different shards, or fail on one file.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return batches.with_options(options)
 
 
 def _with_label(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -203,19 +265,36 @@ def build_model(
         num_classes: 0 for an unconditional model, else the dataset's classes.
         strategy: the distribution strategy; the current one when None.
     """
-    seed_everything(seed)
+    train = params.train
     strategy = strategy or tf.distribute.get_strategy()
+    xla = uses_xla(train.jit_compile, strategy)
+    seed_everything(seed, deterministic=not xla)
+    scaled = train.precision == "mixed_float16"
     with strategy.scope():
-        generator, discriminator = build_networks(params, image_shape, num_classes)
+        with precision_policy(train.precision):
+            generator, discriminator = build_networks(params, image_shape, num_classes)
         model = make_model(params, generator, discriminator, num_classes, seed)
         model.compile(
-            d_optimizer=make_optimizer(params.train.d_optimizer),
+            d_optimizer=make_optimizer(train.d_optimizer, scaled),
             g_optimizer=make_optimizer(
-                params.train.g_optimizer, **generator_optimizer_options(params)
+                train.g_optimizer, scaled, **generator_optimizer_options(params)
             ),
+            jit_compile=xla,
+            steps_per_execution=train.steps_per_execution,
         )
         model.build_optimizers()
     return model
+
+
+def epoch_steps(steps_per_pass: int, steps_per_execution: int) -> int:
+    """An epoch's generator steps: a pass over the data, cut to whole executions.
+
+    Keras runs `steps_per_execution` steps per call even when fewer are left
+    in an epoch of an endless stream, so an epoch is the largest multiple of
+    it within one pass (the stream carries on where it stopped: no image is
+    skipped). Where it divides the pass, epochs are the same as without it.
+    """
+    return steps_per_pass // steps_per_execution * steps_per_execution
 
 
 @dataclass(frozen=True)
@@ -259,6 +338,13 @@ def check_training_inputs(params: ModelParams, paths: TrainPaths) -> TrainingPla
             f"train.batch_size * train.d_steps = {global_batch}: larger than the "
             f"{count} training images; make it at most {count}"
         )
+    steps_per_pass = count // global_batch
+    if train.steps_per_execution > steps_per_pass:
+        raise PipelineError(
+            f"train.steps_per_execution = {train.steps_per_execution}: more than the "
+            f"{steps_per_pass} steps of a pass over the {count} training images; "
+            f"make it at most {steps_per_pass}"
+        )
     scoring = bool(train.eval_every) and paths.classifier is not None
     if scoring and train.eval_samples > count:
         raise PipelineError(
@@ -269,7 +355,7 @@ def check_training_inputs(params: ModelParams, paths: TrainPaths) -> TrainingPla
     return TrainingPlan(
         info=info,
         strategy=strategy,
-        steps_per_epoch=count // global_batch,
+        steps_per_epoch=epoch_steps(steps_per_pass, train.steps_per_execution),
         num_classes=info.num_classes if params.conditional else 0,
         classifier=classifier,
     )
@@ -329,10 +415,35 @@ def start_training(
     plan = plan or check_training_inputs(params, paths)
     model = build_model(params, plan.info.image_shape, seed, plan.num_classes, plan.strategy)
     state = restore_checkpoint(paths.state_dir, fingerprint, model)
+    _check_workers_agree(plan.strategy, state["epoch"] if state else 0)
     if state is None:
         _clear_leftovers(paths)
     paths.live.samples.mkdir(parents=True, exist_ok=True)
     return Training(params, seed, paths, fingerprint, plan, model, state)
+
+
+def _check_workers_agree(strategy: tf.distribute.Strategy, epoch: int) -> None:
+    """Refuse to train when the workers would resume from different epochs.
+
+    Every worker resumes from the chief's checkpoint; one that cannot reach
+    it would start from epoch 0 while the chief resumes, and the collectives
+    would pair different steps. Every worker reaches the same verdict (the
+    sum of the epochs and of their squares), so none waits on the others.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    workers = strategy.extended._num_workers  # noqa: SLF001 - no public count of workers
+    replicas_per_worker = strategy.num_replicas_in_sync // workers
+    values = tf.constant([float(epoch), float(epoch) ** 2]) / replicas_per_worker
+    total = strategy.reduce("SUM", strategy.run(lambda: tf.identity(values)), axis=None)
+    mean, mean_square = (float(v) / workers for v in total.numpy())
+    if mean_square - mean**2 > 1e-6:
+        raise PipelineError(
+            f"the {workers} workers would resume from different epochs (this one: {epoch}, "
+            f"mean {mean:g}): every worker resumes from the chief's checkpoint folder, so it "
+            "must be reachable from each (one machine or a shared file system); or delete "
+            "it to start over"
+        )
 
 
 def fit_callbacks(
@@ -400,7 +511,7 @@ def fit_epochs(
             verbose=progress_verbosity() if verbose is None else verbose,
             shuffle=False,  # the stream is already shuffled, reproducibly
         )
-    if model.g_optimizer.use_ema:
+    if inner_optimizer(model.g_optimizer).use_ema:
         # Evaluation and export use the averaged weights.
         model.g_optimizer.finalize_variable_values(model.generator.trainable_variables)
 
@@ -414,6 +525,7 @@ def fit_model(
     verbose: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     name: str = "model",
+    plan: TrainingPlan | None = None,
 ) -> AdversarialModel:
     """Train a model on the prepared data, resuming from a matching checkpoint, and publish it.
 
@@ -429,6 +541,7 @@ def fit_model(
         verbose: passed to `fit` (see `fit_epochs`).
         callbacks: more callbacks, run after the checkpoint is written.
         name: the model's name, for messages.
+        plan: the result of `check_training_inputs`, if the caller has it.
 
     Returns:
         The trained model. Its outputs are in `paths.out_dir`.
@@ -436,7 +549,7 @@ def fit_model(
     Raises:
         RunFailed: a loss or weight became NaN or infinite; nothing is published.
     """
-    training = start_training(params, seed, paths, fingerprint)
+    training = start_training(params, seed, paths, fingerprint, plan)
     fit_epochs(training, fit_callbacks(training, sinks, name, callbacks), verbose)
     publish_outputs(training.model, paths)
     discard_checkpoint_dir(paths)
@@ -549,8 +662,11 @@ def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
     """
     plan = check_training_inputs(stage.model, paths)
     fingerprint = fingerprint_of(stage.model.model_dump(), stage.seed, plan.info.content_hash)
+    if not cluster.is_chief():
+        return _train_as_worker(stage, name, paths, fingerprint, plan)
     resume = _interrupted_attempt(paths, fingerprint)
-    with tracking.model_run(stage, name, plan.info, resume=resume) as run:
+    devices = device_tags(plan.strategy, stage.model)
+    with tracking.model_run(stage, name, plan.info, resume=resume, devices=devices) as run:
         run_id = run.info.run_id
         logged = _record_attempt(paths, fingerprint, run_id, resume, name, stage.model)
         training = start_training(stage.model, stage.seed, paths, fingerprint, plan)
@@ -565,6 +681,62 @@ def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
     # Only once the run has ended FINISHED: until then a rerun resumes it.
     discard_checkpoint_dir(paths)
     return run_id
+
+
+def strategy_name(strategy: tf.distribute.Strategy) -> str:
+    """The `train.strategy` value that names `strategy`, `auto` resolved."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "multi_worker"
+    return "mirrored" if isinstance(strategy, tf.distribute.MirroredStrategy) else "default"
+
+
+def device_tags(strategy: tf.distribute.Strategy, params: ModelParams) -> dict[str, str]:
+    """What a training ran on, as MLflow tags: the GPUs, the replicas, precision and XLA."""
+    gpus = tf.config.list_physical_devices("GPU")
+    names = [
+        tf.config.experimental.get_device_details(gpu).get("device_name", "GPU") for gpu in gpus
+    ]
+    train = params.train
+    return {
+        "devices.gpu_count": str(len(gpus)),
+        "devices.gpus": ", ".join(names) or "none",
+        "devices.replicas": str(strategy.num_replicas_in_sync),
+        "devices.strategy": strategy_name(strategy),
+        "devices.workers": str(len(cluster.worker_addresses()) or 1),
+        "devices.precision": train.precision,
+        "devices.xla": str(uses_xla(train.jit_compile, strategy)).lower(),
+        "devices.deterministic_ops": str(not uses_xla(train.jit_compile, strategy)).lower(),
+        "devices.steps_per_execution": str(train.steps_per_execution),
+    }
+
+
+def _train_as_worker(
+    stage: TrainStage, name: str, paths: TrainPaths, fingerprint: str, plan: TrainingPlan
+) -> str:
+    """Take part in a multi-worker training without writing the stage's outputs or MLflow.
+
+    The worker trains in step with the chief in a folder of its own beside
+    the chief's (`cluster.worker_dir`), thrown away at the end. It resumes
+    from the chief's checkpoint, as TensorFlow's own multi-worker backups
+    do, so every worker starts from the same epoch whichever process a kill
+    caught between two saves; that folder must be reachable from every
+    worker (one machine, or a shared file system).
+
+    Returns:
+        An empty run id: the chief's process records the run.
+    """
+    own = cluster.worker_dir(paths.checkpoint_dir)
+    worker_paths = TrainPaths(paths.data_dir, own / "outputs", own / "state", paths.classifier)
+    shutil.rmtree(own, ignore_errors=True)
+    if paths.state_dir.is_dir():
+        # The chief writes no checkpoint before the first collective, which
+        # waits for this worker: the folder is not being rewritten now.
+        shutil.copytree(paths.state_dir, worker_paths.state_dir)
+    # Scoring during training is the chief's; a worker would only repeat it.
+    unscored = replace(plan, classifier=None)
+    fit_model(stage.model, stage.seed, worker_paths, fingerprint, name=name, plan=unscored)
+    shutil.rmtree(own, ignore_errors=True)
+    return ""
 
 
 def _record_attempt(

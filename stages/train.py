@@ -28,7 +28,10 @@ def main() -> None:
         classifier=args.classifier,
     )
     run_id = train_model(stage, args.model, paths)
-    print(f"trained {args.model}: {paths.outputs.generator} (MLflow run {run_id})")
+    if run_id:
+        print(f"trained {args.model}: {paths.outputs.generator} (MLflow run {run_id})")
+    else:
+        print(f"trained {args.model} as a non-chief worker: the chief wrote the outputs")
 
 
 if __name__ == "__main__":

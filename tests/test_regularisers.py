@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.models.regularisers import REGULARISERS
+from pipeline.models.regularisers.base import Critic
 
 RNG = np.random.default_rng(0)
 REAL = RNG.normal(size=(64, 2)).astype("float32")
@@ -21,9 +22,9 @@ def linear_critic(weights: list[float]) -> keras.Model:
     return critic
 
 
-def penalty(name: str, weights: list[float], **options) -> float:
+def penalty(name: str, weights: list[float], loss_scale=None, **options) -> float:
     part = REGULARISERS[name](**options)
-    critic = linear_critic(weights)
+    critic = Critic(linear_critic(weights), loss_scale)
     value = part.discriminator_penalty(critic, REAL, FAKE, keras.random.SeedGenerator(0))
     return float(value)
 
@@ -40,6 +41,16 @@ def test_r1_of_a_linear_critic_is_half_gamma_squared_norm(w):
     assert penalty("r1", w, gamma=2.0) == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize("name", ["gradient_penalty", "r1"])
+def test_a_loss_scale_leaves_the_penalty_unchanged(name):
+    """Under float16 loss scaling the nested gradient is taken of scaled scores, then unscaled."""
+    options = {"weight": 10.0} if name == "gradient_penalty" else {"gamma": 2.0}
+    plain = penalty(name, [3.0, 4.0], **options)
+    assert penalty(name, [3.0, 4.0], loss_scale=keras.Variable(2.0**15), **options) == (
+        pytest.approx(plain, rel=1e-6)
+    )
+
+
 def test_gradient_penalty_interpolates_with_uniform_weights():
     """ε ~ U[0, 1]: on a critic that reads the input, the penalty sees mixes, not endpoints."""
     part = REGULARISERS["gradient_penalty"](weight=1.0)
@@ -51,7 +62,7 @@ def test_gradient_penalty_interpolates_with_uniform_weights():
 
     real = np.ones((20_000, 1), "float32")
     fake = np.zeros((20_000, 1), "float32")
-    part.discriminator_penalty(critic, real, fake, keras.random.SeedGenerator(0))
+    part.discriminator_penalty(Critic(critic), real, fake, keras.random.SeedGenerator(0))
     eps = np.asarray(seen[0]).ravel()  # ε·1 + (1 - ε)·0
     assert eps.min() >= 0.0 and eps.max() <= 1.0
     assert eps.mean() == pytest.approx(0.5, abs=0.01)

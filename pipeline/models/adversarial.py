@@ -12,9 +12,14 @@ from keras import ops
 
 from pipeline.models.conditioning.base import Conditioning
 from pipeline.models.conditioning.none import Unconditional
-from pipeline.models.gradients import minimise
+from pipeline.models.gradients import (
+    minimise,
+    replica_index,
+    replicas_in_sync,
+    step_results,
+)
 from pipeline.models.losses.base import AdversarialLoss
-from pipeline.models.regularisers.base import Regulariser
+from pipeline.models.regularisers.base import Critic, Regulariser
 
 
 class AdversarialModel(keras.Model):
@@ -49,6 +54,10 @@ class AdversarialModel(keras.Model):
         num_classes: 0 for an unconditional model, else the number of classes.
         d_steps: discriminator updates per generator update.
         seed: seed of the noise drawn inside `train_step`.
+        loss_scaling: the optimizers scale the losses (float16). A D update
+            whose gradients overflow is skipped; `skipped_d_steps` tracks the
+            share skipped, and a skipped update's loss (not finite when the
+            penalty's nested gradient overflowed) stays out of the means.
     """
 
     def __init__(
@@ -63,6 +72,7 @@ class AdversarialModel(keras.Model):
         num_classes: int = 0,
         d_steps: int = 1,
         seed: int | None = None,
+        loss_scaling: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -84,6 +94,7 @@ class AdversarialModel(keras.Model):
         self.latent_dim = latent_dim
         self.num_classes = num_classes
         self.d_steps = d_steps
+        self.loss_scaling = loss_scaling
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked_names()}
         # Both networks arrive built. Without this, `fit` under a distribution
@@ -99,6 +110,8 @@ class AdversarialModel(keras.Model):
         names += list(self.adversarial_loss.tracked_as)
         names += list(self.conditioning.tracked_as)
         names += [part.tracked_as for part in self.regularisers if part.tracked_as]
+        if self.loss_scaling:
+            names.append("skipped_d_steps")
         return names
 
     @property
@@ -155,7 +168,7 @@ class AdversarialModel(keras.Model):
         self._generator_step(
             real_images[first_slice], None if labels is None else labels[first_slice]
         )
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return step_results({name: tracker.result() for name, tracker in self.trackers.items()})
 
     def _unpack(self, data):
         if isinstance(data, tuple | list):
@@ -169,7 +182,17 @@ class AdversarialModel(keras.Model):
         return images, ops.cast(labels, "int32")
 
     def sample_latents(self, batch_size):
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        replicas = replicas_in_sync()
+        if replicas == 1:
+            return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        # The seed generator is mirrored, so every replica would draw the same
+        # noise. Each draws the whole global batch's instead (the same draws a
+        # single device makes) and keeps its own slice of it.
+        noise = keras.random.normal(
+            (batch_size * replicas, self.latent_dim), seed=self.seed_generator
+        )
+        start = replica_index() * batch_size
+        return ops.slice(noise, (start, 0), (batch_size, self.latent_dim))
 
     def generate(self, z, labels, training: bool = True):
         return self.generator([z, labels] if self.conditional else z, training=training)
@@ -179,13 +202,13 @@ class AdversarialModel(keras.Model):
         takes_label = self.conditional and self.conditioning.discriminator_takes_label
         return self.discriminator([images, labels] if takes_label else images, training=True)
 
-    def critic(self, labels):
+    def critic(self, labels) -> Critic:
         """D's scores on a batch of images with `labels` bound: what the penalties differentiate."""
 
         def scores(images):
             return self.conditioning.scores(self.discriminate(images, labels))
 
-        return scores
+        return Critic(scores, loss_scale(self.d_optimizer))
 
     def seen_by_discriminator(self, images):
         """`images` as D sees them in training: each regulariser's transform in turn
@@ -221,29 +244,47 @@ class AdversarialModel(keras.Model):
             extras = (total, real_scores, fake_scores, penalties, own_metrics)
             return total + self.weight_penalty(self.discriminator), extras
 
+        updates_before = ops.convert_to_tensor(self.d_optimizer.iterations)
         total, real_scores, fake_scores, penalties, own_metrics = minimise(
             losses, self.discriminator, self.d_optimizer
         )
         for part in self.regularisers:
             part.after_discriminator_update(self.discriminator)
-        self._track_discriminator(total, real_scores, fake_scores, penalties)
+        track = self._discriminator_tracking(total, updates_before)
+        self._track_discriminator(track, total, real_scores, fake_scores, penalties)
         for name, value in own_metrics.items():
-            self.trackers[name].update_state(value)
+            track(name, value)
 
-    def _track_discriminator(self, total, real_scores, fake_scores, penalties) -> None:
-        self.trackers["d_loss"].update_state(total)
+    def _discriminator_tracking(self, total, updates_before):
+        """How this D update's numbers reach the trackers: as they are, or, under loss
+        scaling, left out when the loss is not finite (the step was skipped)."""
+        if not self.loss_scaling:
+            return lambda name, value: self.trackers[name].update_state(value)
+        skipped = ops.equal(ops.convert_to_tensor(self.d_optimizer.iterations), updates_before)
+        self.trackers["skipped_d_steps"].update_state(ops.cast(skipped, "float32"))
+        finite = ops.isfinite(total)
+        weight = ops.cast(finite, "float32")
+
+        def track(name, value):
+            kept = ops.where(finite, value, ops.zeros_like(value))
+            self.trackers[name].update_state(kept, sample_weight=weight)
+
+        return track
+
+    def _track_discriminator(self, track, total, real_scores, fake_scores, penalties) -> None:
+        track("d_loss", total)
         threshold = self.adversarial_loss.threshold
         if threshold is not None:
             real_right = ops.cast(real_scores > threshold, "float32")
             fake_right = ops.cast(fake_scores < threshold, "float32")
-            self.trackers["d_acc_real"].update_state(ops.mean(real_right))
-            self.trackers["d_acc_fake"].update_state(ops.mean(fake_right))
+            track("d_acc_real", ops.mean(real_right))
+            track("d_acc_fake", ops.mean(fake_right))
         own = self.adversarial_loss.discriminator_metrics(real_scores, fake_scores)
         for name, value in own.items():
-            self.trackers[name].update_state(value)
+            track(name, value)
         for part, value in zip(self.regularisers, penalties, strict=True):
             if part.tracked_as:
-                self.trackers[part.tracked_as].update_state(value)
+                track(part.tracked_as, value)
 
     def _generator_step(self, real_images, labels) -> None:
         z = self.sample_latents(ops.shape(real_images)[0])
@@ -273,3 +314,10 @@ def sum_of_present(values):
     """The sum of the values that are not None; 0.0 when none is (a part that does not apply)."""
     present = [value for value in values if value is not None]
     return sum(present[1:], present[0]) if present else 0.0
+
+
+def loss_scale(optimizer: keras.optimizers.Optimizer):
+    """The current loss scale of a `LossScaleOptimizer` (float16); None for any other."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.dynamic_scale
+    return None

@@ -151,26 +151,33 @@ class Resume:
 
 @contextmanager
 def model_run(
-    stage: TrainStage, name: str, info: DatasetInfo, resume: Resume | None = None
+    stage: TrainStage,
+    name: str,
+    info: DatasetInfo,
+    resume: Resume | None = None,
+    devices: dict[str, str] | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
     """Open the training run of model `name`, or reopen the one `resume` names.
 
     A new run gets its name, params, tags and dataset. A reopened one says
-    from which epoch it resumed. The run ends FINISHED when the block
-    completes, KILLED when it is interrupted (Ctrl-C, SIGTERM) and FAILED on
-    any other error, with the one-line reason in its `error` tag.
+    from which epoch it resumed. Both take `devices` as tags (what this
+    attempt ran on: a resume may run on other hardware) and sample system
+    metrics (CPU, memory, and GPUs where `pynvml` is installed) while open.
+    The run ends FINISHED when the block completes, KILLED when it is
+    interrupted (Ctrl-C, SIGTERM) and FAILED on any other error, with the
+    one-line reason in its `error` tag.
     """
     import mlflow
 
     use_experiment(stage.experiment)
-    process = {PROCESS_TAG: record.process_tag()}
+    process = {PROCESS_TAG: record.process_tag(), **(devices or {})}
     if resume is not None and run_exists(resume.run_id):
-        run = mlflow.start_run(run_id=resume.run_id, tags=process)
+        run = mlflow.start_run(run_id=resume.run_id, tags=process, log_system_metrics=True)
         _clear_error(run)
         mlflow.set_tag(RESUMED_TAG, str(resume.epoch))
     else:
         tags = {**record.model_tags(name, stage, info), **process}
-        run = mlflow.start_run(run_name=record.run_name(name), tags=tags)
+        run = mlflow.start_run(run_name=record.run_name(name), tags=tags, log_system_metrics=True)
         mlflow.log_params(record.training_params(stage, info))
         record.log_dataset(info, context="training")
     with _ending(run):

@@ -9,11 +9,17 @@ from pipeline.errors import PipelineError
 BACKEND = keras.backend.backend()
 
 if BACKEND == "tensorflow":
-    from pipeline.models.gradients.tensorflow import input_gradients, minimise, replicas_in_sync
+    from pipeline.models.gradients.tensorflow import (
+        input_gradients,
+        minimise,
+        replica_index,
+        replicas_in_sync,
+        step_results,
+    )
 else:  # pragma: no cover - depends on KERAS_BACKEND
     raise PipelineError(
         f"KERAS_BACKEND={BACKEND}: models train on tensorflow only so far; "
         f"a pipeline/models/gradients/{BACKEND}.py with the same functions adds it"
     )
 
-__all__ = ["input_gradients", "minimise", "replicas_in_sync"]
+__all__ = ["input_gradients", "minimise", "replica_index", "replicas_in_sync", "step_results"]

@@ -88,7 +88,7 @@ class Network(Section):
         self.check(image_shape, conditioning, num_classes)
         generator = self.build_generator(image_shape, conditioning, num_classes)
         discriminator = self.build_discriminator(image_shape, conditioning, num_classes, wrap)
-        return generator, discriminator
+        return float32_outputs(generator), float32_outputs(discriminator)
 
     def check(
         self, image_shape: tuple[int, int, int], conditioning: Conditioning, num_classes: int
@@ -159,6 +159,24 @@ def _with_label(first, conditioning: Conditioning, takes_label: bool):
         return [first], None
     label = keras.Input(shape=(), dtype="int32", name="label")
     return [first, label], label
+
+
+def float32_outputs(network: keras_types.Model) -> keras_types.Model:
+    """`network` with float32 outputs when it was built to compute in 16 bits.
+
+    Under a mixed-precision policy (`train.precision`) every layer computes in
+    float16 or bfloat16; its images and scores are cast back here, in one place
+    for every network kind, so that losses, penalties, metrics and a saved
+    generator's images stay float32. Under float32 the network is returned as
+    it is, so a float32 model's layers and saved file do not change.
+    """
+    if keras.config.dtype_policy().compute_dtype == "float32":
+        return network
+    casts = [
+        keras.layers.Activation("linear", dtype="float32", name=f"float32_output_{index}")(output)
+        for index, output in enumerate(network.outputs)
+    ]
+    return functional_model(network.inputs, casts if len(casts) > 1 else casts[0], network.name)
 
 
 def functional_model(inputs: list, outputs, name: str):

@@ -7,6 +7,7 @@ keyed by its name under a model's `regularisers` (`regularisers: {r1: {gamma: 1}
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pipeline.schema import Section
@@ -14,7 +15,33 @@ from pipeline.schema import Section
 if TYPE_CHECKING:
     import keras
 
-Critic = Callable  # images -> D's scores, with the batch's labels already bound
+
+@dataclass(frozen=True)
+class Critic:
+    """D's scores on a batch of images, with the batch's labels already bound.
+
+    What the penalties differentiate: they take its gradient through
+    `input_gradients`, which under float16 loss scaling (`train.precision:
+    mixed_float16`) differentiates the scores times the loss scale and
+    divides it out again, so that small gradients inside D's 16-bit layers
+    do not round to zero.
+
+    Attributes:
+        scores: images -> one score per image.
+        loss_scale: D's optimizer's current loss scale; None without scaling.
+    """
+
+    scores: Callable
+    loss_scale: Any = None
+
+    def __call__(self, images):
+        return self.scores(images)
+
+    def input_gradients(self, images):
+        """d(sum of the scores) / d images, kept differentiable (penalties train through it)."""
+        from pipeline.models.gradients import input_gradients
+
+        return input_gradients(self.scores, images, self.loss_scale)
 
 
 class Regulariser(Section):

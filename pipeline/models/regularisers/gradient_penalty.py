@@ -25,13 +25,11 @@ class GradientPenalty(Regulariser):
     needs_per_example_critic: ClassVar = True
 
     def discriminator_penalty(self, critic: Critic, real_images, fake_images, seed):
-        from pipeline.models.gradients import input_gradients
-
         rank = len(real_images.shape)
         shape = (ops.shape(real_images)[0],) + (1,) * (rank - 1)
         eps = keras.random.uniform(shape, 0.0, 1.0, seed=seed)
         mixed = eps * real_images + (1.0 - eps) * fake_images
-        norms = per_example_norms(input_gradients(critic, mixed))
+        norms = per_example_norms(critic.input_gradients(mixed))
         return self.weight * ops.mean(ops.square(norms - 1.0))
 
 

@@ -25,8 +25,6 @@ class R1(Regulariser):
     needs_per_example_critic: ClassVar = True
 
     def discriminator_penalty(self, critic: Critic, real_images, fake_images, seed):
-        from pipeline.models.gradients import input_gradients
-
-        gradients = input_gradients(critic, real_images)
+        gradients = critic.input_gradients(real_images)
         axes = list(range(1, len(gradients.shape)))
         return 0.5 * self.gamma * ops.mean(ops.sum(ops.square(gradients), axis=axes))
