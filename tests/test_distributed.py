@@ -86,7 +86,12 @@ def start_workers(workspace, ports: list[int], chief_kill_point: str | None = No
         subprocess.Popen(
             commands[index],
             cwd=workspace,
-            env={**env, "TF_CONFIG": tf_config(ports, index)},
+            # System metrics sampled every second (MLflow's default is 10 s).
+            env={
+                **env,
+                "TF_CONFIG": tf_config(ports, index),
+                "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "1",
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -136,17 +141,20 @@ def test_two_workers_on_loopback_resume_after_a_kill_and_only_the_chief_writes(t
     # The worker's own folder is gone, and the chief's checkpoint with it.
     assert list((tmp_path / "checkpoints").iterdir()) == []
     run = json.loads((out / "run.json").read_text())
-    tags = mlflow_tags(tmp_path, run["run_id"])
+    recorded = mlflow_run(tmp_path, run["run_id"])
+    assert recorded.info.status == "FINISHED"
+    assert "system/cpu_utilization_percentage" in recorded.data.metrics
+    tags = recorded.data.tags
     assert tags["devices.replicas"] == "2" and tags["devices.workers"] == "2"
     assert tags["devices.strategy"] == "multi_worker"
     assert tags["devices.precision"] == "float32" and tags["devices.xla"] == "false"
 
 
-def mlflow_tags(workspace, run_id: str) -> dict[str, str]:
+def mlflow_run(workspace, run_id: str):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow' / 'mlflow.db'}")
-    return client.get_run(run_id).data.tags
+    return client.get_run(run_id)
 
 
 # One and two replicas at the same global batch: the same noise (each replica
