@@ -11,6 +11,7 @@ so the training run's duration is its training.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -170,6 +171,8 @@ def model_run(
     import mlflow
 
     use_experiment(stage.experiment)
+    # Its monitor announces itself at INFO on stderr, which holds only errors here.
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
     process = {PROCESS_TAG: record.process_tag(), **(devices or {})}
     if resume is not None and run_exists(resume.run_id):
         run = mlflow.start_run(run_id=resume.run_id, tags=process, log_system_metrics=True)
