@@ -67,7 +67,7 @@ from pipeline.models.networks import NETWORKS  # noqa: E402
 from pipeline.models.presets import PRESETS, with_preset  # noqa: E402
 from pipeline.models.regularisers import Regularisers  # noqa: E402
 from pipeline.params import ModelParams, TrainParams, load_params, parse_params  # noqa: E402
-from pipeline.training import build_model  # noqa: E402
+from pipeline.training import build_model, gpu_names  # noqa: E402
 
 DEFAULT_FAMILIES = ("gan", "wgan_gp", "acgan")
 DEFAULT_NETWORKS = ("mlp", "dcgan")
@@ -394,15 +394,12 @@ def run(combo: Combination, shape: tuple[int, int, int], steps: int, warmup: int
 
 def device_line() -> str:
     """The physical devices TensorFlow sees, GPUs by name."""
-    gpus = tf.config.list_physical_devices("GPU")
-    names = [
-        tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name) for gpu in gpus
-    ]
+    names = gpu_names()
     devices = ", ".join(
         device.name.removeprefix("/physical_device:")
         for device in tf.config.list_physical_devices()
     )
-    where = f"GPU: {', '.join(names)}" if gpus else f"no GPU; CPU with {os.cpu_count()} cores"
+    where = f"GPU: {', '.join(names)}" if names else f"no GPU; CPU with {os.cpu_count()} cores"
     return f"Devices: {devices} ({where}); each combination runs on one device."
 
 

@@ -85,7 +85,7 @@ def is_chief() -> bool:
     config = tf_config()
     if config is None:
         return True
-    kind, index = task()
+    kind, index = config["task"]["type"], int(config["task"]["index"])
     return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in config["cluster"])
 
 

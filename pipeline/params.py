@@ -173,6 +173,12 @@ class TrainParams(Section):
     # On, TensorFlow's deterministic kernels are off: see docs/gpu.md.
     jit_compile: Literal["auto", True, False] = "auto"
     steps_per_execution: Annotated[int, Field(gt=0, le=MAX_STEPS_PER_EXECUTION)] = 1
+
+    @property
+    def scales_losses(self) -> bool:
+        """Whether the optimizers scale the losses: float16's narrow range needs it."""
+        return self.precision == "mixed_float16"
+
     # Quality tracked during training: the cheap metrics, every `eval_every` epochs (0: off).
     eval_every: NonNegativeInt = 10
     eval_samples: SampleCount = 500

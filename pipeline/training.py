@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -269,7 +269,7 @@ def build_model(
     strategy = strategy or tf.distribute.get_strategy()
     xla = uses_xla(train.jit_compile, strategy)
     seed_everything(seed, deterministic=not xla)
-    scaled = train.precision == "mixed_float16"
+    scaled = train.scales_losses
     with strategy.scope():
         with precision_policy(train.precision):
             generator, discriminator = build_networks(params, image_shape, num_classes)
@@ -345,7 +345,8 @@ def check_training_inputs(params: ModelParams, paths: TrainPaths) -> TrainingPla
             f"{steps_per_pass} steps of a pass over the {count} training images; "
             f"make it at most {steps_per_pass}"
         )
-    scoring = bool(train.eval_every) and paths.classifier is not None
+    # Scoring during training is the chief's; another worker would only repeat it.
+    scoring = bool(train.eval_every) and paths.classifier is not None and cluster.is_chief()
     if scoring and train.eval_samples > count:
         raise PipelineError(
             f"train.eval_samples = {train.eval_samples}: larger than the {count} "
@@ -690,22 +691,28 @@ def strategy_name(strategy: tf.distribute.Strategy) -> str:
     return "mirrored" if isinstance(strategy, tf.distribute.MirroredStrategy) else "default"
 
 
+def gpu_names() -> list[str]:
+    """The model name of each GPU TensorFlow sees (empty without one)."""
+    return [
+        tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+        for gpu in tf.config.list_physical_devices("GPU")
+    ]
+
+
 def device_tags(strategy: tf.distribute.Strategy, params: ModelParams) -> dict[str, str]:
     """What a training ran on, as MLflow tags: the GPUs, the replicas, precision and XLA."""
-    gpus = tf.config.list_physical_devices("GPU")
-    names = [
-        tf.config.experimental.get_device_details(gpu).get("device_name", "GPU") for gpu in gpus
-    ]
+    names = gpu_names()
     train = params.train
+    xla = uses_xla(train.jit_compile, strategy)
     return {
-        "devices.gpu_count": str(len(gpus)),
+        "devices.gpu_count": str(len(names)),
         "devices.gpus": ", ".join(names) or "none",
         "devices.replicas": str(strategy.num_replicas_in_sync),
         "devices.strategy": strategy_name(strategy),
         "devices.workers": str(len(cluster.worker_addresses()) or 1),
         "devices.precision": train.precision,
-        "devices.xla": str(uses_xla(train.jit_compile, strategy)).lower(),
-        "devices.deterministic_ops": str(not uses_xla(train.jit_compile, strategy)).lower(),
+        "devices.xla": str(xla).lower(),
+        "devices.deterministic_ops": str(not xla).lower(),
         "devices.steps_per_execution": str(train.steps_per_execution),
     }
 
@@ -732,9 +739,7 @@ def _train_as_worker(
         # The chief writes no checkpoint before the first collective, which
         # waits for this worker: the folder is not being rewritten now.
         shutil.copytree(paths.state_dir, worker_paths.state_dir)
-    # Scoring during training is the chief's; a worker would only repeat it.
-    unscored = replace(plan, classifier=None)
-    fit_model(stage.model, stage.seed, worker_paths, fingerprint, name=name, plan=unscored)
+    fit_model(stage.model, stage.seed, worker_paths, fingerprint, name=name, plan=plan)
     shutil.rmtree(own, ignore_errors=True)
     return ""
 

@@ -244,7 +244,7 @@ class AdversarialModel(keras.Model):
             extras = (total, real_scores, fake_scores, penalties, own_metrics)
             return total + self.weight_penalty(self.discriminator), extras
 
-        updates_before = ops.convert_to_tensor(self.d_optimizer.iterations)
+        updates_before = self._discriminator_updates() if self.loss_scaling else None
         total, real_scores, fake_scores, penalties, own_metrics = minimise(
             losses, self.discriminator, self.d_optimizer
         )
@@ -255,12 +255,16 @@ class AdversarialModel(keras.Model):
         for name, value in own_metrics.items():
             track(name, value)
 
+    def _discriminator_updates(self):
+        """D's optimizer's count of applied updates, read now (a skipped one does not count)."""
+        return ops.convert_to_tensor(self.d_optimizer.iterations)
+
     def _discriminator_tracking(self, total, updates_before):
         """How this D update's numbers reach the trackers: as they are, or, under loss
         scaling, left out when the loss is not finite (the step was skipped)."""
         if not self.loss_scaling:
             return lambda name, value: self.trackers[name].update_state(value)
-        skipped = ops.equal(ops.convert_to_tensor(self.d_optimizer.iterations), updates_before)
+        skipped = ops.equal(self._discriminator_updates(), updates_before)
         self.trackers["skipped_d_steps"].update_state(ops.cast(skipped, "float32"))
         finite = ops.isfinite(total)
         weight = ops.cast(finite, "float32")

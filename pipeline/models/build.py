@@ -57,7 +57,7 @@ def make_model(
         num_classes=num_classes,
         d_steps=params.train.d_steps,
         seed=seed,
-        loss_scaling=params.train.precision == "mixed_float16",
+        loss_scaling=params.train.scales_losses,
     )
 
 
