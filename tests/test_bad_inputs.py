@@ -251,6 +251,16 @@ FILE_CASES = {
         edit_params(gan__train__batch_size=1000, gan__train__d_steps=5),
         "4000 training images",
     ),
+    "steps_per_execution beyond a pass over the data": (
+        ("train", "gan"),
+        edit_params(gan__train__steps_per_execution=9),  # 4000 images / 500: 8 steps
+        "train.steps_per_execution = 9",
+    ),
+    "multi_worker without TF_CONFIG": (
+        ("train", "gan"),
+        edit_params(gan__train__strategy="multi_worker"),
+        "needs TF_CONFIG",
+    ),
     "a TFDS version that does not exist": (
         ("prepare",),
         edit_params(prepare__source={"kind": "tfds", "name": "mnist:99.0.0"}),

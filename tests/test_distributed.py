@@ -210,3 +210,36 @@ def test_one_and_two_replicas_end_within_tolerance(tmp_path, mnist5k_dir, family
     assert (one["replicas"], two["replicas"]) == (1, 2)
     for name, value in one["losses"].items():
         assert two["losses"][name] == pytest.approx(value, rel=0.05, abs=0.05), name
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("", "needs TF_CONFIG"),
+        ("{not json", "TF_CONFIG is not JSON"),
+        ('{"task": {"type": "worker", "index": 0}}', "no cluster of workers"),
+        ('{"cluster": {"worker": ["a:1"], "ps": ["b:2"]}, "task": {}}', "takes only"),
+        ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 1}}', "index"),
+    ],
+)
+def test_a_bad_tf_config_is_refused_in_one_line(monkeypatch, value, fragment):
+    from pipeline import cluster
+    from pipeline.errors import PipelineError
+
+    monkeypatch.setenv("TF_CONFIG", value)
+    with pytest.raises(PipelineError, match=fragment) as raised:
+        cluster.check_tf_config()
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("task", "chief"),
+    [({"type": "worker", "index": 0}, True), ({"type": "worker", "index": 1}, False)],
+)
+def test_worker_zero_is_the_chief(monkeypatch, task, chief):
+    from pipeline import cluster
+
+    config = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": task}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+    assert cluster.is_chief() is chief
+    assert cluster.worker_addresses() == ["127.0.0.1:1", "127.0.0.1:2"]
