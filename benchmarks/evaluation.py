@@ -29,7 +29,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pipeline.data import load_arrays, load_info  # noqa: E402
-from pipeline.evaluation.classifier import build_classifier, embed, feature_extractor  # noqa: E402
+from pipeline.evaluation.classifier import build_classifier  # noqa: E402
+from pipeline.evaluation.features import embed, feature_extractor  # noqa: E402
 from pipeline.evaluation.suite import (  # noqa: E402
     METRICS,
     Embedded,

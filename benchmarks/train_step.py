@@ -62,12 +62,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from pipeline.backend import gpu_names  # noqa: E402
 from pipeline.errors import PipelineError, typed_first_line  # noqa: E402
 from pipeline.models.networks import NETWORKS  # noqa: E402
 from pipeline.models.presets import PRESETS, with_preset  # noqa: E402
 from pipeline.models.regularisers import Regularisers  # noqa: E402
 from pipeline.params import ModelParams, TrainParams, load_params, parse_params  # noqa: E402
-from pipeline.training import build_model, gpu_names  # noqa: E402
+from pipeline.training import build_model  # noqa: E402
 
 DEFAULT_FAMILIES = ("gan", "wgan_gp", "acgan")
 DEFAULT_NETWORKS = ("mlp", "dcgan")

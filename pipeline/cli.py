@@ -132,6 +132,21 @@ def _stage_module() -> str:
     return f"{script.parent.name}.{script.stem}" if script.suffix == ".py" else script.name
 
 
+def select_backend(name: str) -> None:
+    """Make `name` Keras' backend for this process; Keras reads it once, when first imported.
+
+    Raises:
+        PipelineError: Keras is already loaded with another backend (a caller's
+            mistake: the stage must choose before importing anything that loads Keras).
+    """
+    loaded = sys.modules.get("keras")
+    if loaded is not None and loaded.backend.backend() != name:
+        raise PipelineError(
+            f"backend {name!r}: Keras is already loaded with {loaded.backend.backend()!r}"
+        )
+    os.environ["KERAS_BACKEND"] = name
+
+
 def global_stage_params(stage: str) -> StageParams:
     """The validated params a stage that runs once (prepare, evaluator, report) reads."""
     return stage_params(load_params(), stage)

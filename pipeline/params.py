@@ -164,7 +164,10 @@ class TrainParams(Section):
     d_optimizer: OptimizerParams = AdamParams()
     g_optimizer: OptimizerParams = AdamParams()
     grid_size: GridSize = 8
-    # tf.distribute: `multi_worker` reads the cluster from TF_CONFIG (docs/gpu.md).
+    # The Keras backend this model trains on. Its saved generator loads under either.
+    backend: Literal["tensorflow", "jax"] = "tensorflow"
+    # tf.distribute (keras.distribution.DataParallel on jax): `multi_worker` reads
+    # the cluster from TF_CONFIG (docs/gpu.md), on tensorflow only.
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
     # Mixed precision computes in 16 bits and keeps variables, outputs and losses
     # in float32; float16 also scales the losses (docs/gpu.md).
@@ -178,6 +181,25 @@ class TrainParams(Section):
     def scales_losses(self) -> bool:
         """Whether the optimizers scale the losses: float16's narrow range needs it."""
         return self.precision == "mixed_float16"
+
+    @model_validator(mode="after")
+    def _check_backend_supports(self) -> TrainParams:
+        if self.backend != "jax":
+            return self
+        if self.strategy == "multi_worker":
+            raise ValueError(
+                "strategy: multi_worker runs on the tensorflow backend only (its cluster "
+                "comes from TF_CONFIG); allowed on jax: auto, default, mirrored"
+            )
+        if self.precision == "mixed_float16":
+            # Keras' LossScaleOptimizer picks between two stateful updates with a
+            # traced condition, which leaks traced values out of a JAX step.
+            raise ValueError(
+                "precision: mixed_float16 runs on the tensorflow backend only (Keras' "
+                "loss scaling does not run inside a JAX step); allowed on jax: float32, "
+                "mixed_bfloat16"
+            )
+        return self
 
     # Quality tracked during training: the cheap metrics, every `eval_every` epochs (0: off).
     eval_every: NonNegativeInt = 10

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import tensorflow as tf
 
-from pipeline import cluster, tracking
+from pipeline import backend, cluster, tracking
 from pipeline.callbacks import (
     HistoryFile,
     QualityHistory,
@@ -23,7 +22,7 @@ from pipeline.callbacks import (
     fingerprint_of,
     restore_checkpoint,
 )
-from pipeline.data import DatasetInfo, load_split, verify_prepared
+from pipeline.data import DatasetInfo, verify_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.evaluate import training_scorer
 from pipeline.fileio import atomic_dir, atomic_file, read_json, write_json
@@ -38,8 +37,6 @@ from pipeline.params import ModelParams, OptimizerParams, TrainStage
 from pipeline.progress import progress_verbosity
 from pipeline.sampling import grid_inputs
 from pipeline.saved_models import load_keras
-
-SHUFFLE_BUFFER = 20_000
 
 
 @dataclass(frozen=True)
@@ -118,53 +115,6 @@ class TrainPaths:
         return self.checkpoint_dir / "run.json"
 
 
-def seed_everything(seed: int, deterministic: bool = True) -> None:
-    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels.
-
-    Args:
-        seed: the run's seed.
-        deterministic: False under XLA, which Keras refuses to combine with
-            deterministic kernels (it would silently turn `jit_compile` off).
-    """
-    keras.utils.set_random_seed(seed)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
-    else:
-        # Not in tf.config's public API; an earlier model in this process may
-        # have turned determinism on, and it would keep XLA off.
-        from tensorflow.python.framework.config import disable_op_determinism
-
-        disable_op_determinism()
-
-
-def select_strategy(name: str) -> tf.distribute.Strategy:
-    """The tf.distribute strategy `train.strategy` names.
-
-    `auto` mirrors over every GPU when there are several and otherwise uses
-    the default (single-device) strategy; no device is hard-coded.
-    `multi_worker` reads the cluster and this process's task from TF_CONFIG.
-    """
-    if name == "multi_worker":
-        cluster.check_tf_config()
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "mirrored" or (name == "auto" and len(tf.config.list_logical_devices("GPU")) > 1):
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def uses_xla(setting: str | bool, strategy: tf.distribute.Strategy) -> bool:
-    """Whether `train.jit_compile` turns XLA on, decided before the model is built.
-
-    `auto` decides as Keras' own `auto` does: XLA with a GPU and no
-    tf.distribute strategy; off on a CPU-only machine (where it measured
-    slower) and over several replicas. True and False are taken as they are.
-    """
-    if setting != "auto":
-        return bool(setting)
-    single = not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
-    return single and bool(tf.config.list_logical_devices("GPU"))
-
-
 @contextmanager
 def precision_policy(precision: str) -> Iterator[None]:
     """Layers made inside compute in `precision`'s dtype (`train.precision`), variables float32."""
@@ -208,53 +158,12 @@ def inner_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.O
     return getattr(optimizer, "inner_optimizer", optimizer)
 
 
-def epoch_batches(
-    dataset: tf.data.Dataset,
-    batch_size: int,
-    seed: int,
-    skip_batches: int = 0,
-    buffer_size: int = SHUFFLE_BUFFER,
-) -> tf.data.Dataset:
-    """An endless stream of shuffled batches, the same for the same seed.
-
-    Every pass over the data is reshuffled, in an order fixed by `seed`. A
-    resumed run skips the batches the interrupted one consumed, so it sees
-    exactly the batches an uninterrupted run would. (Seeding each epoch's
-    shuffle from the epoch number needs a tensor seed, which tf.data rejects
-    once op determinism is on.)
-
-    Args:
-        dataset: unbatched examples.
-        batch_size: examples per batch, across all replicas.
-        seed: fixes the order of every pass.
-        skip_batches: batches already consumed before a resume.
-        buffer_size: upper bound on the shuffle buffer.
-    """
-    shuffled = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
-    stream = shuffled.repeat().skip(skip_batches * batch_size)
-    batches = stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    # Over several workers each takes its part of every global batch; the
-    # default (by file) would give them different shards, or fail on one file.
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return batches.with_options(options)
-
-
-def _with_label(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    return image, label
-
-
-def _image_only(image: tf.Tensor, label: tf.Tensor) -> tf.Tensor:
-    # Named functions, not two lambdas on one line, which AutoGraph cannot tell apart.
-    return image
-
-
 def build_model(
     params: ModelParams,
     image_shape: tuple[int, int, int],
     seed: int,
     num_classes: int = 0,
-    strategy: tf.distribute.Strategy | None = None,
+    placement: Any = None,
 ) -> AdversarialModel:
     """Build and compile a model of `params.family` with its optimizers' variables created.
 
@@ -263,14 +172,15 @@ def build_model(
         image_shape: (height, width, channels) from the dataset's info file.
         seed: seeds weight initialisation and the noise inside `train_step`.
         num_classes: 0 for an unconditional model, else the dataset's classes.
-        strategy: the distribution strategy; the current one when None.
+        placement: the devices (`backend.select_placement`); by default what
+            `train.strategy` names.
     """
     train = params.train
-    strategy = strategy or tf.distribute.get_strategy()
-    xla = uses_xla(train.jit_compile, strategy)
-    seed_everything(seed, deterministic=not xla)
+    placement = placement or backend.select_placement(train.strategy)
+    xla = backend.uses_xla(train.jit_compile, placement)
+    backend.seed_everything(seed, deterministic=not xla)
     scaled = train.scales_losses
-    with strategy.scope():
+    with placement.scope():
         with precision_policy(train.precision):
             generator, discriminator = build_networks(params, image_shape, num_classes)
         model = make_model(params, generator, discriminator, num_classes, seed)
@@ -303,14 +213,14 @@ class TrainingPlan:
 
     Attributes:
         info: the prepared dataset's info, its shards verified.
-        strategy: the tf.distribute strategy `train.strategy` names.
+        placement: the devices `train.strategy` names (`backend.select_placement`).
         steps_per_epoch: generator steps per pass over the training split.
         num_classes: 0 for an unconditional model, else the dataset's classes.
         classifier: the evaluator, loaded, when training scores the generator.
     """
 
     info: DatasetInfo
-    strategy: tf.distribute.Strategy
+    placement: Any
     steps_per_epoch: int
     num_classes: int
     classifier: keras.Model | None
@@ -324,8 +234,8 @@ def check_training_inputs(params: ModelParams, paths: TrainPaths) -> TrainingPla
     """
     info = verify_prepared(paths.data_dir)
     train = params.train
-    strategy = select_strategy(train.strategy)
-    replicas = strategy.num_replicas_in_sync
+    placement = backend.select_placement(train.strategy)
+    replicas = placement.num_replicas_in_sync
     if train.batch_size % replicas:
         raise PipelineError(
             f"train.batch_size = {train.batch_size}: must be divisible by the "
@@ -355,7 +265,7 @@ def check_training_inputs(params: ModelParams, paths: TrainPaths) -> TrainingPla
     classifier = load_keras(paths.classifier, "evaluator") if scoring else None
     return TrainingPlan(
         info=info,
-        strategy=strategy,
+        placement=placement,
         steps_per_epoch=epoch_steps(steps_per_pass, train.steps_per_execution),
         num_classes=info.num_classes if params.conditional else 0,
         classifier=classifier,
@@ -414,37 +324,13 @@ def start_training(
         plan: the result of `check_training_inputs`, if the caller has it.
     """
     plan = plan or check_training_inputs(params, paths)
-    model = build_model(params, plan.info.image_shape, seed, plan.num_classes, plan.strategy)
+    model = build_model(params, plan.info.image_shape, seed, plan.num_classes, plan.placement)
     state = restore_checkpoint(paths.state_dir, fingerprint, model)
-    _check_workers_agree(plan.strategy, state["epoch"] if state else 0)
+    backend.check_workers_agree(plan.placement, state["epoch"] if state else 0)
     if state is None:
         _clear_leftovers(paths)
     paths.live.samples.mkdir(parents=True, exist_ok=True)
     return Training(params, seed, paths, fingerprint, plan, model, state)
-
-
-def _check_workers_agree(strategy: tf.distribute.Strategy, epoch: int) -> None:
-    """Refuse to train when the workers would resume from different epochs.
-
-    Every worker resumes from the chief's checkpoint; one that cannot reach
-    it would start from epoch 0 while the chief resumes, and the collectives
-    would pair different steps. Every worker reaches the same verdict (the
-    sum of the epochs and of their squares), so none waits on the others.
-    """
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return
-    workers = strategy.extended._num_workers  # noqa: SLF001 - no public count of workers
-    replicas_per_worker = strategy.num_replicas_in_sync // workers
-    values = tf.constant([float(epoch), float(epoch) ** 2]) / replicas_per_worker
-    total = strategy.reduce("SUM", strategy.run(lambda: tf.identity(values)), axis=None)
-    mean, mean_square = (float(v) / workers for v in total.numpy())
-    if mean_square - mean**2 > 1e-6:
-        raise PipelineError(
-            f"the {workers} workers would resume from different epochs (this one: {epoch}, "
-            f"mean {mean:g}): every worker resumes from the chief's checkpoint folder, so it "
-            "must be reachable from each (one machine or a shared file system); or delete "
-            "it to start over"
-        )
 
 
 def fit_callbacks(
@@ -575,21 +461,16 @@ def discard_checkpoint_dir(paths: TrainPaths) -> None:
     shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)
 
 
-def _training_stream(training: Training) -> tf.data.Dataset:
+def _training_stream(training: Training):
     """The seeded batch stream, positioned where epoch `training.initial_epoch` starts."""
     params, plan = training.params, training.plan
-    global_batch = params.train.batch_size * params.train.d_steps
-    count = plan.info.splits["train"].count
-    return epoch_batches(
-        # Cached after the first pass: parsing the records again every epoch
-        # costs a quarter of an MLP epoch. (MNIST takes 190 MB as float32.)
-        load_split(training.paths.data_dir, "train")
-        .map(_with_label if plan.num_classes else _image_only)
-        .cache(),
-        global_batch,
+    return backend.training_batches(
+        training.paths.data_dir,
+        params.train.batch_size * params.train.d_steps,
         training.seed,
-        skip_batches=training.initial_epoch * plan.steps_per_epoch,
-        buffer_size=min(count, SHUFFLE_BUFFER),
+        start_batch=training.initial_epoch * plan.steps_per_epoch,
+        labels=bool(plan.num_classes),
+        count=plan.info.splits["train"].count,
     )
 
 
@@ -666,7 +547,7 @@ def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
     if not cluster.is_chief():
         return _train_as_worker(stage, name, paths, fingerprint, plan)
     resume = _interrupted_attempt(paths, fingerprint)
-    devices = device_tags(plan.strategy, stage.model)
+    devices = device_tags(plan.placement, stage.model)
     with tracking.model_run(stage, name, plan.info, resume=resume, devices=devices) as run:
         run_id = run.info.run_id
         logged = _record_attempt(paths, fingerprint, run_id, resume, name, stage.model)
@@ -684,31 +565,17 @@ def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
     return run_id
 
 
-def strategy_name(strategy: tf.distribute.Strategy) -> str:
-    """The `train.strategy` value that names `strategy`, `auto` resolved."""
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return "multi_worker"
-    return "mirrored" if isinstance(strategy, tf.distribute.MirroredStrategy) else "default"
-
-
-def gpu_names() -> list[str]:
-    """The model name of each GPU TensorFlow sees (empty without one)."""
-    return [
-        tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
-        for gpu in tf.config.list_physical_devices("GPU")
-    ]
-
-
-def device_tags(strategy: tf.distribute.Strategy, params: ModelParams) -> dict[str, str]:
-    """What a training ran on, as MLflow tags: the GPUs, the replicas, precision and XLA."""
-    names = gpu_names()
+def device_tags(placement: Any, params: ModelParams) -> dict[str, str]:
+    """What a training ran on, as MLflow tags: backend, GPUs, replicas, precision, XLA."""
+    names = backend.gpu_names()
     train = params.train
-    xla = uses_xla(train.jit_compile, strategy)
+    xla = backend.uses_xla(train.jit_compile, placement)
     return {
+        "devices.backend": backend.NAME,
         "devices.gpu_count": str(len(names)),
         "devices.gpus": ", ".join(names) or "none",
-        "devices.replicas": str(strategy.num_replicas_in_sync),
-        "devices.strategy": strategy_name(strategy),
+        "devices.replicas": str(placement.num_replicas_in_sync),
+        "devices.strategy": backend.placement_name(placement),
         "devices.workers": str(len(cluster.worker_addresses()) or 1),
         "devices.precision": train.precision,
         "devices.xla": str(xla).lower(),

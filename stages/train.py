@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pipeline.cli import model_stage_params, quiet_tensorflow_import, run_stage, stage_arguments
+from pipeline.cli import (
+    model_stage_params,
+    quiet_tensorflow_import,
+    run_stage,
+    select_backend,
+    stage_arguments,
+)
 
 PATHS = {
     "data": "the prepared dataset to train on",
@@ -17,6 +23,7 @@ PATHS = {
 def main() -> None:
     args = stage_arguments(__doc__, PATHS, per_model=True)
     stage = model_stage_params("train", args.model)
+    select_backend(stage.model.train.backend)
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     with quiet_tensorflow_import():
         from pipeline.training import TrainPaths, train_model

@@ -163,7 +163,7 @@ def test_a_profile_with_an_unknown_key_is_refused(sandbox, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(profile))
     done = refused_in(sandbox, "--profile", str(path))
-    assert_refused(done, "gan.train.epochz: unknown key (allowed: batch_size,")
+    assert_refused(done, "gan.train.epochz: unknown key (allowed: backend, batch_size,")
 
 
 @pytest.mark.parametrize(

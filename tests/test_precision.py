@@ -11,8 +11,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from pipeline.backend import uses_xla  # noqa: E402
 from pipeline.params import parse_params  # noqa: E402
-from pipeline.training import TrainPaths, build_model, fit_model, uses_xla  # noqa: E402
+from pipeline.training import TrainPaths, build_model, fit_model  # noqa: E402
 
 SHAPE = (28, 28, 1)
 TINY_DCGAN = {"kind": "dcgan", "filters": 8, "latent_dim": 8}

@@ -12,12 +12,10 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
 from pipeline.data.shards import LABEL_BYTES
 from pipeline.data.verify import verify_prepared
-from pipeline.errors import PipelineError
 
 
 def load_split(data_dir: str | Path, split: str) -> tf.data.Dataset:
@@ -62,28 +60,3 @@ def _record_parser(
         return image, tf.cast(tf.reshape(label, []), tf.int32)
 
     return parse
-
-
-def load_arrays(
-    data_dir: str | Path, split: str, limit: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The first `limit` examples of a split (all if None) as numpy arrays.
-
-    The directory is verified first (through `load_split`).
-
-    Returns:
-        float32 images (n, H, W, C) in [-1, 1] and int32 labels (n,).
-    """
-    if limit is not None and limit < 0:
-        raise PipelineError(f"load_arrays: limit must be >= 0, got {limit}")
-    ds = load_split(data_dir, split)
-    count = int(ds.cardinality())
-    n = count if limit is None else min(limit, count)
-    images = np.empty((n, *ds.element_spec[0].shape), np.float32)
-    labels = np.empty((n,), np.int32)
-    filled = 0
-    for batch_images, batch_labels in ds.take(n).batch(1024).as_numpy_iterator():
-        end = filled + len(batch_labels)
-        images[filled:end], labels[filled:end] = batch_images, batch_labels
-        filled = end
-    return images, labels

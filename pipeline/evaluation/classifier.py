@@ -9,14 +9,11 @@ predictions for the classifier score and mode coverage.
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from pipeline.evaluation.features import FEATURES_LAYER, LOGITS_LAYER
 from pipeline.params import EvaluatorParams
-
-FEATURES_LAYER = "features"
-LOGITS_LAYER = "logits"
 
 # Upper bound on the shuffle buffer: a full pass over MNIST-sized splits
 # without holding a second copy of a much larger dataset in memory.
@@ -124,79 +121,3 @@ def train_classifier(
         "test_accuracy": float(results["accuracy"]),
         "test_loss": float(results["loss"]),
     }
-
-
-def feature_extractor(classifier: keras.Model) -> keras.Model:
-    """A model mapping images to `(features, logits)` of `classifier`.
-
-    Args:
-        classifier: a model from `build_classifier` (or a reloaded copy).
-
-    Returns:
-        A functional model sharing the classifier's weights.
-    """
-    # A bare tensor, not a one-element list, so that calling the extractor
-    # on a plain batch does not warn about a mismatched input structure.
-    inputs = classifier.inputs[0] if len(classifier.inputs) == 1 else classifier.inputs
-    return keras.Model(
-        inputs,
-        [
-            classifier.get_layer(FEATURES_LAYER).output,
-            classifier.get_layer(LOGITS_LAYER).output,
-        ],
-        name="evaluator_features",
-    )
-
-
-def _image_batches(
-    images: np.ndarray | tf.data.Dataset, batch_size: int, image_rank: int
-) -> tf.data.Dataset:
-    """Batches of images alone, from an array or an (image[, label]) dataset."""
-    if not isinstance(images, tf.data.Dataset):
-        images = tf.data.Dataset.from_tensor_slices(np.asarray(images, dtype=np.float32))
-    elif isinstance(images.element_spec, tuple):
-        images = images.map(lambda image, *_: image)
-    return _unbatched(images, image_rank).batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def embed(
-    extractor: keras.Model,
-    images: np.ndarray | tf.data.Dataset,
-    batch_size: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Features and logits for every image, in order.
-
-    Runs the extractor inside one traced function rather than
-    `model.predict`, whose callbacks and progress handling cost more than the
-    forward pass for a model this small.
-
-    Args:
-        extractor: a model from `feature_extractor`.
-        images: NHWC images in [-1, 1], or a dataset of images or
-            `(image, label)` pairs, batched or not.
-        batch_size: images per forward pass.
-
-    Returns:
-        `(features, logits)` as float64 arrays of shapes (n, feature_dim)
-        and (n, num_classes).
-    """
-    image_shape = tuple(extractor.inputs[0].shape[1:])
-
-    @tf.function(input_signature=[tf.TensorSpec((None, *image_shape), tf.float32)])
-    def forward(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        features, logits = extractor(batch, training=False)
-        return features, logits
-
-    features, logits = [], []
-    for batch in _image_batches(images, batch_size, len(image_shape)):
-        batch_features, batch_logits = forward(tf.cast(batch, tf.float32))
-        features.append(batch_features.numpy())
-        logits.append(batch_logits.numpy())
-    if not features:
-        feature_dim = extractor.outputs[0].shape[-1]
-        num_classes = extractor.outputs[1].shape[-1]
-        return np.zeros((0, feature_dim)), np.zeros((0, num_classes))
-    return (
-        np.concatenate(features).astype(np.float64),
-        np.concatenate(logits).astype(np.float64),
-    )

@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline.data import DatasetInfo, load_arrays, verify_prepared
 from pipeline.errors import PipelineError
-from pipeline.evaluation.classifier import embed, feature_extractor
+from pipeline.evaluation.features import embed, feature_extractor
 from pipeline.evaluation.suite import (
     METRICS,
     SAMPLE_SIZE_KEYS,

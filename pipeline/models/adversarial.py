@@ -1,6 +1,7 @@
 """The one adversarial model: two networks, and a train step composed of parts.
 
-The step's math is `keras.ops`; taking gradients is `pipeline.models.gradients`.
+The step's math is `keras.ops`, written once; taking gradients and running the
+step as the backend's trainer wants it is `pipeline.backend`.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from pipeline.models.conditioning.base import Conditioning
-from pipeline.models.conditioning.none import Unconditional
-from pipeline.models.gradients import (
+from pipeline.backend import (
+    attach_optimizers,
     minimise,
     replica_index,
     replicas_in_sync,
+    run_train_step,
     step_results,
 )
+from pipeline.models.conditioning.base import Conditioning
+from pipeline.models.conditioning.none import Unconditional
 from pipeline.models.losses.base import AdversarialLoss
 from pipeline.models.regularisers.base import Critic, Regulariser
 
@@ -136,6 +139,7 @@ class AdversarialModel(keras.Model):
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
+        attach_optimizers(self, d_optimizer, g_optimizer)
 
     def build_optimizers(self) -> None:
         """Create the optimizers' slot variables now, not inside the first step.
@@ -157,7 +161,12 @@ class AdversarialModel(keras.Model):
 
     # --- the step -------------------------------------------------------------
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        # `(data)` on TensorFlow, `(state, data)` on JAX: the backend runs the one step.
+        return run_train_step(self, self.step, *args)
+
+    def step(self, data) -> dict:
+        """One generator step and its `d_steps` discriminator steps; returns the trackers' means."""
         real_images, labels = self._unpack(data)
         batch_size = ops.shape(real_images)[0] // self.d_steps
         for step in range(self.d_steps):

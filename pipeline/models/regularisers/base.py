@@ -39,7 +39,7 @@ class Critic:
 
     def input_gradients(self, images):
         """d(sum of the scores) / d images, kept differentiable (penalties train through it)."""
-        from pipeline.models.gradients import input_gradients
+        from pipeline.backend import input_gradients
 
         return input_gradients(self.scores, images, self.loss_scale)
 

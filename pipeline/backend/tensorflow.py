@@ -1,0 +1,254 @@
+"""The train step on the TensorFlow backend: gradients by tape, state changed in place.
+
+Keras' TensorFlow trainer calls `train_step(data)` inside a `tf.function`,
+and variables are assigned as the step goes. Under a tf.distribute strategy
+the step runs once per replica, and the gradients are summed over them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from pipeline import cluster
+from pipeline.errors import PipelineError
+
+SHUFFLE_BUFFER = 20_000
+
+
+def minimise(
+    loss_fn: Callable[[], tuple], network: keras.Model, optimizer: keras.optimizers.Optimizer
+):
+    """One optimizer step on `network`'s trainable weights; returns `loss_fn`'s extras.
+
+    Args:
+        loss_fn: runs the network and returns `(loss, extras)`; `loss` is
+            this replica's mean loss, scaled here so that the gradients
+            summed over replicas average the global batch.
+        network: whose trainable weights move.
+        optimizer: the optimizer that moves them. A `LossScaleOptimizer`
+            (float16) scales the loss here, and in `apply` unscales the
+            gradients and skips the step when one is not finite.
+    """
+    variables = network.trainable_variables
+    with tf.GradientTape() as tape:
+        loss, extras = loss_fn()
+        scaled = optimizer.scale_loss(loss / replicas_in_sync())
+    optimizer.apply(tape.gradient(scaled, variables), variables)
+    return extras
+
+
+def input_gradients(fn: Callable, inputs, loss_scale=None):
+    """d(sum fn(inputs)) / d inputs, kept differentiable (penalties train through it).
+
+    Args:
+        fn: maps `inputs` to one float32 value per example.
+        inputs: what the gradient is taken with respect to.
+        loss_scale: when given, the gradient is taken of the outputs times
+            it and divided by it after, so that it survives float16 layers.
+    """
+    inputs = tf.convert_to_tensor(inputs)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = fn(inputs)
+        if loss_scale is not None:
+            outputs = outputs * tf.cast(loss_scale, outputs.dtype)
+    gradients = tape.gradient(outputs, inputs)
+    if loss_scale is None:
+        return gradients
+    return gradients / tf.cast(loss_scale, gradients.dtype)
+
+
+def step_results(results: dict) -> dict:
+    """A train step's results, shaped for Keras to average over the replicas.
+
+    Keras (3.15) averages them across workers with `strategy.reduce("MEAN",
+    value, axis=0)`, which fails on a scalar under MultiWorkerMirroredStrategy;
+    there each result gets a length-1 axis for it to reduce (to a scalar).
+    """
+    strategy = tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return results
+    return {name: tf.reshape(value, (1,)) for name, value in results.items()}
+
+
+def replica_index():
+    """This replica's index among `replicas_in_sync()` under tf.distribute (0 outside it)."""
+    context = tf.distribute.get_replica_context()
+    return context.replica_id_in_sync_group if context is not None else 0
+
+
+def replicas_in_sync() -> int:
+    """How many replicas share this step under tf.distribute (1 outside it)."""
+    context = tf.distribute.get_replica_context()
+    return context.num_replicas_in_sync if context is not None else 1
+
+
+def attach_optimizers(
+    model: keras.Model,
+    d_optimizer: keras.optimizers.Optimizer,
+    g_optimizer: keras.optimizers.Optimizer,
+) -> None:
+    """Nothing to do: the TensorFlow trainer leaves the optimizers' state in their variables."""
+
+
+def run_train_step(model: keras.Model, step: Callable[[Any], dict], data) -> dict:
+    """`step(data)`, as Keras' TensorFlow trainer calls a train step (state changes in place)."""
+    return step(data)
+
+
+# --- the runtime: seeding, devices, XLA, the data stream ------------------------
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels.
+
+    Args:
+        seed: the run's seed.
+        deterministic: False under XLA, which Keras refuses to combine with
+            deterministic kernels (it would silently turn `jit_compile` off).
+    """
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        # Not in tf.config's public API; an earlier model in this process may
+        # have turned determinism on, and it would keep XLA off.
+        from tensorflow.python.framework.config import disable_op_determinism
+
+        disable_op_determinism()
+
+
+def select_placement(name: str) -> tf.distribute.Strategy:
+    """The tf.distribute strategy `train.strategy` names.
+
+    `auto` mirrors over every GPU when there are several and otherwise uses
+    the default (single-device) strategy; no device is hard-coded.
+    `multi_worker` reads the cluster and this process's task from TF_CONFIG.
+    """
+    if name == "multi_worker":
+        cluster.check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored" or (name == "auto" and len(tf.config.list_logical_devices("GPU")) > 1):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def uses_xla(setting: str | bool, strategy: tf.distribute.Strategy) -> bool:
+    """Whether `train.jit_compile` turns XLA on, decided before the model is built.
+
+    `auto` decides as Keras' own `auto` does: XLA with a GPU and no
+    tf.distribute strategy; off on a CPU-only machine (where it measured
+    slower) and over several replicas. True and False are taken as they are.
+    """
+    if setting != "auto":
+        return bool(setting)
+    single = not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
+    return single and bool(tf.config.list_logical_devices("GPU"))
+
+
+def placement_name(strategy: tf.distribute.Strategy) -> str:
+    """The `train.strategy` value that names `strategy`, `auto` resolved."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "multi_worker"
+    return "mirrored" if isinstance(strategy, tf.distribute.MirroredStrategy) else "default"
+
+
+def gpu_names() -> list[str]:
+    """The model name of each GPU TensorFlow sees (empty without one)."""
+    return [
+        tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+        for gpu in tf.config.list_physical_devices("GPU")
+    ]
+
+
+def check_workers_agree(strategy: tf.distribute.Strategy, epoch: int) -> None:
+    """Refuse to train when the workers would resume from different epochs.
+
+    Every worker resumes from the chief's checkpoint; one that cannot reach
+    it would start from epoch 0 while the chief resumes, and the collectives
+    would pair different steps. Every worker reaches the same verdict (the
+    sum of the epochs and of their squares), so none waits on the others.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    workers = strategy.extended._num_workers  # noqa: SLF001 - no public count of workers
+    replicas_per_worker = strategy.num_replicas_in_sync // workers
+    values = tf.constant([float(epoch), float(epoch) ** 2]) / replicas_per_worker
+    total = strategy.reduce("SUM", strategy.run(lambda: tf.identity(values)), axis=None)
+    mean, mean_square = (float(v) / workers for v in total.numpy())
+    if mean_square - mean**2 > 1e-6:
+        raise PipelineError(
+            f"the {workers} workers would resume from different epochs (this one: {epoch}, "
+            f"mean {mean:g}): every worker resumes from the chief's checkpoint folder, so it "
+            "must be reachable from each (one machine or a shared file system); or delete "
+            "it to start over"
+        )
+
+
+def training_batches(
+    data_dir: Path, batch_size: int, seed: int, start_batch: int, labels: bool, count: int
+) -> tf.data.Dataset:
+    """The seeded, endless batch stream training fits on, from batch `start_batch` on.
+
+    Args:
+        data_dir: the prepared dataset.
+        batch_size: examples per batch, across all replicas.
+        seed: fixes the order of every pass.
+        start_batch: batches already consumed before a resume.
+        labels: batches are (images, labels); otherwise images alone.
+        count: examples in the training split.
+    """
+    from pipeline.data import load_split
+
+    # Cached after the first pass: parsing the records again every epoch
+    # costs a quarter of an MLP epoch. (MNIST takes 190 MB as float32.)
+    examples = load_split(data_dir, "train").map(_with_label if labels else _image_only).cache()
+    return epoch_batches(
+        examples, batch_size, seed, start_batch, buffer_size=min(count, SHUFFLE_BUFFER)
+    )
+
+
+def epoch_batches(
+    dataset: tf.data.Dataset,
+    batch_size: int,
+    seed: int,
+    skip_batches: int = 0,
+    buffer_size: int = SHUFFLE_BUFFER,
+) -> tf.data.Dataset:
+    """An endless stream of shuffled batches, the same for the same seed.
+
+    Every pass over the data is reshuffled, in an order fixed by `seed`. A
+    resumed run skips the batches the interrupted one consumed, so it sees
+    exactly the batches an uninterrupted run would. (Seeding each epoch's
+    shuffle from the epoch number needs a tensor seed, which tf.data rejects
+    once op determinism is on.)
+
+    Args:
+        dataset: unbatched examples.
+        batch_size: examples per batch, across all replicas.
+        seed: fixes the order of every pass.
+        skip_batches: batches already consumed before a resume.
+        buffer_size: upper bound on the shuffle buffer.
+    """
+    shuffled = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+    stream = shuffled.repeat().skip(skip_batches * batch_size)
+    batches = stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    # Over several workers each takes its part of every global batch; the
+    # default (by file) would give them different shards, or fail on one file.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return batches.with_options(options)
+
+
+def _with_label(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    return image, label
+
+
+def _image_only(image: tf.Tensor, label: tf.Tensor) -> tf.Tensor:
+    # Named functions, not two lambdas on one line, which AutoGraph cannot tell apart.
+    return image

@@ -1,0 +1,140 @@
+"""Take training steps of every preset on the backend KERAS_BACKEND names, and save the result.
+
+`python tests/one_step.py OUT.npz [--init INIT.npz] [--steps N]`
+
+For each preset, on small MLPs and a fixed batch: build the model (seed 0),
+optionally load every variable from INIT.npz (so two backends start from
+the same weights), take N steps with `train_on_batch`, and save the step's
+logs and every variable to OUT.npz (`<preset>/log/<name>`,
+`<preset>/var/<i>`), and the top singular value of each of D's kernels
+(`<preset>/sigma/<i>`). Without --init the initial variables are saved too
+(`<preset>/init/<i>`), for the other backend to start from.
+
+The noise inside the step (latents, the penalty's epsilon, DiffAugment's
+draws) is replaced by a fixed function of the draw's shape and its place
+in the step, written in keras.ops: the same numbers on every backend,
+which backends' own random generators never give. Dropout is 0 (its masks
+come from the backend's generator too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.models.presets import PRESETS  # noqa: E402
+from pipeline.params import ModelParams  # noqa: E402
+from pipeline.training import build_model  # noqa: E402
+
+IMAGE_SHAPE = (4, 4, 1)
+BATCH = 8
+NUM_CLASSES = 3
+SECTION = {
+    "network": {
+        "kind": "mlp",
+        "latent_dim": 4,
+        "generator_units": [16],
+        "discriminator_units": [16],
+        "dropout": 0.0,
+    },
+    "train": {"batch_size": BATCH},
+}
+
+
+class FixedDraws:
+    """Stands in for keras.random's draws: a fixed function of the shape and the draw's index."""
+
+    def __init__(self):
+        self.count = 0
+
+    def values(self, shape, low: float, high: float, dtype):
+        self.count += 1
+        size = math.prod(shape)
+        positions = ops.cast(ops.arange(size), "float32")
+        # A low-discrepancy sequence in [0, 1): spread out and different per draw.
+        unit = (positions * 0.6180339887 + self.count * 0.4142135623) % 1.0
+        return ops.cast(ops.reshape(low + (high - low) * unit, shape), dtype or "float32")
+
+    def normal(self, shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        return mean + stddev * self.values(shape, -1.7, 1.7, dtype)
+
+    def uniform(self, shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+        return self.values(shape, minval, maxval, dtype)
+
+    def randint(self, shape, minval, maxval, dtype="int32", seed=None):
+        draws = ops.floor(self.values(shape, minval, maxval - 1e-3, "float32"))
+        return ops.cast(draws, dtype)
+
+
+def fixed_batch():
+    """Enough images for the largest `d_steps` of a preset (5), and their labels."""
+    rng = np.random.default_rng(7)
+    images = rng.uniform(-1, 1, (BATCH * 5, *IMAGE_SHAPE)).astype("float32")
+    labels = rng.integers(0, NUM_CLASSES, BATCH * 5).astype("int32")
+    return images, labels
+
+
+def take_steps(preset: str, init: dict | None, steps: int, draws: FixedDraws) -> dict:
+    params = ModelParams.model_validate({"family": preset, **SECTION})
+    classes = NUM_CLASSES if params.conditional else 0
+    model = build_model(params, IMAGE_SHAPE, seed=0, num_classes=classes)
+    variables = [*model.variables, *model.d_optimizer.variables, *model.g_optimizer.variables]
+    saved = {}
+    if init is None:
+        for i, variable in enumerate(variables):
+            saved[f"{preset}/init/{i}"] = ops.convert_to_numpy(variable)
+    else:
+        for i, variable in enumerate(variables):
+            variable.assign(init[f"{preset}/init/{i}"])
+    step = model.step
+
+    def step_with_fixed_draws(data):
+        draws.count = 0  # the same numbers however often the step is traced
+        return step(data)
+
+    model.step = step_with_fixed_draws
+    images, labels = fixed_batch()
+    rows = BATCH * params.train.d_steps
+    step_labels = labels[:rows] if params.conditional else None
+    for _ in range(steps):
+        logs = model.train_on_batch(images[:rows], step_labels, return_dict=True)
+    for name, value in logs.items():
+        saved[f"{preset}/log/{name}"] = np.asarray(value)
+    for i, variable in enumerate(variables):
+        saved[f"{preset}/var/{i}"] = ops.convert_to_numpy(variable)
+    kernels = [w for w in model.discriminator.trainable_weights if len(w.shape) > 1]
+    for i, kernel in enumerate(kernels):
+        matrix = ops.convert_to_numpy(kernel).reshape(-1, kernel.shape[-1])
+        saved[f"{preset}/sigma/{i}"] = np.linalg.svd(matrix, compute_uv=False)[0]
+    return saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    parser.add_argument("--init")
+    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--presets", nargs="*", default=list(PRESETS))
+    args = parser.parse_args()
+    draws = FixedDraws()
+    keras.random.normal = draws.normal
+    keras.random.uniform = draws.uniform
+    keras.random.randint = draws.randint
+    init = dict(np.load(args.init)) if args.init else None
+    saved = {}
+    for preset in args.presets:
+        saved.update(take_steps(preset, init, args.steps, draws))
+    np.savez(args.out, **saved)
+    print("tensorflow loaded:", "tensorflow" in sys.modules)
+
+
+if __name__ == "__main__":
+    main()
