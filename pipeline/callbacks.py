@@ -203,7 +203,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     noise generator's state or the data order, so a resumed GAN drifts from
     an uninterrupted one. This checkpoint stores every model and optimizer
     variable (the `SeedGenerator` state included), and the data order is
-    fixed by the seed (see `pipeline.training.epoch_batches`). It also keeps
+    fixed by the seed (see `training_batches` in `pipeline.backend`). It also keeps
     the history rows. The sample
     grids need no copy: they grow beside the checkpoint, outside the DVC
     outputs, and a resumed run redraws any grid newer than its checkpoint

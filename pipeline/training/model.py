@@ -1,0 +1,99 @@
+"""A compiled model from its params section: networks, precision, optimizers, placement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import keras
+
+from pipeline import backend
+from pipeline.models.adversarial import AdversarialModel
+from pipeline.models.build import (
+    build_networks,
+    generator_optimizer_options,
+    make_model,
+)
+from pipeline.params import ModelParams, OptimizerParams
+
+
+@contextmanager
+def precision_policy(precision: str) -> Iterator[None]:
+    """Layers made inside compute in `precision`'s dtype (`train.precision`), variables float32."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def make_optimizer(
+    params: OptimizerParams, loss_scaling: bool = False, **options: Any
+) -> keras.optimizers.Optimizer:
+    """An optimizer from its params section.
+
+    Args:
+        params: the optimizer's params section.
+        loss_scaling: wrap it in Keras' `LossScaleOptimizer` (float16): the
+            loss is scaled up before the gradients are taken, they are scaled
+            back down, and a step whose gradients are not finite is skipped
+            and the scale halved.
+        **options: more Keras optimizer arguments (`use_ema` and
+            `ema_momentum`, for an average of the weights it updates).
+    """
+    if params.name == "adam":
+        optimizer = keras.optimizers.Adam(
+            params.learning_rate, beta_1=params.beta_1, beta_2=params.beta_2, **options
+        )
+    elif params.name == "rmsprop":
+        optimizer = keras.optimizers.RMSprop(
+            params.learning_rate, momentum=params.momentum, **options
+        )
+    else:
+        optimizer = keras.optimizers.SGD(params.learning_rate, momentum=params.momentum, **options)
+    return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scaling else optimizer
+
+
+def inner_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """The optimizer that moves the weights: the one a `LossScaleOptimizer` wraps, if any."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+def build_model(
+    params: ModelParams,
+    image_shape: tuple[int, int, int],
+    seed: int,
+    num_classes: int = 0,
+    placement: Any = None,
+) -> AdversarialModel:
+    """Build and compile a model of `params.family` with its optimizers' variables created.
+
+    Args:
+        params: the model's params section.
+        image_shape: (height, width, channels) from the dataset's info file.
+        seed: seeds weight initialisation and the noise inside `train_step`.
+        num_classes: 0 for an unconditional model, else the dataset's classes.
+        placement: the devices (`backend.select_placement`); by default what
+            `train.strategy` names.
+    """
+    train = params.train
+    placement = placement or backend.select_placement(train.strategy)
+    xla = backend.uses_xla(train.jit_compile, placement)
+    backend.seed_everything(seed, deterministic=not xla)
+    scaled = train.scales_losses
+    with placement.scope():
+        with precision_policy(train.precision):
+            generator, discriminator = build_networks(params, image_shape, num_classes)
+        model = make_model(params, generator, discriminator, num_classes, seed)
+        model.compile(
+            d_optimizer=make_optimizer(train.d_optimizer, scaled),
+            g_optimizer=make_optimizer(
+                train.g_optimizer, scaled, **generator_optimizer_options(params)
+            ),
+            jit_compile=xla,
+            steps_per_execution=train.steps_per_execution,
+        )
+        model.build_optimizers()
+    return model

@@ -1,0 +1,91 @@
+"""The checks before training: the data, the batch sizes, the devices, the evaluator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from pipeline import backend, cluster
+from pipeline.data import DatasetInfo, verify_prepared
+from pipeline.errors import PipelineError
+from pipeline.params import ModelParams
+from pipeline.saved_models import load_keras
+from pipeline.training.paths import TrainPaths
+
+
+def epoch_steps(steps_per_pass: int, steps_per_execution: int) -> int:
+    """An epoch's generator steps: a pass over the data, cut to whole executions.
+
+    Keras runs `steps_per_execution` steps per call even when fewer are left
+    in an epoch of an endless stream, so an epoch is the largest multiple of
+    it within one pass (the stream carries on where it stopped: no image is
+    skipped). Where it divides the pass, epochs are the same as without it.
+    """
+    return steps_per_pass // steps_per_execution * steps_per_execution
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What `check_training_inputs` found: everything training needs, checked.
+
+    Attributes:
+        info: the prepared dataset's info, its shards verified.
+        placement: the devices `train.strategy` names (`backend.select_placement`).
+        steps_per_epoch: generator steps per pass over the training split.
+        num_classes: 0 for an unconditional model, else the dataset's classes.
+        classifier: the evaluator, loaded, when training scores the generator.
+    """
+
+    info: DatasetInfo
+    placement: Any
+    steps_per_epoch: int
+    num_classes: int
+    classifier: keras.Model | None
+
+
+def check_training_inputs(params: ModelParams, paths: TrainPaths) -> TrainingPlan:
+    """Check the data, the batch sizes and the evaluator before anything is written.
+
+    Raises:
+        PipelineError: one line naming the value and what is allowed.
+    """
+    info = verify_prepared(paths.data_dir)
+    train = params.train
+    placement = backend.select_placement(train.strategy)
+    replicas = placement.num_replicas_in_sync
+    if train.batch_size % replicas:
+        raise PipelineError(
+            f"train.batch_size = {train.batch_size}: must be divisible by the "
+            f"{replicas} replicas of the {train.strategy!r} strategy"
+        )
+    count = info.splits["train"].count
+    global_batch = train.batch_size * train.d_steps
+    if global_batch > count:
+        raise PipelineError(
+            f"train.batch_size * train.d_steps = {global_batch}: larger than the "
+            f"{count} training images; make it at most {count}"
+        )
+    steps_per_pass = count // global_batch
+    if train.steps_per_execution > steps_per_pass:
+        raise PipelineError(
+            f"train.steps_per_execution = {train.steps_per_execution}: more than the "
+            f"{steps_per_pass} steps of a pass over the {count} training images; "
+            f"make it at most {steps_per_pass}"
+        )
+    # Scoring during training is the chief's; another worker would only repeat it.
+    scoring = bool(train.eval_every) and paths.classifier is not None and cluster.is_chief()
+    if scoring and train.eval_samples > count:
+        raise PipelineError(
+            f"train.eval_samples = {train.eval_samples}: larger than the {count} "
+            f"training images it is compared with; use at most {count}"
+        )
+    classifier = load_keras(paths.classifier, "evaluator") if scoring else None
+    return TrainingPlan(
+        info=info,
+        placement=placement,
+        steps_per_epoch=epoch_steps(steps_per_pass, train.steps_per_execution),
+        num_classes=info.num_classes if params.conditional else 0,
+        classifier=classifier,
+    )

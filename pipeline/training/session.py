@@ -1,0 +1,328 @@
+"""The one training sequence: build and restore, fit with the callbacks, publish.
+
+Every caller runs it through `run_training`; what differs between them
+(the chief's MLflow run, a worker's private folder) comes in as `Hooks`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import keras
+
+from pipeline import backend, tracking
+from pipeline.callbacks import (
+    HistoryFile,
+    QualityHistory,
+    SampleGrid,
+    StopOnDivergence,
+    TrainingCheckpoint,
+    restore_checkpoint,
+)
+from pipeline.evaluation.evaluate import training_scorer
+from pipeline.fileio import atomic_dir, atomic_file
+from pipeline.models.adversarial import AdversarialModel
+from pipeline.models.build import (
+    training_callbacks,
+)
+from pipeline.params import ModelParams
+from pipeline.progress import progress_verbosity
+from pipeline.sampling import grid_inputs
+from pipeline.training.model import build_model, inner_optimizer
+from pipeline.training.paths import ModelFiles, TrainPaths
+from pipeline.training.plan import TrainingPlan, check_training_inputs
+
+
+@dataclass(frozen=True)
+class Training:
+    """A model ready to train: built, and restored from its checkpoint or started afresh.
+
+    Training is done in parts, each one job: `start_training` makes this,
+    `fit_callbacks` and `fit_epochs` train it, `publish_outputs` replaces
+    the outputs in one step (`run_training` runs them in that order), and
+    `discard_checkpoint_dir` deletes the resumable state once the caller
+    has closed its record of the training.
+
+    Attributes:
+        params: the model's params section.
+        seed: the run's seed.
+        paths: where to read data and write outputs and checkpoints.
+        fingerprint: identifies this run; a checkpoint of another is ignored.
+        plan: the checked inputs (`check_training_inputs`).
+        model: the built model, with the checkpoint's weights on a resume.
+        state: the restored checkpoint (epoch, history rows); None on a fresh start.
+    """
+
+    params: ModelParams
+    seed: int
+    paths: TrainPaths
+    fingerprint: str
+    plan: TrainingPlan
+    model: AdversarialModel
+    state: dict | None
+
+    @property
+    def initial_epoch(self) -> int:
+        """The first epoch still to run: 0 on a fresh start."""
+        return self.state["epoch"] if self.state else 0
+
+
+def start_training(
+    params: ModelParams,
+    seed: int,
+    paths: TrainPaths,
+    fingerprint: str,
+    plan: TrainingPlan | None = None,
+) -> Training:
+    """Build the model and restore a matching checkpoint, or clear another run's leftovers.
+
+    Args:
+        params: the model's params section.
+        seed: the run's seed.
+        paths: where to read data and write outputs and checkpoints.
+        fingerprint: identifies this run; a checkpoint of another is ignored.
+        plan: the result of `check_training_inputs`, if the caller has it.
+    """
+    plan = plan or check_training_inputs(params, paths)
+    model = build_model(params, plan.info.image_shape, seed, plan.num_classes, plan.placement)
+    state = restore_checkpoint(paths.state_dir, fingerprint, model)
+    backend.check_workers_agree(plan.placement, state["epoch"] if state else 0)
+    if state is None:
+        _clear_leftovers(paths)
+    paths.live.samples.mkdir(parents=True, exist_ok=True)
+    return Training(params, seed, paths, fingerprint, plan, model, state)
+
+
+def fit_callbacks(
+    training: Training,
+    sinks: tracking.Sinks | None = None,
+    name: str = "model",
+    extra: Sequence[keras.callbacks.Callback] = (),
+) -> list[keras.callbacks.Callback]:
+    """The callbacks that write the grids and histories and checkpoint every epoch.
+
+    Args:
+        training: what `start_training` returned.
+        sinks: where per-epoch metrics and grids go besides the files.
+        name: the model's name, for messages.
+        extra: more callbacks, run after the checkpoint is written.
+    """
+    params, paths = training.params, training.paths
+    histories = _histories(training, sinks)
+    grid = grid_inputs(
+        training.seed, params.network.latent_dim, params.train.grid_size, training.plan.num_classes
+    )
+    callbacks = [
+        # The model's parts' own (instance noise's schedule) set up each epoch.
+        *training_callbacks(params),
+        # Then: a diverged epoch must reach neither the grids nor the checkpoint.
+        StopOnDivergence(name),
+        SampleGrid(
+            *grid,
+            paths.live.samples,
+            training.initial_epoch,
+            sinks.grid if sinks else None,
+            save_every=params.train.eval_every or params.train.epochs,
+        ),
+        *histories.values(),
+        TrainingCheckpoint(paths.state_dir, training.fingerprint, histories),
+        *extra,
+    ]
+    return callbacks
+
+
+def fit_epochs(
+    training: Training,
+    callbacks: list[keras.callbacks.Callback],
+    verbose: int | None = None,
+) -> None:
+    """Run the epochs still to run, then put in the generator weights that get published.
+
+    Args:
+        training: what `start_training` returned; its model is trained in place.
+        callbacks: from `fit_callbacks`.
+        verbose: passed to `fit`; by default the Keras progress bar on a
+            terminal and one line per epoch otherwise.
+
+    Raises:
+        RunFailed: a loss or weight became NaN or infinite.
+    """
+    params, model = training.params, training.model
+    if training.initial_epoch < params.train.epochs:
+        model.fit(
+            _training_stream(training),
+            epochs=params.train.epochs,
+            initial_epoch=training.initial_epoch,
+            steps_per_epoch=training.plan.steps_per_epoch,
+            callbacks=callbacks,
+            verbose=progress_verbosity() if verbose is None else verbose,
+            shuffle=False,  # the stream is already shuffled, reproducibly
+        )
+    if inner_optimizer(model.g_optimizer).use_ema:
+        # Evaluation and export use the averaged weights.
+        model.g_optimizer.finalize_variable_values(model.generator.trainable_variables)
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What a caller adds to the one training sequence (`run_training`).
+
+    Attributes:
+        sinks: where per-epoch metrics and grids go besides the files (MLflow).
+        before_publish: called with the staged outputs and the model before
+            they replace the published ones; what it writes is published with
+            them (the logged model's id, in run.json).
+        callbacks: more callbacks, run after the checkpoint is written.
+    """
+
+    sinks: tracking.Sinks | None = None
+    before_publish: Callable[[ModelFiles, AdversarialModel], None] | None = None
+    callbacks: Sequence[keras.callbacks.Callback] = ()
+
+
+def run_training(
+    params: ModelParams,
+    seed: int,
+    paths: TrainPaths,
+    fingerprint: str,
+    plan: TrainingPlan | None = None,
+    hooks: Hooks = Hooks(),
+    name: str = "model",
+    verbose: int | None = None,
+) -> AdversarialModel:
+    """Train a model, resuming from a matching checkpoint, and publish its outputs.
+
+    The one sequence every training runs: build and restore, fit, publish.
+    The checkpoint stays behind: the caller discards it (`discard_checkpoint_dir`)
+    once whatever records the training is closed, so that a kill after
+    publishing but before that still resumes.
+
+    Args:
+        params: the model's params section.
+        seed: the run's seed.
+        paths: where to read data and write outputs and checkpoints.
+        fingerprint: identifies this run; a checkpoint of another is ignored.
+        plan: the result of `check_training_inputs`, if the caller has it.
+        hooks: what the caller adds (MLflow sinks, a step before publishing).
+        name: the model's name, for messages.
+        verbose: passed to `fit` (see `fit_epochs`).
+
+    Returns:
+        The trained model. Its outputs are in `paths.out_dir`.
+
+    Raises:
+        RunFailed: a loss or weight became NaN or infinite; nothing is published.
+    """
+    training = start_training(params, seed, paths, fingerprint, plan)
+    fit_epochs(training, fit_callbacks(training, hooks.sinks, name, hooks.callbacks), verbose)
+    publish_outputs(training.model, paths, hooks.before_publish)
+    return training.model
+
+
+def fit_model(
+    params: ModelParams,
+    seed: int,
+    paths: TrainPaths,
+    fingerprint: str,
+    sinks: tracking.Sinks | None = None,
+    verbose: int | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    name: str = "model",
+    plan: TrainingPlan | None = None,
+) -> AdversarialModel:
+    """`run_training` with nothing recorded around it; the checkpoint is discarded after.
+
+    See `run_training` for the arguments (`sinks` and `callbacks` are its hooks).
+    """
+    hooks = Hooks(sinks=sinks, callbacks=tuple(callbacks))
+    model = run_training(params, seed, paths, fingerprint, plan, hooks, name, verbose)
+    discard_checkpoint_dir(paths)
+    return model
+
+
+def _clear_leftovers(paths: TrainPaths) -> None:
+    """Delete another run's checkpoint and outputs in progress; keep the attempt file."""
+    if not paths.checkpoint_dir.is_dir():
+        return
+    for entry in paths.checkpoint_dir.iterdir():
+        if entry == paths.attempt_file:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def discard_checkpoint_dir(paths: TrainPaths) -> None:
+    """Delete the checkpoint, the outputs in progress and the attempt file: training is done."""
+    shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)
+
+
+def _training_stream(training: Training):
+    """The seeded batch stream, positioned where epoch `training.initial_epoch` starts."""
+    params, plan = training.params, training.plan
+    return backend.training_batches(
+        training.paths.data_dir,
+        params.train.batch_size * params.train.d_steps,
+        training.seed,
+        start_batch=training.initial_epoch * plan.steps_per_epoch,
+        labels=bool(plan.num_classes),
+        count=plan.info.splits["train"].count,
+    )
+
+
+def _histories(training: Training, sinks: tracking.Sinks | None) -> dict[str, HistoryFile]:
+    """The losses file, and the quality file when training scores the generator."""
+    params, paths, state = training.params, training.paths, training.state
+    saved_rows = state["histories"] if state else {}
+    histories: dict[str, HistoryFile] = {
+        "losses": HistoryFile(
+            paths.live.history, saved_rows.get("losses"), sinks.metrics if sinks else None
+        )
+    }
+    classifier = training.plan.classifier
+    if classifier is not None:
+        histories["quality"] = QualityHistory(
+            paths.live.quality,
+            training_scorer(classifier, paths.data_dir, training.seed, params.train.eval_samples),
+            params.train.eval_every,
+            training.initial_epoch,
+            saved_rows.get("quality"),
+            sinks.quality_metrics if sinks else None,
+        )
+    elif paths.classifier is not None:
+        # Scoring is off, but the stage still declares the file: leave a header only.
+        with atomic_file(paths.live.quality) as tmp:
+            tmp.write_text("epoch\n")
+    return histories
+
+
+def publish_outputs(
+    model: AdversarialModel,
+    paths: TrainPaths,
+    before_publish: Callable[[ModelFiles, AdversarialModel], None] | None = None,
+) -> None:
+    """Replace `paths.out_dir` with the finished outputs in one step.
+
+    Args:
+        model: the trained model; its generator is saved.
+        paths: where the outputs in progress are and where they go.
+        before_publish: called with the staged outputs and the model before
+            they replace `paths.out_dir`; what it writes there is published
+            with them.
+    """
+    with atomic_dir(paths.out_dir) as staging:
+        staged = ModelFiles(staging)
+        # Copied, not moved: if publishing fails, a rerun resumes with them intact.
+        shutil.copytree(paths.live.samples, staged.samples)
+        for live, final in (
+            (paths.live.history, staged.history),
+            (paths.live.quality, staged.quality),
+        ):
+            if live.is_file():
+                shutil.copy2(live, final)
+        model.generator.save(staged.generator)
+        if before_publish is not None:
+            before_publish(staged, model)
