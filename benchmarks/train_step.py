@@ -28,6 +28,9 @@ Usage:
     # A smoke test: a few steps of each combination, in seconds.
     python -m benchmarks.train_step --families gan --networks mlp --quick
 
+    # TensorFlow and JAX side by side, on the same networks, in one table:
+    python -m benchmarks.train_step --backend tensorflow jax --families gan --networks mlp dcgan
+
 Each combination is validated by the params schema, as a `params.yaml`
 section with these `train` values would be: one the schema or the network
 refuses (a batch size out of range, a 30x30 image for DCGAN) is a row with
@@ -36,19 +39,28 @@ whose regulariser differentiates D per example (wgan_gp's gradient penalty)
 gets DCGAN's LayerNorm critic, as `params.yaml`'s wgan_gp has, since the schema
 refuses a BatchNorm one; the network column says so.
 
-The `xla` column is what Keras resolved (`model.jit_compile`): `auto` is on
-with a GPU, off on a CPU. Without XLA, training turns TensorFlow's
-deterministic kernels on (`pipeline.training.seed_everything`), and so does
-this benchmark: `xla off` is the speed of a deterministic run. One device
-(the default strategy) runs every combination. Run on an otherwise idle
-machine; on a CPU, mixed precision and XLA are usually slower than float32.
+The `xla` column is what Keras resolved (`model.jit_compile`): on TensorFlow
+`auto` is on with a GPU, off on a CPU; JAX always compiles with XLA. Without
+XLA, training turns TensorFlow's deterministic kernels on
+(`seed_everything` in `pipeline.backend`), and so does this benchmark: `xla
+off` is the speed of a deterministic run. One device (the default strategy)
+runs every combination. `first s` is the first execution's wall time:
+tracing and compiling the step, and running it once.
+
+Each backend runs in a process of its own (Keras picks its backend once per
+process); with several `--backend`s, each one's rows print as they come,
+and the table holds them all. Run on an otherwise idle machine; on a CPU,
+mixed precision and XLA are usually slower than float32.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
+import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -56,23 +68,20 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any, get_args
 
+import numpy as np
+
+from pipeline.errors import PipelineError, typed_first_line
+from pipeline.models.networks import NETWORKS
+from pipeline.models.presets import PRESETS, with_preset
+from pipeline.models.regularisers import Regularisers
+from pipeline.params import ModelParams, TrainParams, load_params, parse_params
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from pipeline.backend import gpu_names  # noqa: E402
-from pipeline.errors import PipelineError, typed_first_line  # noqa: E402
-from pipeline.models.networks import NETWORKS  # noqa: E402
-from pipeline.models.presets import PRESETS, with_preset  # noqa: E402
-from pipeline.models.regularisers import Regularisers  # noqa: E402
-from pipeline.params import ModelParams, TrainParams, load_params, parse_params  # noqa: E402
-from pipeline.training import build_model  # noqa: E402
 
 DEFAULT_FAMILIES = ("gan", "wgan_gp", "acgan")
 DEFAULT_NETWORKS = ("mlp", "dcgan")
 PRECISIONS: tuple[str, ...] = get_args(TrainParams.model_fields["precision"].annotation)
+BACKENDS: tuple[str, ...] = get_args(TrainParams.model_fields["backend"].annotation)
 JIT_SETTINGS: dict[str, str | bool] = {"auto": "auto", "true": True, "false": False}
 NUM_CLASSES = 10  # a conditional model's labels, as MNIST's and CIFAR-10's
 DEFAULT_STEPS = 200
@@ -81,6 +90,7 @@ QUICK_STEPS = 5
 QUICK_WARMUP = 1
 MISSING = "—"
 HEADER = (
+    "backend",
     "family",
     "network",
     "precision",
@@ -89,7 +99,9 @@ HEADER = (
     "batch",
     "images/s",
     "ms/step",
+    "first s",
 )
+ROW_PREFIX = "ROW "  # a child process's rows, one JSON object a line
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,7 @@ class Combination:
 class Row:
     """What one combination measured, or why it was not measured."""
 
+    backend: str
     family: str
     network: str
     precision: str
@@ -121,6 +134,7 @@ class Row:
     d_steps: int | None = None
     images_per_second: float | None = None
     ms_per_step: float | None = None
+    first_seconds: float | None = None
     reason: str | None = None
 
     def cells(self) -> list[str]:
@@ -130,7 +144,9 @@ class Row:
         else:
             rate = f"{self.images_per_second:,.0f}"
         ms = MISSING if self.ms_per_step is None else f"{self.ms_per_step:.2f}"
+        first = MISSING if self.first_seconds is None else f"{self.first_seconds:.1f}"
         return [
+            self.backend,
             self.family,
             self.network,
             self.precision,
@@ -139,6 +155,7 @@ class Row:
             self.batch,
             rate,
             ms,
+            first,
         ]
 
 
@@ -220,6 +237,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="H,W,C",
         help="random images of this shape (default 28,28,1; 32,32,3 for CIFAR-sized)",
     )
+    parser.add_argument(
+        "--backend",
+        nargs="+",
+        choices=BACKENDS,
+        default=[os.environ.get("KERAS_BACKEND", "tensorflow")],
+        help="Keras backends, each in its own process, side by side in one table "
+        "(default: KERAS_BACKEND, else tensorflow)",
+    )
+    parser.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -329,33 +355,44 @@ def whole_executions(steps: int, steps_per_execution: int) -> int:
     return -(-steps // steps_per_execution) * steps_per_execution
 
 
-def random_data(params: ModelParams, shape: tuple[int, int, int], seed: int = 0) -> tf.data.Dataset:
-    """One generator step's real batch (`batch_size * d_steps` images), repeated forever."""
+def random_batch(params: ModelParams, shape: tuple[int, int, int], seed: int = 0) -> tuple:
+    """One generator step's real batch (`batch_size * d_steps` images), as `fit` takes it."""
     global_batch = params.train.batch_size * params.train.d_steps
     rng = np.random.default_rng(seed)
     images = rng.uniform(-1, 1, (global_batch, *shape)).astype("float32")
     labels = rng.integers(0, NUM_CLASSES, global_batch).astype("int32")
-    return tf.data.Dataset.from_tensors((images, labels) if params.conditional else images).repeat()
+    return (images, labels) if params.conditional else (images,)
 
 
-def seconds_for(model: keras.Model, data: tf.data.Dataset, steps: int) -> float:
+def seconds_for(model, data, steps: int) -> float:
     start = time.perf_counter()
     model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
     return time.perf_counter() - start
 
 
-def measure(
-    params: ModelParams, shape: tuple[int, int, int], steps: int, warmup: int
-) -> tuple[bool, int, float]:
-    """(XLA on, steps timed, seconds) for `steps` generator steps after `warmup` untimed ones."""
+@dataclass(frozen=True)
+class Measured:
+    xla: bool
+    steps: int
+    seconds: float
+    first_seconds: float
+
+
+def measure(params: ModelParams, shape: tuple[int, int, int], steps: int, warmup: int) -> Measured:
+    """`steps` generator steps timed after the first execution and `warmup` untimed steps."""
+    from pipeline import backend
+    from pipeline.training.model import build_model
+
     num_classes = NUM_CLASSES if params.conditional else 0
     model = build_model(params, shape, seed=0, num_classes=num_classes)
-    data = random_data(params, shape)
+    data = backend.endless(random_batch(params, shape))
     spe = params.train.steps_per_execution
-    # At least one execution, so that tracing and XLA compilation are never timed.
-    seconds_for(model, data, whole_executions(max(warmup, 1), spe))
+    # The first execution traces and compiles: timed on its own, never with the rest.
+    first = seconds_for(model, data, spe)
+    if warmup > spe:
+        seconds_for(model, data, whole_executions(warmup - spe, spe))
     timed = whole_executions(steps, spe)
-    return bool(model.jit_compile), timed, seconds_for(model, data, timed)
+    return Measured(bool(model.jit_compile), timed, seconds_for(model, data, timed), first)
 
 
 def run(combo: Combination, shape: tuple[int, int, int], steps: int, warmup: int) -> Row:
@@ -363,6 +400,7 @@ def run(combo: Combination, shape: tuple[int, int, int], steps: int, warmup: int
     batch = own_train(combo.section)["batch_size"] if combo.batch_size is None else combo.batch_size
     family = combo.section["family"]
     row = {
+        "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
         "family": family if combo.name == family else f"{family} ({combo.name})",
         "network": network_label(combo.section),
         "precision": combo.precision,
@@ -375,18 +413,21 @@ def run(combo: Combination, shape: tuple[int, int, int], steps: int, warmup: int
     except PipelineError as err:
         return Row(**row, reason=str(err))
     try:
-        xla, timed, seconds = measure(params, shape, steps, warmup)
+        measured = measure(params, shape, steps, warmup)
     except Exception as err:  # one combination's failure (a refusing network, OOM) is its row's
         return Row(**row, d_steps=params.train.d_steps, reason=typed_first_line(err))
     finally:
+        import keras
+
         keras.backend.clear_session()
         gc.collect()
-    images = params.train.batch_size * params.train.d_steps * timed
+    images = params.train.batch_size * params.train.d_steps * measured.steps
     return Row(
-        **{**row, "xla": "on" if xla else "off"},
+        **{**row, "xla": "on" if measured.xla else "off"},
         d_steps=params.train.d_steps,
-        images_per_second=images / seconds,
-        ms_per_step=seconds / timed * 1e3,
+        images_per_second=images / measured.seconds,
+        ms_per_step=measured.seconds / measured.steps * 1e3,
+        first_seconds=measured.first_seconds,
     )
 
 
@@ -394,14 +435,13 @@ def run(combo: Combination, shape: tuple[int, int, int], steps: int, warmup: int
 
 
 def device_line() -> str:
-    """The physical devices TensorFlow sees, GPUs by name."""
-    names = gpu_names()
-    devices = ", ".join(
-        device.name.removeprefix("/physical_device:")
-        for device in tf.config.list_physical_devices()
-    )
+    """The devices the running backend sees, GPUs by name."""
+    from pipeline import backend
+
+    names = backend.gpu_names()
+    devices = ", ".join(backend.device_names())
     where = f"GPU: {', '.join(names)}" if names else f"no GPU; CPU with {os.cpu_count()} cores"
-    return f"Devices: {devices} ({where}); each combination runs on one device."
+    return f"Devices ({backend.NAME}): {devices} ({where}); each combination runs on one device."
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
@@ -421,18 +461,72 @@ def legend(rows: Sequence[Row], steps: int) -> str:
         "executions) / the seconds `model.fit` took, on random in-memory images. "
         "ms/step: milliseconds per generator step, its d_steps D updates included. "
         "xla: `model.jit_compile` as Keras resolved it (on, off), or the setting asked "
-        "(auto, true, false) where no model was built."
+        "(auto, true, false) where no model was built. first s: the first execution's "
+        "seconds (tracing, compiling, one execution), outside the timing."
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
-    print(device_line(), flush=True)
+def measure_here(args: argparse.Namespace, emit) -> list[Row]:
+    """Every combination on the backend this process runs, each row passed to `emit`."""
     todo = list(combinations(args))
     rows = []
     for i, combo in enumerate(todo, 1):
         print(f"[{i}/{len(todo)}] {describe(combo)}", file=sys.stderr, flush=True)
         rows.append(run(combo, args.image_shape, args.steps, args.warmup))
+        emit(rows[-1])
+    return rows
+
+
+def measure_in_child(backend: str, argv: Sequence[str]) -> tuple[str, list[Row]]:
+    """(device line, rows) of this benchmark run on `backend` in a process of its own."""
+    command = [sys.executable, "-m", "benchmarks.train_step", *argv]
+    command += ["--backend", backend, "--rows-only"]
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    # stderr (progress, one line per combination) goes straight to the terminal.
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    device, rows = "", []
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith(ROW_PREFIX):
+            rows.append(Row(**json.loads(line[len(ROW_PREFIX) :])))
+            print("| " + " | ".join(rows[-1].cells()) + " |", file=sys.stderr, flush=True)
+        elif line.startswith("Devices"):
+            device = line.strip()
+    if child.wait():
+        raise SystemExit(f"the {backend} benchmark failed (exit code {child.returncode})")
+    return device, rows
+
+
+def without_backend(argv: Sequence[str]) -> list[str]:
+    """The command line less its `--backend` values, to hand to a child per backend."""
+    kept, skipping = [], False
+    for arg in argv:
+        if arg == "--backend":
+            skipping = True
+            continue
+        if skipping and not arg.startswith("--"):
+            continue
+        skipping = False
+        kept.append(arg)
+    return kept
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    if args.rows_only:
+        print(device_line(), flush=True)
+        measure_here(args, lambda row: print(ROW_PREFIX + json.dumps(dataclasses.asdict(row))))
+        return
+    if args.backend == [os.environ.get("KERAS_BACKEND", "tensorflow")]:
+        print(device_line(), flush=True)
+        rows = measure_here(args, lambda row: None)
+    else:
+        rows = []
+        for backend in args.backend:
+            device, measured = measure_in_child(backend, without_backend(argv))
+            print(device, flush=True)
+            rows += measured
     print()
     print(markdown_table(rows))
     print()

@@ -26,7 +26,8 @@ def main() -> None:
     select_backend(stage.model.train.backend)
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     with quiet_tensorflow_import():
-        from pipeline.training import TrainPaths, train_model
+        from pipeline.training.paths import TrainPaths
+        from pipeline.training.tracked import train_model
 
     paths = TrainPaths(
         data_dir=args.data,

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.models.presets import PRESETS  # noqa: E402
 from pipeline.params import ModelParams  # noqa: E402
-from pipeline.training import build_model  # noqa: E402
+from pipeline.training.model import build_model  # noqa: E402
 
 IMAGE_SHAPE = (4, 4, 1)
 BATCH = 8

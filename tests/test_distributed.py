@@ -24,7 +24,8 @@ SCRIPT = textwrap.dedent(
     )
 
     from pipeline.params import parse_params
-    from pipeline.training import TrainPaths, fit_model
+    from pipeline.training.paths import TrainPaths
+    from pipeline.training.session import fit_model
 
     params = parse_params({
         "gan": {
@@ -172,7 +173,8 @@ REPLICAS_SCRIPT = textwrap.dedent(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2
     )
     from pipeline.params import parse_params
-    from pipeline.training import TrainPaths, fit_model
+    from pipeline.training.paths import TrainPaths
+    from pipeline.training.session import fit_model
 
     data, out, family = sys.argv[1:4]
     result = {}

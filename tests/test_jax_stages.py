@@ -6,9 +6,11 @@ A JAX-trained generator is then scored by `evaluate` under TensorFlow (the
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +117,68 @@ def test_a_sigkilled_jax_training_resumes_to_the_same_weights(base, trained, tmp
     ).read_text()
     for ours, theirs in zip(generator_weights(workspace), generator_weights(trained), strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def generated(workspace: Path, backend: str) -> np.ndarray:
+    """64 images from the workspace's gan generator, `python -m pipeline.generate` on `backend`."""
+    out = workspace / f"generated-{backend}.npz"
+    _, env = stage_command("train", "gan")
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.generate", "models/gan/generator.keras"]
+        + ["--out", str(out), "--scale", "1", "--seed", "3", "--overwrite"],
+        cwd=workspace,
+        env={**env, "KERAS_BACKEND": backend},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return np.load(out)["images"]
+
+
+@pytest.mark.parametrize("trained_on", ["jax", "tensorflow"])
+def test_a_generator_generates_the_same_images_on_either_backend(
+    trained_on, base, trained, tmp_path
+):
+    workspace = trained
+    if trained_on == "tensorflow":
+        workspace = tmp_path / "ws"
+        shutil.copytree(base, workspace)
+        params = {**PARAMS, "gan": {**PARAMS["gan"], "train": {**PARAMS["gan"]["train"]}}}
+        params["gan"]["train"]["backend"] = "tensorflow"
+        write_params(workspace, params)
+        for stage in (("params",), ("train", "gan")):
+            done = run_stage(workspace, *stage)
+            assert done.returncode == 0, done.stderr[-3000:]
+    on_tensorflow, on_jax = generated(workspace, "tensorflow"), generated(workspace, "jax")
+    assert on_tensorflow.shape == (64, 28, 28, 1)
+    # The same weights and latents; the backends' kernels round differently.
+    np.testing.assert_allclose(on_jax, on_tensorflow, atol=1e-5)
+
+
+def test_the_gpu_check_runs_on_a_cpu_without_tensorflow(base, tmp_path):
+    """scripts/gpu_check.py --quick: the benchmark's table and a time-to-quality record."""
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "models: [cgan]\n"
+        "cgan: {family: cgan, network: {kind: mlp, latent_dim: 8, generator_units: [16], "
+        "discriminator_units: [16]}, train: {batch_size: 500}}\n"
+    )
+    out = tmp_path / "check"
+    _, env = stage_command("train", "gan")
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tests" / "no_tensorflow.py"), "scripts.gpu_check"]
+        + ["--data", str(base / "data/prepared"), "--out", str(out), "--quick"]
+        + ["--classifier", str(base / "models/evaluator/classifier.keras")]
+        + ["--params", str(params), "--target", "0"],
+        cwd=REPO_ROOT,
+        env={**env, "KERAS_BACKEND": "jax"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| jax | gan | mlp |" in (out / "benchmark.md").read_text()
+    record = json.loads((out / "time_to_quality.json").read_text())
+    assert record["reached"]["epoch"] == 1 and record["tensorflow_loaded"] is False
+    assert record["reached"]["domain_fid"] > 0

@@ -13,7 +13,9 @@ import tensorflow as tf  # noqa: E402
 
 from pipeline.backend import uses_xla  # noqa: E402
 from pipeline.params import parse_params  # noqa: E402
-from pipeline.training import TrainPaths, build_model, fit_model  # noqa: E402
+from pipeline.training.model import build_model  # noqa: E402
+from pipeline.training.paths import TrainPaths  # noqa: E402
+from pipeline.training.session import fit_model  # noqa: E402
 
 SHAPE = (28, 28, 1)
 TINY_DCGAN = {"kind": "dcgan", "filters": 8, "latent_dim": 8}

@@ -20,7 +20,7 @@ from toy import MIXTURE_CENTRES, labelled_two_mode_mixture, two_mode_mixture
 
 from pipeline.models.presets import PRESETS
 from pipeline.params import ModelParams
-from pipeline.training import build_model
+from pipeline.training.model import build_model
 
 SCALE = 0.3  # the modes at +-0.6, 2.7 std from tanh's bound of 1
 IMAGE_SHAPE = (1, 2, 1)

@@ -12,7 +12,8 @@ from standalone import run_standalone
 from pipeline.callbacks import fingerprint_of
 from pipeline.errors import RunFailed
 from pipeline.params import parse_params
-from pipeline.training import TrainPaths, fit_model
+from pipeline.training.paths import TrainPaths
+from pipeline.training.session import fit_model
 
 TINY = {
     "models": ["gan"],

@@ -22,9 +22,11 @@ and the runtime around it:
   tf.distribute strategy; a Keras `DataParallel` on JAX), with
   `num_replicas_in_sync` and `scope()`; `placement_name` names it back.
 - `uses_xla(setting, placement)`: `train.jit_compile` resolved.
-- `gpu_names()`: the GPUs the backend sees, for the run's tags.
+- `gpu_names()`, `device_names()`: the devices the backend sees, for the
+  run's tags and the benchmark.
 - `check_workers_agree(placement, epoch)`: every worker resumes alike.
-- `training_batches(...)`: the seeded batch stream `fit` takes.
+- `training_batches(...)`: the seeded batch stream `fit` takes;
+  `endless(batch)`: one batch forever (benchmarks).
 
 Importing this package imports the running backend's module only, so a JAX
 process never loads TensorFlow.
@@ -42,6 +44,8 @@ if NAME == "tensorflow":
     from pipeline.backend.tensorflow import (
         attach_optimizers,
         check_workers_agree,
+        device_names,
+        endless,
         gpu_names,
         input_gradients,
         minimise,
@@ -59,6 +63,8 @@ elif NAME == "jax":
     from pipeline.backend.jax import (
         attach_optimizers,
         check_workers_agree,
+        device_names,
+        endless,
         gpu_names,
         input_gradients,
         minimise,
@@ -81,6 +87,8 @@ __all__ = [
     "NAME",
     "attach_optimizers",
     "check_workers_agree",
+    "device_names",
+    "endless",
     "gpu_names",
     "input_gradients",
     "minimise",

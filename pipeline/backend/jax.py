@@ -344,6 +344,17 @@ def gpu_names() -> list[str]:
     return [device.device_kind for device in jax.devices() if device.platform == "gpu"]
 
 
+def device_names() -> list[str]:
+    """Every device JAX sees (`TFRT_CPU_0`, `cuda:0`...)."""
+    return [str(device) for device in jax.devices()]
+
+
+def endless(batch: tuple) -> Iterator[tuple]:
+    """One batch, `(x,)` or `(x, y)`, repeated forever, as `fit` takes it (for benchmarks)."""
+    while True:
+        yield batch
+
+
 def check_workers_agree(placement: Placement, epoch: int) -> None:
     """Nothing to check: a JAX training is one process."""
 

@@ -166,6 +166,16 @@ def gpu_names() -> list[str]:
     ]
 
 
+def device_names() -> list[str]:
+    """Every physical device TensorFlow sees (`CPU:0`, `GPU:0`...)."""
+    return [d.name.removeprefix("/physical_device:") for d in tf.config.list_physical_devices()]
+
+
+def endless(batch: tuple) -> tf.data.Dataset:
+    """One batch, `(x,)` or `(x, y)`, repeated forever, as `fit` takes it (for benchmarks)."""
+    return tf.data.Dataset.from_tensors(batch if len(batch) > 1 else batch[0]).repeat()
+
+
 def check_workers_agree(strategy: tf.distribute.Strategy, epoch: int) -> None:
     """Refuse to train when the workers would resume from different epochs.
 

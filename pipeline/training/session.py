@@ -9,10 +9,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import keras
 
-from pipeline import backend, tracking
+from pipeline import backend
 from pipeline.callbacks import (
     HistoryFile,
     QualityHistory,
@@ -33,6 +34,9 @@ from pipeline.sampling import grid_inputs
 from pipeline.training.model import build_model, inner_optimizer
 from pipeline.training.paths import ModelFiles, TrainPaths
 from pipeline.training.plan import TrainingPlan, check_training_inputs
+
+if TYPE_CHECKING:  # only a type here: a training need not load MLflow
+    from pipeline import tracking
 
 
 @dataclass(frozen=True)
