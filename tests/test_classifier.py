@@ -7,9 +7,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from standalone import run_standalone
 
+from pipeline.data.stream import ArrayExamples
 from pipeline.evaluation.classifier import build_classifier, train_classifier
 from pipeline.evaluation.features import embed, feature_extractor
 from pipeline.params import EvaluatorParams
@@ -28,8 +28,8 @@ def _bright_vs_dark(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def trained():
-    train = tf.data.Dataset.from_tensor_slices(_bright_vs_dark(512, seed=0))
-    test = tf.data.Dataset.from_tensor_slices(_bright_vs_dark(256, seed=1))
+    train = ArrayExamples(*_bright_vs_dark(512, seed=0))
+    test = _bright_vs_dark(256, seed=1)
     params = EvaluatorParams(epochs=2, batch_size=32, learning_rate=1e-3, feature_dim=16)
     return train_classifier(train, test, params, IMAGE_SHAPE, num_classes=2, seed=0, verbose=0)
 
@@ -90,10 +90,11 @@ def test_embed_matches_the_model_batch_by_batch(trained):
 
 
 def test_training_is_seeded():
-    data = tf.data.Dataset.from_tensor_slices(_bright_vs_dark(64, seed=4))
+    images, labels = _bright_vs_dark(64, seed=4)
+    data, test = ArrayExamples(images, labels), (images, labels)
     params = EvaluatorParams(epochs=1, batch_size=16, feature_dim=8)
     runs = [
-        train_classifier(data, data, params, IMAGE_SHAPE, num_classes=2, seed=5, verbose=0)[0]
+        train_classifier(data, test, params, IMAGE_SHAPE, num_classes=2, seed=5, verbose=0)[0]
         for _ in range(2)
     ]
     for first, second in zip(runs[0].get_weights(), runs[1].get_weights(), strict=True):

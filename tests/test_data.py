@@ -19,14 +19,13 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
 from pipeline.data import (  # noqa: E402
     DatasetInfo,
+    SplitRecords,
     load_arrays,
     load_info,
-    load_split,
 )
 from pipeline.data.prepare import prepare_dataset  # noqa: E402
 from pipeline.data.sources import Idx, Mnist5k, Tfds  # noqa: E402
@@ -207,31 +206,32 @@ def test_content_hash_matches_its_definition(mnist_dir):
 # --- load_split / load_arrays / load_info ------------------------------------
 
 
-def test_load_split_streams_in_order_with_types(mnist_dir):
-    ds = load_split(mnist_dir, "test")
-    assert ds.element_spec[0] == tf.TensorSpec((28, 28, 1), tf.float32)
-    assert ds.element_spec[1] == tf.TensorSpec((), tf.int32)
-    assert int(ds.cardinality()) == 1000
-    labels = [int(label) for _, label in ds.as_numpy_iterator()]
-    assert len(labels) == 1000
-    assert labels == [int(label) for _, label in load_split(mnist_dir, "test").as_numpy_iterator()]
-    images, _ = load_arrays(mnist_dir, "test")
-    assert images.dtype == np.float32
+def test_split_records_read_in_written_order_with_types(mnist_dir):
+    records = SplitRecords.open(mnist_dir, "test")
+    assert len(records) == 1000
+    images, labels = records.take(np.arange(1000))
+    assert images.shape == (1000, 28, 28, 1) and images.dtype == np.float32
+    assert labels.shape == (1000,) and labels.dtype == np.int32
     assert images.min() == -1.0 and images.max() == 1.0
+    # Any order, across shards: the same examples as the written order gives.
+    picked = np.array([999, 0, 517, 3])
+    again_images, again_labels = records.take(picked)
+    np.testing.assert_array_equal(again_images, images[picked])
+    np.testing.assert_array_equal(again_labels, labels[picked])
 
 
-def test_load_arrays_limit_is_the_head_of_load_split(mnist_dir):
+def test_load_arrays_limit_is_the_head_of_the_split(mnist_dir):
     images, labels = load_arrays(mnist_dir, "train", limit=37)
     assert images.shape == (37, 28, 28, 1) and labels.shape == (37,)
     assert labels.dtype == np.int32
-    head = list(load_split(mnist_dir, "train").take(37).as_numpy_iterator())
-    np.testing.assert_array_equal(images, np.stack([img for img, _ in head]))
-    np.testing.assert_array_equal(labels, [lab for _, lab in head])
+    all_images, all_labels = SplitRecords.open(mnist_dir, "train").take(np.arange(37))
+    np.testing.assert_array_equal(images, all_images)
+    np.testing.assert_array_equal(labels, all_labels)
 
 
 def test_bad_split_name_lists_allowed(mnist_dir):
     with pytest.raises(PipelineError, match=r"'valid'.*test, train"):
-        load_split(mnist_dir, "valid")
+        SplitRecords.open(mnist_dir, "valid")
 
 
 def test_load_info_missing_or_corrupt(tmp_path):
@@ -250,7 +250,7 @@ def test_missing_shard_is_reported(mnist_dir, tmp_path):
     (tmp_path / "info.json").write_text(json.dumps(info.to_json()))
     # Every shard is checked before any split is read, train's first.
     with pytest.raises(PipelineError, match=r"train-00000-of-00003\.bin: shard is missing") as err:
-        load_split(tmp_path, "test")
+        SplitRecords.open(tmp_path, "test")
     assert "\n" not in str(err.value)
 
 

@@ -24,9 +24,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from pipeline.data import (  # noqa: E402
+    SplitRecords,
     load_arrays,
     load_info,
-    load_split,
     verify_prepared,
 )
 from pipeline.data.prepare import prepare_dataset, split_indices  # noqa: E402
@@ -313,7 +313,8 @@ def test_damaged_directory_is_refused_in_one_line(sharded_dir, tmp_path, damage,
     assert expected in message
     assert "dvc repro prepare" in message
     # Both readers refuse with the same line, before reading anything.
-    for read in (lambda: load_split(data_dir, "test"), lambda: load_arrays(data_dir, "test")):
+    readers = (lambda: SplitRecords.open(data_dir, "test"), lambda: load_arrays(data_dir, "test"))
+    for read in readers:
         with pytest.raises(PipelineError) as again:
             read()
         assert str(again.value) == message
@@ -346,7 +347,7 @@ def test_verification_is_cached_until_a_file_changes(sharded_dir, tmp_path):
     with pytest.raises(PipelineError, match="its shards hash to"):
         verify_prepared(data_dir)
     with pytest.raises(PipelineError, match="its shards hash to"):
-        load_split(data_dir, "train")
+        SplitRecords.open(data_dir, "train")
 
 
 def test_a_restored_directory_verifies_again(sharded_dir, tmp_path):

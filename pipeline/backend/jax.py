@@ -360,14 +360,9 @@ def check_workers_agree(placement: Placement, epoch: int) -> None:
 
 
 def training_batches(
-    data_dir: Path, batch_size: int, seed: int, start_batch: int, labels: bool, count: int
+    data_dir: Path, batch_size: int, seed: int, start_batch: int, labels: bool
 ) -> Iterator:
-    """The seeded, endless batch stream training fits on, from batch `start_batch` on.
+    """The seeded batch stream training fits on (`pipeline.data.stream`), as a generator."""
+    from pipeline.data.stream import training_stream
 
-    NumPy reads the memory-mapped shards (`pipeline.data.stream`); see the
-    TensorFlow module for the arguments.
-    """
-    from pipeline.data.stream import BatchStream, SplitRecords
-
-    records = SplitRecords.open(data_dir, "train")
-    return iter(BatchStream(records, batch_size, seed, start_batch, labels))
+    return iter(training_stream(data_dir, batch_size, seed, start_batch, labels))

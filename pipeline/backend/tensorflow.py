@@ -17,8 +17,6 @@ import tensorflow as tf
 from pipeline import cluster
 from pipeline.errors import PipelineError
 
-SHUFFLE_BUFFER = 20_000
-
 
 def minimise(
     loss_fn: Callable[[], tuple], network: keras.Model, optimizer: keras.optimizers.Optimizer
@@ -201,9 +199,14 @@ def check_workers_agree(strategy: tf.distribute.Strategy, epoch: int) -> None:
 
 
 def training_batches(
-    data_dir: Path, batch_size: int, seed: int, start_batch: int, labels: bool, count: int
+    data_dir: Path, batch_size: int, seed: int, start_batch: int, labels: bool
 ) -> tf.data.Dataset:
-    """The seeded, endless batch stream training fits on, from batch `start_batch` on.
+    """The seeded batch stream training fits on (`pipeline.data.stream`), as a tf.data dataset.
+
+    The batches are the NumPy stream's, the same as on every backend. They
+    are cut into examples and batched again inside tf.data, so that over
+    several workers each takes its part of every global batch (the default
+    auto-sharding, by file, would give them different shards, or fail).
 
     Args:
         data_dir: the prepared dataset.
@@ -211,54 +214,21 @@ def training_batches(
         seed: fixes the order of every pass.
         start_batch: batches already consumed before a resume.
         labels: batches are (images, labels); otherwise images alone.
-        count: examples in the training split.
     """
-    from pipeline.data import load_split
+    from pipeline.data.stream import training_stream
 
-    # Cached after the first pass: parsing the records again every epoch
-    # costs a quarter of an MLP epoch. (MNIST takes 190 MB as float32.)
-    examples = load_split(data_dir, "train").map(_with_label if labels else _image_only).cache()
-    return epoch_batches(
-        examples, batch_size, seed, start_batch, buffer_size=min(count, SHUFFLE_BUFFER)
-    )
-
-
-def epoch_batches(
-    dataset: tf.data.Dataset,
-    batch_size: int,
-    seed: int,
-    skip_batches: int = 0,
-    buffer_size: int = SHUFFLE_BUFFER,
-) -> tf.data.Dataset:
-    """An endless stream of shuffled batches, the same for the same seed.
-
-    Every pass over the data is reshuffled, in an order fixed by `seed`. A
-    resumed run skips the batches the interrupted one consumed, so it sees
-    exactly the batches an uninterrupted run would. (Seeding each epoch's
-    shuffle from the epoch number needs a tensor seed, which tf.data rejects
-    once op determinism is on.)
-
-    Args:
-        dataset: unbatched examples.
-        batch_size: examples per batch, across all replicas.
-        seed: fixes the order of every pass.
-        skip_batches: batches already consumed before a resume.
-        buffer_size: upper bound on the shuffle buffer.
-    """
-    shuffled = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
-    stream = shuffled.repeat().skip(skip_batches * batch_size)
-    batches = stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    # Over several workers each takes its part of every global batch; the
-    # default (by file) would give them different shards, or fail on one file.
+    stream = training_stream(data_dir, batch_size, seed, start_batch, labels)
+    image_spec = tf.TensorSpec((None, *stream.records.shards[0].dtype["image"].shape), tf.float32)
+    signature = (image_spec, tf.TensorSpec((None,), tf.int32)) if labels else (image_spec,)
+    batches = tf.data.Dataset.from_generator(lambda: iter(stream), output_signature=signature)
+    if not labels:
+        batches = batches.map(_images_alone)
+    examples = batches.unbatch()
+    dataset = examples.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return batches.with_options(options)
+    return dataset.with_options(options)
 
 
-def _with_label(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    return image, label
-
-
-def _image_only(image: tf.Tensor, label: tf.Tensor) -> tf.Tensor:
-    # Named functions, not two lambdas on one line, which AutoGraph cannot tell apart.
-    return image
+def _images_alone(images: tf.Tensor) -> tf.Tensor:
+    return images

@@ -7,14 +7,14 @@ MNIST subset, a TFDS dataset or raw IDX files), makes a seeded train/test
 split and writes shards of fixed-length binary records (raw uint8 pixels,
 then an int64 label) plus `info.json`. `verify_prepared` checks a prepared
 directory against its info.json and content hash; the readers call it, then
-read the records back with pixels scaled to [-1, 1]: `SplitRecords`,
-`BatchStream` (training's seeded batches) and `load_arrays` with NumPy
-alone (`stream.py`), `load_split` as a tf.data pipeline (`records.py`, for
-TensorFlow code).
+read the records back with pixels scaled to [-1, 1], with NumPy alone
+(`stream.py`): `SplitRecords` (the memory-mapped shards), `BatchStream`
+(the seeded batches every training and the evaluator fit on, on any
+backend) and `load_arrays`.
 
 Importing this package loads nothing heavy: the params schema reads the
-sources' settings from `pipeline.data.sources`, so the names below (the
-tf.data reader loads TensorFlow) are imported the first time one is used.
+sources' settings from `pipeline.data.sources`, so the names below are
+imported the first time one is used.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipeline.data.info import DatasetInfo, SplitInfo, load_info
-    from pipeline.data.records import load_split
     from pipeline.data.stream import BatchStream, SplitRecords, load_arrays
     from pipeline.data.verify import verify_prepared
 
@@ -34,7 +33,6 @@ __all__ = [
     "SplitRecords",
     "load_arrays",
     "load_info",
-    "load_split",
     "verify_prepared",
 ]
 
@@ -48,8 +46,6 @@ def __getattr__(name: str) -> Any:
     """
     if name in ("DatasetInfo", "SplitInfo", "load_info"):
         from pipeline.data import info as module
-    elif name == "load_split":
-        from pipeline.data import records as module
     elif name in ("BatchStream", "SplitRecords", "load_arrays"):
         from pipeline.data import stream as module
     elif name == "verify_prepared":

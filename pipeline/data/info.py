@@ -74,7 +74,7 @@ class DatasetInfo:
         seed: the seed that chose the split.
         test_fraction: the requested fraction of each class put in `test`.
         class_names: the source's names for the labels, when it has them.
-        pixel_range: the range `load_split` scales pixels to.
+        pixel_range: the range the readers (`pipeline.data.stream`) scale pixels to.
         storage: the dtype the pixels are stored as in the shards.
     """
 

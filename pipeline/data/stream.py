@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -96,6 +97,28 @@ def load_arrays(
     return records.head(len(records) if limit is None else limit)
 
 
+class Examples(Protocol):
+    """What a `BatchStream` draws from: a split on disk, or arrays in memory."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class ArrayExamples:
+    """Examples held in memory: float32 images in [-1, 1] and int32 labels."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.images[indices], self.labels[indices]
+
+
 class BatchStream:
     """An endless stream of shuffled batches, the same for the same seed, from any position.
 
@@ -106,7 +129,7 @@ class BatchStream:
     of that sequence: a resumed run starts at batch b directly.
 
     Args:
-        records: the split.
+        records: the examples (a split's `SplitRecords`, or `ArrayExamples`).
         batch_size: examples per batch (the global batch, all replicas).
         seed: fixes the order of every pass.
         start_batch: the first batch to yield (the batches consumed before a resume).
@@ -115,7 +138,7 @@ class BatchStream:
 
     def __init__(
         self,
-        records: SplitRecords,
+        records: Examples,
         batch_size: int,
         seed: int,
         start_batch: int = 0,
@@ -152,3 +175,18 @@ class BatchStream:
             images, labels = self.records.take(self.indices(self.position, self.batch_size))
             self.position += self.batch_size
             yield (images, labels) if self.labels else (images,)
+
+
+def training_stream(
+    data_dir: str | Path, batch_size: int, seed: int, start_batch: int, labels: bool
+) -> BatchStream:
+    """The batches a training fits on, from batch `start_batch` on (both backends use it).
+
+    Args:
+        data_dir: the prepared dataset (its training split).
+        batch_size: examples per batch, across all replicas.
+        seed: fixes the order of every pass.
+        start_batch: batches already consumed before a resume.
+        labels: batches are (images, labels); otherwise (images,).
+    """
+    return BatchStream(SplitRecords.open(data_dir, "train"), batch_size, seed, start_batch, labels)

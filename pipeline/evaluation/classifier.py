@@ -9,15 +9,13 @@ predictions for the classifier score and mode coverage.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+import numpy as np
 from keras import layers
 
+from pipeline import backend
+from pipeline.data.stream import BatchStream, Examples
 from pipeline.evaluation.features import FEATURES_LAYER, LOGITS_LAYER
 from pipeline.params import EvaluatorParams
-
-# Upper bound on the shuffle buffer: a full pass over MNIST-sized splits
-# without holding a second copy of a much larger dataset in memory.
-_MAX_SHUFFLE_BUFFER = 60_000
 
 
 def _conv_block(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
@@ -61,62 +59,56 @@ def build_classifier(
     return keras.Model(inputs, logits, name="evaluator")
 
 
-def _unbatched(dataset: tf.data.Dataset, image_rank: int) -> tf.data.Dataset:
-    """Undo a batching the caller may already have applied."""
-    spec = dataset.element_spec
-    image_spec = spec[0] if isinstance(spec, tuple) else spec
-    if image_spec.shape.rank == image_rank + 1:
-        return dataset.unbatch()
-    return dataset
-
-
 def train_classifier(
-    train: tf.data.Dataset,
-    test: tf.data.Dataset,
+    train: Examples,
+    test: tuple[np.ndarray, np.ndarray],
     params: EvaluatorParams,
     image_shape: tuple[int, int, int],
     num_classes: int,
     seed: int,
     verbose: int | str = 1,
 ) -> tuple[keras.Model, dict[str, float]]:
-    """Train the classifier on `train` and measure it on `test`.
+    """Train the classifier on `train` and measure it on `test`, on any Keras backend.
 
-    Seeds Keras's global RNGs with `seed` (weights and dropout) and the
-    shuffle order, so a run is repeatable on the same machine.
+    Seeds the backend (weights and dropout) and the batch order with `seed`,
+    so a run is repeatable on the same machine. The batches come from the
+    seeded NumPy stream training uses (`pipeline.data.stream`); an epoch is
+    the whole batches of one pass (the stream carries on where it stopped).
 
     Args:
-        train: `(image, label)` examples, images in [-1, 1]; batched or not.
-        test: held-out `(image, label)` examples in the same format.
+        train: the examples (a split's `SplitRecords`, or `ArrayExamples`),
+            images in [-1, 1].
+        test: held-out images and labels in the same format.
         params: epochs, batch size, learning rate and feature width.
         image_shape: `(height, width, channels)` of the images.
         num_classes: number of classes.
-        seed: seed for initialisation, dropout and shuffling.
+        seed: seed for initialisation, dropout and the batch order.
         verbose: passed to `fit`; 1 shows the Keras progress bar.
 
     Returns:
         The trained model and `{"test_accuracy": float, "test_loss": float}`.
     """
-    keras.utils.set_random_seed(seed)
-    rank = len(image_shape)
-    train = _unbatched(train, rank).cache()
-    size = int(train.cardinality())
-    buffer = size if 0 < size <= _MAX_SHUFFLE_BUFFER else _MAX_SHUFFLE_BUFFER
-    train = (
-        train.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-        .batch(params.batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    test = _unbatched(test, rank).batch(params.batch_size).prefetch(tf.data.AUTOTUNE)
-
+    backend.seed_everything(seed)
+    batches = BatchStream(train, params.batch_size, seed, labels=True)
+    steps_per_epoch = max(1, len(train) // params.batch_size)
     model = build_classifier(image_shape, num_classes, params.feature_dim)
     model.compile(
         optimizer=keras.optimizers.Adam(params.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    # The dataset is already shuffled; shuffle=False silences Keras's warning.
-    model.fit(train, epochs=params.epochs, shuffle=False, verbose=verbose)
-    results = model.evaluate(test, verbose=0, return_dict=True)
+    # The stream is already shuffled; shuffle=False silences Keras's warning.
+    model.fit(
+        iter(batches),
+        epochs=params.epochs,
+        steps_per_epoch=steps_per_epoch,
+        shuffle=False,
+        verbose=verbose,
+    )
+    test_images, test_labels = test
+    results = model.evaluate(
+        test_images, test_labels, batch_size=params.batch_size, verbose=0, return_dict=True
+    )
     return model, {
         "test_accuracy": float(results["accuracy"]),
         "test_loss": float(results["loss"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.data import load_split, verify_prepared
+from pipeline.data import SplitRecords, load_arrays, verify_prepared
 from pipeline.evaluation.classifier import train_classifier
 from pipeline.fileio import atomic_file, write_json
 from pipeline.params import EvaluatorParams
@@ -35,8 +35,8 @@ def fit_evaluator(
     """
     info = verify_prepared(data_dir)
     model, metrics = train_classifier(
-        load_split(data_dir, "train"),
-        load_split(data_dir, "test"),
+        SplitRecords.open(data_dir, "train"),
+        load_arrays(data_dir, "test"),
         params,
         info.image_shape,
         info.num_classes,

@@ -273,7 +273,6 @@ def _training_stream(training: Training):
         training.seed,
         start_batch=training.initial_epoch * plan.steps_per_epoch,
         labels=bool(plan.num_classes),
-        count=plan.info.splits["train"].count,
     )
 
 
