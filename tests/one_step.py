@@ -7,7 +7,8 @@ optionally load every variable from INIT.npz (so two backends start from
 the same weights), take N steps with `train_on_batch`, and save the step's
 logs and every variable to OUT.npz (`<preset>/log/<name>`,
 `<preset>/var/<i>`), and the top singular value of each of D's kernels
-(`<preset>/sigma/<i>`). Without --init the initial variables are saved too
+(`<preset>/sigma/<i>`), and how many devices hold the weights
+(`<preset>/replicas`). Without --init the initial variables are saved too
 (`<preset>/init/<i>`), for the other backend to start from.
 
 The noise inside the step (latents, the penalty's epsilon, DiffAugment's
@@ -82,8 +83,11 @@ def fixed_batch():
     return images, labels
 
 
-def take_steps(preset: str, init: dict | None, steps: int, draws: FixedDraws) -> dict:
-    params = ModelParams.model_validate({"family": preset, **SECTION})
+def take_steps(
+    preset: str, init: dict | None, steps: int, draws: FixedDraws, strategy: str = "auto"
+) -> dict:
+    section = {**SECTION, "train": {**SECTION["train"], "strategy": strategy}}
+    params = ModelParams.model_validate({"family": preset, **section})
     classes = NUM_CLASSES if params.conditional else 0
     model = build_model(params, IMAGE_SHAPE, seed=0, num_classes=classes)
     variables = [*model.variables, *model.d_optimizer.variables, *model.g_optimizer.variables]
@@ -108,6 +112,7 @@ def take_steps(preset: str, init: dict | None, steps: int, draws: FixedDraws) ->
         logs = model.train_on_batch(images[:rows], step_labels, return_dict=True)
     for name, value in logs.items():
         saved[f"{preset}/log/{name}"] = np.asarray(value)
+    saved[f"{preset}/replicas"] = np.asarray(devices_holding(model.generator.weights[0]))
     for i, variable in enumerate(variables):
         saved[f"{preset}/var/{i}"] = ops.convert_to_numpy(variable)
     kernels = [w for w in model.discriminator.trainable_weights if len(w.shape) > 1]
@@ -117,12 +122,19 @@ def take_steps(preset: str, init: dict | None, steps: int, draws: FixedDraws) ->
     return saved
 
 
+def devices_holding(variable) -> int:
+    """How many devices hold a copy of `variable` (a JAX array's sharding; 1 on TensorFlow)."""
+    sharding = getattr(variable.value, "sharding", None)
+    return len(sharding.device_set) if sharding is not None else 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--init")
     parser.add_argument("--steps", type=int, default=1)
     parser.add_argument("--presets", nargs="*", default=list(PRESETS))
+    parser.add_argument("--strategy", default="auto", help="train.strategy")
     args = parser.parse_args()
     draws = FixedDraws()
     keras.random.normal = draws.normal
@@ -131,7 +143,7 @@ def main() -> None:
     init = dict(np.load(args.init)) if args.init else None
     saved = {}
     for preset in args.presets:
-        saved.update(take_steps(preset, init, args.steps, draws))
+        saved.update(take_steps(preset, init, args.steps, draws, args.strategy))
     np.savez(args.out, **saved)
     print("tensorflow loaded:", "tensorflow" in sys.modules)
 

@@ -26,8 +26,10 @@ WEIGHT_TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
 LOSS_TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
 
 
-def steps_on(backend: str, out: Path, *args: str) -> np.lib.npyio.NpzFile:
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def steps_on(
+    backend: str, out: Path, *args: str, env: dict[str, str] | None = None
+) -> np.lib.npyio.NpzFile:
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     done = subprocess.run(
         [sys.executable, str(ONE_STEP), str(out), *args],
         env=env,
@@ -87,3 +89,18 @@ def test_jax_training_is_seeded_and_spectral_norm_holds(tmp_path):
     for sigma in sigmas.values():
         # Normalised in each training call; only the last optimizer step moved it since.
         assert float(sigma) == pytest.approx(1.0, abs=0.05)
+
+
+def test_two_devices_take_the_steps_one_device_takes(tmp_path):
+    """`strategy: mirrored` on JAX: Keras' DataParallel over two CPU devices, the same steps."""
+    args = ("--steps", "3", "--presets", "gan", "wgan_gp", "cgan", "sngan")
+    two_devices = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    one = steps_on("jax", tmp_path / "one.npz", *args, "--strategy", "default", env=two_devices)
+    two = steps_on("jax", tmp_path / "two.npz", *args, "--strategy", "mirrored", env=two_devices)
+    for preset in ("gan", "wgan_gp", "cgan", "sngan"):
+        assert int(one[f"{preset}/replicas"]) == 1 and int(two[f"{preset}/replicas"]) == 2
+        for kind in ("log", "var"):
+            ours, theirs = entries(two, preset, kind), entries(one, preset, kind)
+            for key, value in theirs.items():
+                # XLA splits the batch's sums over the devices: float32 rounding apart.
+                np.testing.assert_allclose(ours[key], value, **WEIGHT_TOLERANCE, err_msg=key)

@@ -81,6 +81,7 @@ def test_a_jax_training_never_loads_tensorflow_and_is_recorded_as_jax(trained):
     assert status == "FINISHED"
     tags = dict(rows(trained, "select key, value from tags"))
     assert tags["devices.backend"] == "jax"
+    assert tags["devices.xla"] == "true" and tags["devices.deterministic_ops"] == "true"  # a CPU
     params = dict(rows(trained, "select key, value from params"))
     assert params["model.train.backend"] == "jax"
     history = (trained / "models/gan/history.csv").read_text().splitlines()

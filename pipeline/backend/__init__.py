@@ -21,7 +21,8 @@ and the runtime around it:
 - `select_placement(name)`: the devices `train.strategy` names (a
   tf.distribute strategy; a Keras `DataParallel` on JAX), with
   `num_replicas_in_sync` and `scope()`; `placement_name` names it back.
-- `uses_xla(setting, placement)`: `train.jit_compile` resolved.
+- `uses_xla(setting, placement)`: `train.jit_compile` resolved;
+  `deterministic_ops(xla)`: whether the kernels then are deterministic.
 - `gpu_names()`, `device_names()`: the devices the backend sees, for the
   run's tags and the benchmark.
 - `check_workers_agree(placement, epoch)`: every worker resumes alike.
@@ -44,6 +45,7 @@ if NAME == "tensorflow":
     from pipeline.backend.tensorflow import (
         attach_optimizers,
         check_workers_agree,
+        deterministic_ops,
         device_names,
         endless,
         gpu_names,
@@ -63,6 +65,7 @@ elif NAME == "jax":
     from pipeline.backend.jax import (
         attach_optimizers,
         check_workers_agree,
+        deterministic_ops,
         device_names,
         endless,
         gpu_names,
@@ -87,6 +90,7 @@ __all__ = [
     "NAME",
     "attach_optimizers",
     "check_workers_agree",
+    "deterministic_ops",
     "device_names",
     "endless",
     "gpu_names",

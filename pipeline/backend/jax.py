@@ -20,6 +20,7 @@ not leak out of `jax.grad`).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -332,6 +333,16 @@ def uses_xla(setting: str | bool, placement: Placement) -> bool:
     step op by op (for debugging: slow).
     """
     return setting == "auto" or bool(setting)
+
+
+def deterministic_ops(xla: bool) -> bool:
+    """Whether the kernels are deterministic: XLA's CPU kernels are; on a GPU only when asked.
+
+    `XLA_FLAGS=--xla_gpu_deterministic_ops=true` makes XLA's GPU kernels
+    deterministic, at some cost in speed.
+    """
+    on_cpu = all(device.platform == "cpu" for device in jax.devices())
+    return on_cpu or "--xla_gpu_deterministic_ops=true" in os.environ.get("XLA_FLAGS", "")
 
 
 def placement_name(placement: Placement) -> str:

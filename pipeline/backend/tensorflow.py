@@ -149,6 +149,11 @@ def uses_xla(setting: str | bool, strategy: tf.distribute.Strategy) -> bool:
     return single and bool(tf.config.list_logical_devices("GPU"))
 
 
+def deterministic_ops(xla: bool) -> bool:
+    """Whether the kernels are deterministic: TensorFlow's op determinism is on without XLA."""
+    return not xla
+
+
 def placement_name(strategy: tf.distribute.Strategy) -> str:
     """The `train.strategy` value that names `strategy`, `auto` resolved."""
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):

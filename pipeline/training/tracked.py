@@ -66,7 +66,7 @@ def device_tags(placement: Any, params: ModelParams) -> dict[str, str]:
         "devices.workers": str(len(cluster.worker_addresses()) or 1),
         "devices.precision": train.precision,
         "devices.xla": str(xla).lower(),
-        "devices.deterministic_ops": str(not xla).lower(),
+        "devices.deterministic_ops": str(backend.deterministic_ops(xla)).lower(),
         "devices.steps_per_execution": str(train.steps_per_execution),
     }
 
