@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO_ROOT
-from workspace import TINY_PARAMS, run_stage, stage_command, write_params
+from workspace import TINY_PARAMS, ready_to_train, run_stage, stage_command
 
 pytestmark = pytest.mark.slow
 
@@ -39,13 +39,7 @@ POINTS = (
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    """Prepared data and an evaluator: what training reads."""
-    workspace = tmp_path_factory.mktemp("base")
-    write_params(workspace, PARAMS)
-    for stage in (("params",), ("prepare",), ("evaluator",)):
-        done = run_stage(workspace, *stage)
-        assert done.returncode == 0, done.stderr[-3000:]
-    return workspace
+    return ready_to_train(tmp_path_factory.mktemp("base"), PARAMS)
 
 
 def copy_of(base: Path, destination: Path) -> Path:

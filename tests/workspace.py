@@ -65,10 +65,18 @@ def snapshot(root: Path) -> dict[str, str]:
     }
 
 
-def trained_workspace(workspace: Path) -> Path:
-    """Prepared data, a one-epoch evaluator and a one-epoch `gan` with its MLflow run."""
-    write_params(workspace, TINY_PARAMS)
-    for stage in (("params",), ("prepare",), ("evaluator",), ("train", "gan")):
+def ready_to_train(workspace: Path, params: dict) -> Path:
+    """`params`, the data prepared and the evaluator trained: what training reads."""
+    write_params(workspace, params)
+    for stage in (("params",), ("prepare",), ("evaluator",)):
         done = run_stage(workspace, *stage)
         assert done.returncode == 0, done.stderr[-3000:]
+    return workspace
+
+
+def trained_workspace(workspace: Path) -> Path:
+    """Prepared data, a one-epoch evaluator and a one-epoch `gan` with its MLflow run."""
+    ready_to_train(workspace, TINY_PARAMS)
+    done = run_stage(workspace, "train", "gan")
+    assert done.returncode == 0, done.stderr[-3000:]
     return workspace
