@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+import keras
 import numpy as np
 import pytest
 from standalone import run_standalone
@@ -39,6 +40,18 @@ def test_learns_a_separable_problem(trained):
     assert set(metrics) == {"test_accuracy", "test_loss"}
     assert metrics["test_accuracy"] >= 0.95
     assert all(isinstance(value, float) for value in metrics.values())
+
+
+def test_test_scores_are_what_keras_evaluate_reports(trained):
+    model, metrics = trained
+    images, labels = _bright_vs_dark(256, seed=1)
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
+    keras_says = model.evaluate(images, labels, batch_size=32, verbose=0, return_dict=True)
+    assert metrics["test_accuracy"] == pytest.approx(keras_says["accuracy"], abs=1e-6)
+    # float64 here, float32 in Keras: equal to float32 rounding.
+    assert metrics["test_loss"] == pytest.approx(keras_says["loss"], rel=1e-4, abs=1e-6)
 
 
 def test_saved_model_reloads_with_keras_alone(trained, tmp_path):
