@@ -589,6 +589,18 @@ BAD_FILES: list[tuple[str, Mutation, tuple[str, ...]]] = [
         edit(mlflow__experiment="e" * (MAX_NAME_CHARS + 1)),
         (f"at most {MAX_NAME_CHARS} characters",),
     ),
+    # what the jax backend cannot run
+    (
+        "float16 on jax",
+        edit(gan__train__backend="jax", gan__train__precision="mixed_float16"),
+        ("gan.train.precision: mixed_float16 runs on the tensorflow backend only",),
+    ),
+    (
+        "multi_worker on jax",
+        edit(gan__train__backend="jax", gan__train__strategy="multi_worker"),
+        ("gan.train.strategy: multi_worker runs on the tensorflow backend only",),
+    ),
+    ("an unknown backend", edit(gan__train__backend="torch"), ("gan.train.backend",)),
     # keys that would break the line
     ("a key with a newline", edit(**{"a\nb": 1}), ("'a\\nb': unknown key",)),
     ("a page-long key", edit(**{"k" * 5000: 1}), ("'kkk", "...", "unknown key")),
