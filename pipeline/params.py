@@ -156,6 +156,10 @@ class SGDParams(Section):
 
 OptimizerParams = Annotated[AdamParams | RMSpropParams | SGDParams, Field(discriminator="name")]
 
+# The Keras backends a model can train on (and is then scored and exported on).
+Backend = Literal["tensorflow", "jax"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+
 
 class TrainParams(Section):
     epochs: Epochs = 200
@@ -164,8 +168,9 @@ class TrainParams(Section):
     d_optimizer: OptimizerParams = AdamParams()
     g_optimizer: OptimizerParams = AdamParams()
     grid_size: GridSize = 8
-    # The Keras backend this model trains on. Its saved generator loads under either.
-    backend: Literal["tensorflow", "jax"] = "tensorflow"
+    # The Keras backend this model trains on; its run.json records it, and its
+    # evaluate and export stages run on it too. Its saved generator loads under either.
+    backend: Backend = "tensorflow"
     # tf.distribute (keras.distribution.DataParallel on jax): `multi_worker` reads
     # the cluster from TF_CONFIG (docs/gpu.md), on tensorflow only.
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"

@@ -9,9 +9,16 @@ own duration.
 
 from __future__ import annotations
 
-from pipeline.cli import model_stage_params, quiet_tensorflow_import, run_stage, stage_arguments
+from pipeline.cli import (
+    model_stage_params,
+    quiet_tensorflow_import,
+    run_stage,
+    select_backend,
+    stage_arguments,
+)
 from pipeline.fileio import write_json
 from pipeline.params import flatten
+from pipeline.tracking.runs import read_reference
 
 PATHS = {
     "data": "the prepared dataset: the real images the samples are compared with",
@@ -26,6 +33,8 @@ PATHS = {
 def main() -> None:
     args = stage_arguments(__doc__, PATHS, per_model=True)
     name, stage = args.model, model_stage_params("evaluate", args.model)
+    # On the backend the model trained on (its run.json says), chosen before Keras loads.
+    select_backend(read_reference(args.run)["backend"])
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     with quiet_tensorflow_import():
         from pipeline import tracking

@@ -6,8 +6,15 @@ the export settings as its params, before they replace the output folder.
 
 from __future__ import annotations
 
-from pipeline.cli import model_stage_params, quiet_tensorflow_import, run_stage, stage_arguments
+from pipeline.cli import (
+    model_stage_params,
+    quiet_tensorflow_import,
+    run_stage,
+    select_backend,
+    stage_arguments,
+)
 from pipeline.params import flatten
+from pipeline.tracking.runs import read_reference
 
 PATHS = {
     "data": "the prepared dataset (its info says the image shape and classes)",
@@ -20,6 +27,8 @@ PATHS = {
 def main() -> None:
     args = stage_arguments(__doc__, PATHS, per_model=True)
     name, stage = args.model, model_stage_params("export", args.model)
+    # On the backend the model trained on (its run.json says), chosen before Keras loads.
+    select_backend(read_reference(args.run)["backend"])
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     with quiet_tensorflow_import():
         from pipeline import tracking

@@ -201,11 +201,12 @@ def remove(relative: str) -> Mutation:
     return lambda workspace: (workspace / relative).unlink()
 
 
-def unknown_run(workspace: Path) -> None:
-    path = workspace / "models/gan/run.json"
-    reference = json.loads(path.read_text())
-    reference["run_id"] = "0" * 32
-    path.write_text(json.dumps(reference))
+def edit_run(**fields: str) -> Mutation:
+    def mutate(workspace: Path) -> None:
+        path = workspace / "models/gan/run.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+
+    return mutate
 
 
 def nan_generator(workspace: Path) -> None:
@@ -238,7 +239,8 @@ FILE_CASES = {
     "garbage evaluator, train": (("train", "gan"), garbage(CLASSIFIER), "classifier.keras"),
     "missing run.json, evaluate": (("evaluate", "gan"), remove("models/gan/run.json"), "run.json"),
     "missing run.json, export": (("export", "gan"), remove("models/gan/run.json"), "run.json"),
-    "run.json names an unknown run": (("evaluate", "gan"), unknown_run, "0000"),
+    "run.json names an unknown run": (("evaluate", "gan"), edit_run(run_id="0" * 32), "0000"),
+    "run.json names an unknown backend": (("export", "gan"), edit_run(backend="torch"), "torch"),
     "NaN generator, evaluate": (("evaluate", "gan"), nan_generator, "NaN"),
     "NaN generator, export": (("export", "gan"), nan_generator, "NaN"),
     "batch larger than the data": (

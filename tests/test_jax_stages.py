@@ -1,7 +1,8 @@
 """The real stages with `train.backend: jax`: no TensorFlow, tagged runs, bit-identical resume.
 
-A JAX-trained generator is then scored by `evaluate` under TensorFlow (the
-`.keras` file is backend-neutral).
+A JAX-trained model is scored and exported on JAX too, and the same
+generator scores the same under TensorFlow; the `.keras` file generates the
+same images on either backend.
 """
 
 from __future__ import annotations
@@ -83,10 +84,31 @@ def test_a_jax_training_never_loads_tensorflow_and_is_recorded_as_jax(trained):
     assert len(history) == EPOCHS + 1
 
 
-def test_a_jax_trained_generator_is_evaluated_under_tensorflow(trained):
-    done = run_stage(trained, "evaluate", "gan")
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert (trained / "metrics/gan.json").is_file()
+def test_a_jax_model_is_evaluated_and_exported_on_jax_without_tensorflow(trained):
+    assert json.loads((trained / "models/gan/run.json").read_text())["backend"] == "jax"
+    for stage in ("evaluate", "export"):
+        done = run_without_tensorflow(trained, stage, "gan")
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert (trained / "exports/gan/samples.npz").is_file()
+    # The training run and its two child runs, all ended.
+    assert [status for (status,) in rows(trained, "select status from runs")] == ["FINISHED"] * 3
+
+
+def test_the_same_generator_scores_the_same_on_either_backend(trained, tmp_path):
+    """The evaluator's features and every metric, on TensorFlow, agree with JAX's to rounding."""
+    workspace = tmp_path / "ws"
+    shutil.copytree(trained, workspace)
+    on_jax = run_without_tensorflow(workspace, "evaluate", "gan")
+    assert on_jax.returncode == 0, on_jax.stderr[-3000:]
+    jax_metrics = json.loads((workspace / "metrics/gan.json").read_text())
+    run_file = workspace / "models/gan/run.json"
+    run_file.write_text(json.dumps({**json.loads(run_file.read_text()), "backend": "tensorflow"}))
+    on_tensorflow = run_stage(workspace, "evaluate", "gan")
+    assert on_tensorflow.returncode == 0, on_tensorflow.stderr[-3000:]
+    tf_metrics = json.loads((workspace / "metrics/gan.json").read_text())
+    assert tf_metrics.keys() == jax_metrics.keys()
+    for key, value in jax_metrics.items():
+        assert value == pytest.approx(tf_metrics[key], rel=1e-3, abs=1e-4), key
 
 
 def test_a_sigkilled_jax_training_resumes_to_the_same_weights(base, trained, tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -61,8 +62,9 @@ class SplitRecords:
     def __len__(self) -> int:
         return sum(len(shard) for shard in self.shards)
 
-    @property
+    @cached_property
     def _starts(self) -> np.ndarray:
+        """Each shard's first index in the split (and the split's length last): asked per batch."""
         return np.cumsum([0, *(len(shard) for shard in self.shards)])
 
     def take(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

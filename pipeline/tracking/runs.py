@@ -24,7 +24,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError, first_line, typed_first_line
 from pipeline.fileio import read_json
-from pipeline.params import TrainStage
+from pipeline.params import BACKENDS, TrainStage
 from pipeline.tracking import record
 from pipeline.tracking.store import (
     ARTIFACT_SCHEME,
@@ -266,6 +266,32 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+RERUN_TRAINING = "rerun its training (dvc repro)"
+
+
+def read_reference(run_file: str | Path) -> dict[str, str]:
+    """The fields of a model's `run.json`, read without opening the store.
+
+    A stage reads it before Keras loads: it names the backend the model
+    trained on, which its evaluation and export run on too.
+
+    Raises:
+        PipelineError: `run.json` is missing, unreadable, or lacks a field a
+            stage needs (a file from before backends were recorded).
+    """
+    try:
+        reference = read_json(run_file)
+        fields = {key: str(reference[key]) for key in ("run_id", "experiment", "backend")}
+    except (OSError, ValueError, TypeError, KeyError):
+        raise PipelineError(f"{run_file}: missing or unreadable; {RERUN_TRAINING}") from None
+    if fields["backend"] not in BACKENDS:
+        raise PipelineError(
+            f"{run_file}: backend {fields['backend'][:32]!r} is not one of "
+            f"{', '.join(BACKENDS)}; {RERUN_TRAINING}"
+        )
+    return {key: str(value) for key, value in reference.items()}
+
+
 def find_run(run_file: str | Path) -> dict[str, str]:
     """The run a model was trained in, from its `run.json`, checked to exist in the store.
 
@@ -274,21 +300,19 @@ def find_run(run_file: str | Path) -> dict[str, str]:
     Raises:
         PipelineError: `run.json` is missing or unreadable, or names no known run.
     """
-    rerun = "rerun its training (dvc repro)"
-    try:
-        reference = read_json(run_file)
-        run_id, experiment = str(reference["run_id"]), str(reference["experiment"])
-    except (OSError, ValueError, TypeError, KeyError):
-        raise PipelineError(f"{run_file}: missing or unreadable; {rerun}") from None
+    reference = read_reference(run_file)
+    run_id, experiment = reference["run_id"], reference["experiment"]
     if not run_exists(run_id):
         raise PipelineError(
             f"{run_file}: names MLflow run {run_id[:32]!r} of experiment {experiment[:64]!r}, "
-            f"which the store at {tracking_uri()} does not hold; {rerun}"
+            f"which the store at {tracking_uri()} does not hold; {RERUN_TRAINING}"
         )
-    return {key: str(value) for key, value in reference.items()}
+    return reference
 
 
-def run_reference(run: mlflow.ActiveRun, name: str, model_id: str | None) -> dict[str, str]:
+def run_reference(
+    run: mlflow.ActiveRun, name: str, model_id: str | None, backend: str
+) -> dict[str, str]:
     """What later stages need to find a run and its model again (written to `run.json`)."""
     import mlflow
 
@@ -299,6 +323,7 @@ def run_reference(run: mlflow.ActiveRun, name: str, model_id: str | None) -> dic
         "experiment": experiment.name,
         "experiment_id": run.info.experiment_id,
         "model": name,
+        "backend": backend,
     }
     if model_id:
         reference["model_id"] = model_id

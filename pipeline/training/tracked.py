@@ -43,7 +43,10 @@ def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
 
         def log_and_reference(staged: ModelFiles, model: AdversarialModel) -> None:
             model_id = tracking.log_generator(model.generator, name, stage.model.train.epochs)
-            write_json(staged.run_file, tracking.run_reference(run, name, model_id))
+            write_json(
+                staged.run_file,
+                tracking.run_reference(run, name, model_id, stage.model.train.backend),
+            )
 
         hooks = Hooks(sinks=tracking.Sinks.for_active_run(logged), before_publish=log_and_reference)
         run_training(stage.model, stage.seed, paths, fingerprint, plan, hooks, name)
