@@ -9,6 +9,8 @@ own duration.
 
 from __future__ import annotations
 
+import argparse
+
 from pipeline.cli import (
     model_stage_params,
     quiet_tensorflow_import,
@@ -17,7 +19,8 @@ from pipeline.cli import (
     stage_arguments,
 )
 from pipeline.fileio import write_json
-from pipeline.params import flatten
+from pipeline.locking import model_lock
+from pipeline.params import EvaluateStage, flatten
 from pipeline.tracking.runs import read_reference
 
 PATHS = {
@@ -27,12 +30,20 @@ PATHS = {
     "run": "the run.json naming the model's MLflow training run",
     "metrics": "the JSON file for every metric beside its floor",
     "headline": "the JSON file for the headline metrics (what `dvc metrics show` lists)",
+    "lock": "the model's lock file, held while this stage runs: a second stage writing "
+    "the same model at once is refused",
 }
 
 
 def main() -> None:
     args = stage_arguments(__doc__, PATHS, per_model=True)
     name, stage = args.model, model_stage_params("evaluate", args.model)
+    with model_lock(args.lock, name):
+        evaluate(args, name, stage)
+
+
+def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
+    """Score the generator; write the metrics files last, once the record is logged."""
     # On the backend the model trained on (its run.json says), chosen before Keras loads.
     select_backend(read_reference(args.run)["backend"])
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.

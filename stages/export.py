@@ -6,6 +6,8 @@ the export settings as its params, before they replace the output folder.
 
 from __future__ import annotations
 
+import argparse
+
 from pipeline.cli import (
     model_stage_params,
     quiet_tensorflow_import,
@@ -13,7 +15,8 @@ from pipeline.cli import (
     select_backend,
     stage_arguments,
 )
-from pipeline.params import flatten
+from pipeline.locking import model_lock
+from pipeline.params import ExportStage, flatten
 from pipeline.tracking.runs import read_reference
 
 PATHS = {
@@ -21,12 +24,20 @@ PATHS = {
     "generator": "the trained generator's .keras file",
     "run": "the run.json naming the model's MLflow training run",
     "out": "the folder for grid.png, interpolation.png and samples.npz (replaced in one step)",
+    "lock": "the model's lock file, held while this stage runs: a second stage writing "
+    "the same model at once is refused",
 }
 
 
 def main() -> None:
     args = stage_arguments(__doc__, PATHS, per_model=True)
     name, stage = args.model, model_stage_params("export", args.model)
+    with model_lock(args.lock, name):
+        export(args, name, stage)
+
+
+def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
+    """Write the samples, log them to a child run, then put them in place."""
     # On the backend the model trained on (its run.json says), chosen before Keras loads.
     select_backend(read_reference(args.run)["backend"])
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.

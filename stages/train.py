@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
+from pipeline import cluster
 from pipeline.cli import (
     model_stage_params,
     quiet_tensorflow_import,
@@ -9,6 +12,7 @@ from pipeline.cli import (
     select_backend,
     stage_arguments,
 )
+from pipeline.locking import model_lock
 
 PATHS = {
     "data": "the prepared dataset to train on",
@@ -17,29 +21,35 @@ PATHS = {
     "run.json (replaced in one step once training has succeeded)",
     "checkpoints": "the folder for the resumable state and the outputs in progress, "
     "outside DVC's outputs (deleted once training has succeeded)",
+    "lock": "the model's lock file, held while this stage runs: a second stage writing "
+    "the same model at once is refused",
 }
 
 
 def main() -> None:
     args = stage_arguments(__doc__, PATHS, per_model=True)
     stage = model_stage_params("train", args.model)
-    select_backend(stage.model.train.backend)
-    # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
-    with quiet_tensorflow_import():
-        from pipeline.training.paths import TrainPaths
-        from pipeline.training.tracked import train_model
+    # Only the chief writes the model; a multi-worker training's other workers
+    # run the same command, in folders of their own.
+    lock = model_lock(args.lock, args.model) if cluster.is_chief() else nullcontext()
+    with lock:
+        select_backend(stage.model.train.backend)
+        # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
+        with quiet_tensorflow_import():
+            from pipeline.training.paths import TrainPaths
+            from pipeline.training.tracked import train_model
 
-    paths = TrainPaths(
-        data_dir=args.data,
-        out_dir=args.out,
-        checkpoint_dir=args.checkpoints,
-        classifier=args.classifier,
-    )
-    run_id = train_model(stage, args.model, paths)
-    if run_id:
-        print(f"trained {args.model}: {paths.outputs.generator} (MLflow run {run_id})")
-    else:
-        print(f"trained {args.model} as a non-chief worker: the chief wrote the outputs")
+        paths = TrainPaths(
+            data_dir=args.data,
+            out_dir=args.out,
+            checkpoint_dir=args.checkpoints,
+            classifier=args.classifier,
+        )
+        run_id = train_model(stage, args.model, paths)
+        if run_id:
+            print(f"trained {args.model}: {paths.outputs.generator} (MLflow run {run_id})")
+        else:
+            print(f"trained {args.model} as a non-chief worker: the chief wrote the outputs")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,16 @@ def arm(point: str) -> None:
         import mlflow
 
         wrap(mlflow, "end_run", before=lambda status="FINISHED": status == "FINISHED")
+    elif point == "during_stage_logging":
+        # evaluate or export: its child run is open, its outputs not yet replaced.
+        from pipeline.tracking import record
+
+        wrap(record, "log_dataset", before=lambda *a, context="training": context != "training")
+    elif point == "before_the_swap":
+        # A new output folder is complete beside the old one, not yet in its place.
+        from pipeline import fileio
+
+        wrap(fileio, "_move_into_place", before=lambda *a: True)
     else:
         raise SystemExit(f"unknown kill point {point!r}")
 

@@ -628,3 +628,37 @@ def test_bad_params_fail_in_one_line_and_write_nothing(tmp_path):
         ]
     after = sorted(p.relative_to(root) for p in root.rglob("*") if ".git" not in p.parts)
     assert after == before, "a rejected run must not write files or an MLflow store"
+
+
+def killed_at(repo: Path, point: str, stage: str, model: str) -> None:
+    """Run a stage as dvc.yaml gives it and SIGKILL it at `point` (tests/killer.py)."""
+    _python, _dash_m, _module, *args = stage_argv(stage, model)
+    env = {**clean_env(), "PYTHONPATH": str(repo)}
+    done = subprocess.run(
+        [sys.executable, "tests/killer.py", point, stage, *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == -9, done.stderr[-3000:]
+
+
+def test_kills_in_evaluate_and_export_leave_no_running_run_and_nothing_stale(repo, mlflow_client):
+    from pipeline.tracking.runs import STOPPED_STAGE_REASON
+
+    killed_at(repo, "during_stage_logging", "evaluate", "gan")
+    killed_at(repo, "before_the_swap", "export", "gan")
+    assert list((repo / "exports").glob(".gan.new.*")), "the kill left no staging folder"
+
+    experiments = [e.experiment_id for e in mlflow_client.search_experiments()]
+    running = mlflow_client.search_runs(experiments, "attributes.status = 'RUNNING'")
+    assert [run.info.run_name for run in running] == []
+    newest_first = ["attributes.start_time DESC"]
+    [latest] = mlflow_client.search_runs(
+        experiments, "tags.stage = 'evaluate'", order_by=newest_first, max_results=1
+    )
+    assert latest.info.status == "KILLED"
+    assert latest.data.tags["error"] == STOPPED_STAGE_REASON
+    # The staging folder is no part of `exports`, which `report` reads.
+    assert json.loads(run(repo, "dvc", "status", "--json").stdout) == {}

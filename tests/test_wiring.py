@@ -24,7 +24,7 @@ STAGES = sorted(DVC_YAML["stages"])
 SCRIPTS = sorted(p for p in (REPO_ROOT / "stages").glob("*.py") if p.name != "__init__.py")
 # Training's resumable state: not a DVC output on purpose (it is deleted when
 # training succeeds, and DVC must not restore or cache it), but named in dvc.yaml.
-NOT_TRACKED = {PATHS["checkpoints"]}
+NOT_TRACKED = {PATHS["checkpoints"], PATHS["locks"]}
 
 
 def per_stage(stage: str) -> str | None:

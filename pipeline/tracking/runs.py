@@ -51,6 +51,15 @@ ORPHAN_REASON = (
     "the process stopped without ending the run (killed by SIGKILL, out of memory "
     "or a lost machine); running the stage again resumes it"
 )
+# A child run (evaluate, export) is marked KILLED from the moment it opens until
+# its logging has ended: a kill then leaves no RUNNING run, and no later
+# stage need come to mark it (once its outputs are in place, dvc repro runs
+# nothing). The stage never replaced its outputs, so DVC still sees it as
+# not run.
+STOPPED_STAGE_REASON = (
+    "the stage stopped before it ended (killed, out of memory or a lost machine); its "
+    "outputs were left as they were, and running it again (dvc repro) logs a new child run"
+)
 IMAGE_STEP = re.compile(r"\+step\+(\d+)\+")  # in MLflow's names for logged images
 
 
@@ -222,19 +231,25 @@ def stage_run(
 
     The training run is not reopened, so its duration stays its training.
     The child carries the stage's settings as params and ends like a
-    training run (FINISHED, FAILED or KILLED).
+    training run (FINISHED, FAILED or KILLED). Until it ends it is marked
+    KILLED, with the reason a kill would leave (`STOPPED_STAGE_REASON`).
     """
     import mlflow
+    from mlflow import MlflowClient
 
     use_experiment(reference["experiment"])
     parent = reference["run_id"]
     tags = {**record.environment_tags(), PROCESS_TAG: record.process_tag(), "stage": stage}
     name = f"{reference.get('run_name') or reference.get('model', 'model')} · {stage}"
-    run = mlflow.start_run(run_name=name, parent_run_id=parent, tags=tags)
+    run = mlflow.start_run(
+        run_name=name, parent_run_id=parent, tags={**tags, ERROR_TAG: STOPPED_STAGE_REASON}
+    )
+    MlflowClient().set_terminated(run.info.run_id, "KILLED")
     mlflow.log_params(params)
     record.log_dataset(info, context=stage)
     with _ending(run):
         yield run
+        mlflow.delete_tag(ERROR_TAG)
 
 
 def log_final_metrics(reference: dict[str, str], metrics: dict[str, float]) -> None:
