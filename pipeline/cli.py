@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline.errors import PipelineError
+from pipeline.faults import machine_fault
 from pipeline.params import StageParams, load_params, stage_params
 
 # Stages import this module before TensorFlow: keep TF's C++ info lines out of
@@ -28,7 +29,7 @@ _LOADING_NOTICES = re.compile(
 
 
 def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's `main`, turning a `PipelineError` into one line on stderr.
+    """Run a stage's `main`, turning a `PipelineError` or a machine's fault into one line.
 
     SIGTERM is turned into KeyboardInterrupt, as Ctrl-C is, so that a stage
     stopped by `kill` or a CI timeout still closes its MLflow run as KILLED.
@@ -45,6 +46,12 @@ def run_stage(main: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         print("error: interrupted; run it again to resume", file=sys.stderr)
         sys.exit(130)
+    except Exception as err:
+        fault = machine_fault(err)
+        if fault is None:
+            raise
+        print(f"error: {fault}", file=sys.stderr)
+        sys.exit(fault.exit_code)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -22,6 +22,7 @@ from pipeline.fileio import write_json
 from pipeline.locking import model_lock
 from pipeline.params import EvaluateStage, flatten
 from pipeline.tracking.runs import read_reference
+from pipeline.tracking.store import check_store
 
 PATHS = {
     "data": "the prepared dataset: the real images the samples are compared with",
@@ -44,6 +45,7 @@ def main() -> None:
 
 def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
     """Score the generator; write the metrics files last, once the record is logged."""
+    check_store()  # the store's file, before any work
     # On the backend the model trained on (its run.json says), chosen before Keras loads.
     select_backend(read_reference(args.run)["backend"])
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.

@@ -18,6 +18,7 @@ from pipeline.cli import (
 from pipeline.locking import model_lock
 from pipeline.params import ExportStage, flatten
 from pipeline.tracking.runs import read_reference
+from pipeline.tracking.store import check_store
 
 PATHS = {
     "data": "the prepared dataset (its info says the image shape and classes)",
@@ -38,6 +39,7 @@ def main() -> None:
 
 def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
     """Write the samples, log them to a child run, then put them in place."""
+    check_store()  # the store's file, before any work
     # On the backend the model trained on (its run.json says), chosen before Keras loads.
     select_backend(read_reference(args.run)["backend"])
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.

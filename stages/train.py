@@ -13,6 +13,7 @@ from pipeline.cli import (
     stage_arguments,
 )
 from pipeline.locking import model_lock
+from pipeline.tracking.store import check_store
 
 PATHS = {
     "data": "the prepared dataset to train on",
@@ -33,6 +34,7 @@ def main() -> None:
     # run the same command, in folders of their own.
     lock = model_lock(args.lock, args.model) if cluster.is_chief() else nullcontext()
     with lock:
+        check_store()  # the store's file, before any work
         select_backend(stage.model.train.backend)
         # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
         with quiet_tensorflow_import():

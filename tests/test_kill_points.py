@@ -118,6 +118,10 @@ def test_a_kill_and_a_rerun_leave_one_finished_run_and_no_repeats(
         workspace, "select name, status from logged_models where lifecycle_stage = 'active'"
     )
     assert models == [("gan", 2)], models  # 2: READY
+    # ... and so are its files, which MLflow's delete keeps.
+    [(model_id,)] = rows(workspace, "select model_id from logged_models where status = 2")
+    on_disk = [p.name for p in (workspace / "mlflow/artifacts").glob("*/models/*")]
+    assert on_disk == [model_id], on_disk
 
     for ours, theirs in zip(
         generator_weights(workspace), generator_weights(uninterrupted), strict=True

@@ -11,8 +11,10 @@ so the training run's duration is its training.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from pipeline.tracking.store import (
     connect_store,
     experiment_artifact_root,
     is_server,
+    local_artifact_dir,
     store_exists,
     tracking_uri,
 )
@@ -94,6 +97,7 @@ def use_experiment(name: str) -> str:
         _check_portable(experiment)
     mlflow.set_experiment(experiment_id=experiment_id)
     end_orphaned_runs(experiment_id)
+    discard_unfinished_models(experiment_id)
     return experiment_id
 
 
@@ -128,6 +132,42 @@ def end_orphaned_runs(experiment_id: str) -> list[str]:
             client.set_terminated(run.info.run_id, "KILLED")
             ended.append(run.info.run_id)
     return ended
+
+
+def discard_unfinished_models(experiment_id: str) -> list[str]:
+    """Delete, with their files, the logged models that runs no longer open left unfinished.
+
+    A failure or a kill while a model is logged (a full disk, a SIGKILL)
+    leaves it PENDING, with part of its files; a resumed run replaces it,
+    but a run that is never resumed would keep it for good.
+
+    Returns:
+        The ids of the models it deleted.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    deleted = []
+    for model in mlflow.search_logged_models(experiment_ids=[experiment_id], output_format="list"):
+        if str(model.status) == "READY" or not model.source_run_id:
+            continue
+        if client.get_run(model.source_run_id).info.status == "RUNNING":
+            continue  # being logged now, or by a run a later process will mark
+        discard_logged_model(client, model)
+        deleted.append(model.model_id)
+    return deleted
+
+
+def discard_logged_model(client: Any, model: Any) -> None:
+    """Delete a logged model and, in a local store, its files (MLflow's delete keeps them)."""
+    client.delete_logged_model(model.model_id)
+    location = str(model.artifact_location or "")
+    if location.startswith(f"{ARTIFACT_SCHEME}:") and not is_server(tracking_uri()):
+        files = local_artifact_dir(location)  # .../models/<model id>/artifacts
+        shutil.rmtree(files, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            files.parent.rmdir()  # the model's own folder, now empty
 
 
 def run_exists(run_id: str) -> bool:
@@ -212,8 +252,14 @@ def _ending(run: mlflow.ActiveRun) -> Iterator[None]:
         yield
     except BaseException as err:
         interrupted = isinstance(err, KeyboardInterrupt)
-        mlflow.set_tag(ERROR_TAG, "interrupted" if interrupted else _one_line(err))
-        mlflow.end_run("KILLED" if interrupted else "FAILED")
+        try:
+            mlflow.set_tag(ERROR_TAG, "interrupted" if interrupted else _one_line(err))
+            mlflow.end_run("KILLED" if interrupted else "FAILED")
+        except Exception:
+            # The store itself failed (full, read-only, gone): the first error is
+            # the one to report. The run stays open here; the next pipeline
+            # process marks it KILLED, this process being gone by then.
+            pass
         raise
     mlflow.end_run("FINISHED")
 
@@ -318,9 +364,13 @@ def find_run(run_file: str | Path) -> dict[str, str]:
     reference = read_reference(run_file)
     run_id, experiment = reference["run_id"], reference["experiment"]
     if not run_exists(run_id):
+        # DVC sees nothing changed (the store is no output of its), so only a
+        # forced run of the training and what follows it rebuilds the record.
+        model = reference.get("model", "<model>")[:64]
         raise PipelineError(
             f"{run_file}: names MLflow run {run_id[:32]!r} of experiment {experiment[:64]!r}, "
-            f"which the store at {tracking_uri()} does not hold; {RERUN_TRAINING}"
+            f"which the store at {tracking_uri()} does not hold (an emptied or replaced "
+            f"store); retrain it into this store: dvc repro --force --downstream train@{model}"
         )
     return reference
 
@@ -439,7 +489,7 @@ def log_generator(generator: keras.Model, name: str, step: int) -> str:
     ):
         if model.name == name and str(model.status) == "READY":
             return model.model_id
-        client.delete_logged_model(model.model_id)
+        discard_logged_model(client, model)
 
     def spec(tensor, label: str) -> TensorSpec:
         return TensorSpec(np.dtype(tensor.dtype), (-1, *tensor.shape[1:]), label)

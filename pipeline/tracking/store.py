@@ -21,6 +21,7 @@ Two properties of a plain sqlite store are fixed here:
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -32,6 +33,8 @@ DB_FILE = "mlflow.db"
 ARTIFACTS_DIR = "artifacts"  # beside the sqlite file
 ARTIFACT_SCHEME = "mlflow-artifacts"
 LOCK_TIMEOUT_S = 600  # the longest a process waits for another to create the store
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every sqlite database
+SQLITE_HEADER_BYTES = 100
 
 
 def repo_root() -> Path:
@@ -78,29 +81,105 @@ def store_exists(uri: str | None = None) -> bool:
 def connect_store() -> str:
     """Point MLflow at the store, creating it once under a lock; returns the tracking URI.
 
-    Also makes the store's `mlflow-artifacts:/` URIs readable and writable in
+    A sqlite store is checked first (`check_sqlite_store`); a read-only
+    checkout's is read without the lock. Also
+    makes the store's `mlflow-artifacts:/` URIs readable and writable in
     this process (see the module's docstring). Call it before any MLflow use,
     including loading a `models:/` or `runs:/` URI.
     """
     import mlflow
-    from filelock import FileLock, Timeout
 
     uri = tracking_uri()
     database = sqlite_file(uri)
+    # MLflow logs each database error with its traceback before raising it;
+    # the stage reports the raised error itself, in one line (pipeline.faults).
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     if database is not None:
-        database.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(f"{database}.lock")
-        try:
-            with lock.acquire(timeout=LOCK_TIMEOUT_S):
-                _open(uri)  # the first open creates and migrates the tables
-        except Timeout:
-            raise PipelineError(
-                f"{database}: another process has been creating the MLflow store for "
-                f"{LOCK_TIMEOUT_S} s; if none is running, delete {lock.lock_file} and run again"
-            ) from None
+        _open_once(uri, database)
     serve_artifacts_locally()
     mlflow.set_tracking_uri(uri)
     return uri
+
+
+def _open_once(uri: str, database: Path) -> None:
+    """Check the sqlite store and open it under a lock, creating it if it is missing.
+
+    Several processes may find it missing at once, and two creating it
+    corrupt it, hence the lock; the check comes under it too, so a store
+    another process is creating is not taken for a damaged one. Where the
+    lock cannot be written (a read-only checkout) an existing store is
+    checked and read as it is.
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(f"{database}.lock")
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        with lock.acquire(timeout=LOCK_TIMEOUT_S):
+            check_sqlite_store(database)
+            _open(uri)  # the first open creates and migrates the tables
+    except Timeout:
+        raise PipelineError(
+            f"{database}: another process has been creating the MLflow store for "
+            f"{LOCK_TIMEOUT_S} s; if none is running, delete {lock.lock_file} and run again"
+        ) from None
+    except OSError as err:
+        if not database.is_file():
+            raise PipelineError(
+                f"{database}: cannot create the MLflow store ({err.strerror}); run this in a "
+                "writable checkout, or set MLFLOW_TRACKING_URI to a store you can write"
+            ) from None
+        check_sqlite_store(database)  # read-only: read it as it is
+
+
+def check_store() -> None:
+    """Check a sqlite store's file before any work (`check_sqlite_store`); not a server."""
+    database = sqlite_file(tracking_uri())
+    if database is not None:
+        check_sqlite_store(database)
+
+
+def check_sqlite_store(database: Path) -> None:
+    """Refuse, in one line, a store file that is empty, not sqlite, cut short or unreadable.
+
+    Cheap (its first 100 bytes and its size), so every process does it before
+    any work; damage deeper in the file surfaces when sqlite reads it, and the
+    stage turns that into one line too (`pipeline.errors.environment_error`).
+    A missing file is fine: it is created on first use.
+
+    Raises:
+        PipelineError: the file is damaged or cannot be read.
+    """
+    try:
+        size = database.stat().st_size
+        with database.open("rb") as file:
+            header = file.read(SQLITE_HEADER_BYTES)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise PipelineError(f"{database}: cannot read the MLflow store ({err.strerror})") from None
+    problem = _sqlite_damage(header, size)
+    if problem:
+        raise PipelineError(
+            f"{database}: the MLflow store is damaged ({problem}); nothing was written. "
+            "Restore it from a backup, or move it aside to start an empty store and retrain "
+            "every model into it (dvc repro --force --downstream train)"
+        )
+
+
+def _sqlite_damage(header: bytes, size: int) -> str | None:
+    """What is wrong with a sqlite file, from its header and size; None if nothing shows."""
+    if size == 0:
+        return "it is empty, 0 bytes: its runs are gone"
+    if not header.startswith(SQLITE_MAGIC):
+        return "it does not start as a sqlite database does: its first bytes were overwritten"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count in the header is valid only while these two counters agree.
+    if header[24:28] == header[92:96] and pages * page_size > size:
+        return f"it is cut short: {size} of its {pages * page_size} bytes"
+    return None
 
 
 def _open(uri: str) -> None:
