@@ -13,7 +13,7 @@ import errno
 import sqlite3
 from collections.abc import Iterator
 
-from pipeline.errors import PipelineError, RunFailed, first_line
+from pipeline.errors import PipelineError, RunFailed, first_line, typed_first_line
 
 NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
@@ -22,6 +22,15 @@ RESUMES = "free some space and run it again (a training resumes from its last ch
 
 def machine_fault(err: BaseException) -> PipelineError | None:
     """The one-line error for `err` if a fault of the machine caused it; else None."""
+    unreachable = server_unreachable(err)
+    if unreachable is not None:
+        from pipeline.tracking.store import tracking_uri
+
+        return RunFailed(
+            f"the MLflow tracking server {tracking_uri()} does not answer "
+            f"({typed_first_line(unreachable, 160)}); start it again and run this again "
+            "(a training resumes from its last checkpoint, in the same run)"
+        )
     for cause in _causes(err):
         if isinstance(cause, OSError) and cause.errno in NO_SPACE:
             return RunFailed(f"{_where(cause)}: no space left on the device; {RESUMES}")
@@ -32,6 +41,16 @@ def machine_fault(err: BaseException) -> PipelineError | None:
             )
         if isinstance(cause, sqlite3.DatabaseError):
             return _store_fault(cause)
+    return None
+
+
+def server_unreachable(err: BaseException) -> BaseException | None:
+    """The connection error behind `err` if a tracking server could not be reached; else None."""
+    import requests
+
+    for cause in _causes(err):
+        if isinstance(cause, requests.ConnectionError | requests.Timeout):
+            return cause
     return None
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.errors import PipelineError, first_line, typed_first_line
+from pipeline.faults import server_unreachable
 from pipeline.fileio import read_json
 from pipeline.params import BACKENDS, TrainStage
 from pipeline.tracking import record
@@ -34,6 +35,7 @@ from pipeline.tracking.store import (
     experiment_artifact_root,
     is_server,
     local_artifact_dir,
+    stop_waiting_for_server,
     store_exists,
     tracking_uri,
 )
@@ -252,6 +254,10 @@ def _ending(run: mlflow.ActiveRun) -> Iterator[None]:
         yield
     except BaseException as err:
         interrupted = isinstance(err, KeyboardInterrupt)
+        if server_unreachable(err) is not None:
+            # Ending the run would wait for the dead server again (and so would
+            # MLflow's own end at exit); a later process marks it KILLED.
+            stop_waiting_for_server()
         try:
             mlflow.set_tag(ERROR_TAG, "interrupted" if interrupted else _one_line(err))
             mlflow.end_run("KILLED" if interrupted else "FAILED")
@@ -448,7 +454,10 @@ class Sinks:
 
         def log_grid(grid: np.ndarray, step: int) -> None:
             if not logged.has_image(SAMPLES_KEY, step):
-                mlflow.log_image(_rgb_or_gray(grid), key=SAMPLES_KEY, step=step)
+                # Synchronous (MLflow's default here is not): a failed upload must
+                # stop the training with its error, not pass as a logged line.
+                grid = _rgb_or_gray(grid)
+                mlflow.log_image(grid, key=SAMPLES_KEY, step=step, synchronous=True)
 
         def log_quality(metrics: dict[str, float], step: int) -> None:
             # A prefix of their own: these are at a smaller n than the final

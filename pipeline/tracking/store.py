@@ -32,6 +32,17 @@ STORE_DIR = "mlflow"
 DB_FILE = "mlflow.db"
 ARTIFACTS_DIR = "artifacts"  # beside the sqlite file
 ARTIFACT_SCHEME = "mlflow-artifacts"
+# How long a tracking server may keep a request waiting, unless the user's
+# environment says otherwise: MLflow's own defaults (7 retries, 120 s each)
+# let a dead server hold a training silent for many minutes. These give up
+# within about a minute (3 tries, 15 s each, 1 + 2 s between).
+SERVER_WAITS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
+# Once a server has stopped answering: the last calls (ending the run) fail at once.
+GIVE_UP_WAITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
 LOCK_TIMEOUT_S = 600  # the longest a process waits for another to create the store
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every sqlite database
 SQLITE_HEADER_BYTES = 100
@@ -96,9 +107,17 @@ def connect_store() -> str:
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     if database is not None:
         _open_once(uri, database)
+    if is_server(uri):
+        for name, value in SERVER_WAITS.items():
+            os.environ.setdefault(name, value)
     serve_artifacts_locally()
     mlflow.set_tracking_uri(uri)
     return uri
+
+
+def stop_waiting_for_server() -> None:
+    """Make every later request to the tracking server fail at once (it has stopped answering)."""
+    os.environ.update(GIVE_UP_WAITS)
 
 
 def _open_once(uri: str, database: Path) -> None:
