@@ -265,8 +265,18 @@ def check_output(out: Path, out_format: Format, overwrite: bool) -> None:
     else:
         _check_png_target(out, overwrite)
     parent = _nearest_existing(resolved.parent)
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+    if not parent.is_dir() or not _can_create_in(parent):
         raise PipelineError(f"--out {out}: cannot be created in {parent} (not a writable folder)")
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can be made in `folder`, by trying: permissions alone miss /proc,
+    a read-only mount, or a root user's rights."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def _check_npz_target(out: Path, overwrite: bool) -> None:

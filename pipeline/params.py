@@ -559,6 +559,9 @@ def _reject_duplicate_keys(node: yaml.MappingNode) -> None:
         first_line[key] = line
 
 
+MAX_PARAMS_BYTES = 1_000_000
+
+
 def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
     """Read and validate `params.yaml`.
 
@@ -582,6 +585,13 @@ def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
 def _read_text(path: Path) -> str:
     """The file's text, decoded strictly as UTF-8 (what DVC and PyYAML expect)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_PARAMS_BYTES:
+            # Refused unread: parsing and validating megabytes takes minutes and gigabytes.
+            raise ParamsError(
+                f"{path}: is {size:,} bytes (allowed: up to {MAX_PARAMS_BYTES:,}; the shipped "
+                "one is a few thousand)"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None

@@ -39,6 +39,14 @@ def load_keras(path: str | Path, kind: str) -> keras.Model:
     try:
         return keras.saving.load_model(path)
     except Exception as err:  # whatever Keras raises for a damaged archive, as one line
+        if "safe_mode" in str(err):
+            # Not damage: the file carries code (a Lambda layer), which nothing
+            # here runs; no model a stage writes has any, so no rebuild helps.
+            raise PipelineError(
+                f"{path}: holds Python code (a Lambda layer or other lambda), which Keras' "
+                "safe mode does not load and neither does this project; save the model "
+                "without it (stock or registered layers only)"
+            ) from None
         raise PipelineError(
             f"{path}: cannot be loaded as a Keras model ({first_line(err)}); {rebuild}"
         ) from None

@@ -96,6 +96,8 @@ def models(tmp_path_factory) -> dict[str, Path]:
     unconditional = keras.Model(z, layers.Reshape((8, 8, 1))(loud(hidden)), name="generator")
     image = keras.Input((8, 8, 1), name="image")
     classifier = keras.Model(image, layers.Dense(CLASSES)(layers.Flatten()(image)))
+    # A foreign generator carrying code: safe mode refuses it, and no rebuild helps.
+    doubled = layers.Lambda(lambda x: 2.0 * x)(layers.Reshape((8, 8, 1))(loud(hidden)))
     built = {
         "unconditional": unconditional,
         "conditional": build_networks(
@@ -109,6 +111,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
             CLASSES,
         )[0],
         "classifier": classifier,
+        "lambda": keras.Model(z, doubled, name="generator"),
     }
     paths = {name: folder / f"{name}.keras" for name in built}
     for name, model in built.items():
@@ -386,6 +389,8 @@ BEFORE_LOADING = {
     "out is a file": ("{u}", [], _file("out"), "not a folder"),
     "out is the current folder": ("{u}", ["--out", ".", "--overwrite"], None, "current folder"),
     "out under a file": ("{u}", ["--out", "a.txt/out"], _file("a.txt"), "not a writable folder"),
+    # Writable by its mode bits for root, but no file can be made there.
+    "out in /proc": ("{u}", ["--out", "/proc/generated.npz"], None, "not a writable folder"),
     "missing .keras": ("missing.keras", [], None, "no such file"),
     "not a model": ("a.txt", [], _file("a.txt"), "not a model"),
     "name without params.yaml": ("gan", [], None, "needs params.yaml"),
@@ -442,6 +447,7 @@ def test_out_is_required(models, tmp_path):
 # Found once the model is loaded (after TensorFlow or MLflow): seconds each.
 AFTER_LOADING = {
     "not a generator": ("{k}", [], "not a generator"),
+    "a Lambda layer": ("{l}", [], "holds Python code"),
     "label for an unconditional generator": ("{u}", ["--label", "1"], "unconditional"),
     "label out of range": ("{c}", ["--label", "0,3"], "0 to 2"),
     "unknown model id": ("models:/m-0123456789abcdef", [], "not found in the MLflow store"),
@@ -453,7 +459,12 @@ AFTER_LOADING = {
 @pytest.mark.parametrize("case", list(AFTER_LOADING))
 def test_a_bad_model_is_one_line_and_exit_2(models, logged_model, tmp_path, case):
     model, args, fragment = AFTER_LOADING[case]
-    model = model.format(u=models["unconditional"], c=models["conditional"], k=models["classifier"])
+    model = model.format(
+        u=models["unconditional"],
+        c=models["conditional"],
+        k=models["classifier"],
+        l=models["lambda"],
+    )
     env, _ = logged_model
     done = generate(model, "--out", "out", *args, cwd=tmp_path, env=env)
     assert_refused(done, fragment)

@@ -414,6 +414,12 @@ EXPERIMENT_RULE = "must be a name, not a path"
 BAD_FILES: list[tuple[str, Mutation, tuple[str, ...]]] = [
     # 1. unreadable files
     ("a directory", a_directory, ("params.yaml: is a directory", "a YAML file")),
+    # Refused before parsing: 9 MB of model names took 33 s and 800 MB to refuse.
+    (
+        "a huge models list",
+        text("models: [" + ", ".join(["gan"] * 1_500_000) + "]\n"),
+        ("is 7,500,009 bytes", "up to 1,000,000"),
+    ),
     (
         "latin-1",
         text(b"seed: 42\n# caf\xe9\n"),

@@ -662,3 +662,13 @@ def test_kills_in_evaluate_and_export_leave_no_running_run_and_nothing_stale(rep
     assert latest.data.tags["error"] == STOPPED_STAGE_REASON
     # The staging folder is no part of `exports`, which `report` reads.
     assert json.loads(run(repo, "dvc", "status", "--json").stdout) == {}
+
+
+def test_re_evaluating_adds_no_second_final_score(repo, gan_run, mlflow_client):
+    """The same generator and settings score the same: the training run keeps one value each."""
+    _python, *args = stage_argv("evaluate", "gan")
+    run(repo, sys.executable, *args)
+    history = mlflow_client.get_metric_history(gan_run.info.run_id, "domain_fid")
+    assert [(entry.step, entry.value) for entry in history] == [
+        (0, gan_run.data.metrics["domain_fid"])
+    ]

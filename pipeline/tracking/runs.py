@@ -309,7 +309,10 @@ def log_final_metrics(reference: dict[str, str], metrics: dict[str, float]) -> N
 
     The training run gets them through the client, which leaves its status
     and end time alone; the logged model gets them linked to its id, so
-    `mlflow ui` shows them on the model's page.
+    `mlflow ui` shows them on the model's page. MLflow's metric history only
+    grows, so a score the training run already shows is not logged again: a
+    re-run evaluation (after a kill, or forced) adds nothing, and one with
+    other settings adds only the scores that changed, which MLflow then shows.
     """
     import mlflow
     from mlflow import MlflowClient
@@ -317,12 +320,17 @@ def log_final_metrics(reference: dict[str, str], metrics: dict[str, float]) -> N
 
     values = {key: float(value) for key, value in metrics.items()}
     mlflow.log_metrics(values)
+    client = MlflowClient()
+    shown = client.get_run(reference["run_id"]).data.metrics
+    changed = {key: value for key, value in values.items() if shown.get(key) != value}
+    if not changed:
+        return
     timestamp = _now_ms()
     model_id = reference.get("model_id")
-    MlflowClient().log_batch(
+    client.log_batch(
         reference["run_id"],
         metrics=[
-            Metric(key, value, timestamp, 0, model_id=model_id) for key, value in values.items()
+            Metric(key, value, timestamp, 0, model_id=model_id) for key, value in changed.items()
         ],
     )
 
