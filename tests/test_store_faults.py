@@ -179,3 +179,22 @@ def test_a_full_store_fails_in_one_line_and_leaves_no_run_running(workspace):
     client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert "RUNNING" not in [run.info.status for run in runs]
+
+
+@needs_mount
+def test_a_full_checkpoint_folder_fails_in_one_line_and_the_run_resumes_after(workspace):
+    from mlflow import MlflowClient
+
+    checkpoints = workspace / "checkpoints"
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    checkpoints.mkdir()
+    with mounted("-t", "tmpfs", "-o", "size=64k", "tmpfs", str(checkpoints)):
+        done = run_stage(workspace, "train", "gan")
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1, done.stderr[-3000:]
+        assert len(lines) == 1 and "no space left" in lines[0], done.stderr[-3000:]
+    done = run_stage(workspace, "train", "gan")
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{workspace / STORE}")
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert "RUNNING" not in [run.info.status for run in runs]

@@ -130,7 +130,10 @@ def end_orphaned_runs(experiment_id: str) -> list[str]:
     for run in running:
         owner = run.data.tags.get(PROCESS_TAG)
         if owner and record.process_is_gone(owner):
-            client.set_tag(run.info.run_id, ERROR_TAG, ORPHAN_REASON)
+            # A training run is resumed by its next attempt; a child run never is.
+            child = "stage" in run.data.tags
+            reason = STOPPED_STAGE_REASON if child else ORPHAN_REASON
+            client.set_tag(run.info.run_id, ERROR_TAG, reason)
             client.set_terminated(run.info.run_id, "KILLED")
             ended.append(run.info.run_id)
     return ended
