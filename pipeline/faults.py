@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import sys
 from collections.abc import Iterator
 
 from pipeline.errors import PipelineError, RunFailed, first_line, typed_first_line
@@ -24,10 +25,8 @@ def machine_fault(err: BaseException) -> PipelineError | None:
     """The one-line error for `err` if a fault of the machine caused it; else None."""
     unreachable = server_unreachable(err)
     if unreachable is not None:
-        from pipeline.tracking.store import tracking_uri
-
         return RunFailed(
-            f"the MLflow tracking server {tracking_uri()} does not answer "
+            f"the MLflow tracking server {_store()} does not answer "
             f"({typed_first_line(unreachable, 160)}); start it again and run this again "
             "(a training resumes from its last checkpoint, in the same run)"
         )
@@ -56,10 +55,8 @@ def server_unreachable(err: BaseException) -> BaseException | None:
 
 def _store_fault(err: sqlite3.DatabaseError) -> PipelineError:
     """The MLflow store's sqlite error as one line (the store is MLflow's only database here)."""
-    from pipeline.tracking.store import tracking_uri
-
     message = first_line(err)
-    store = tracking_uri()
+    store = _store()
     if "full" in message:
         return RunFailed(f"the MLflow store {store}: {message}; {RESUMES}")
     if "readonly" in message or "read-only" in message:
@@ -72,6 +69,17 @@ def _store_fault(err: sqlite3.DatabaseError) -> PipelineError:
         "it aside to start an empty store and retrain every model into it "
         "(dvc repro --force --downstream train)"
     )
+
+
+def _store() -> str:
+    """The tracking URI in use, for the message.
+
+    Looked up, not imported: MLflow is in use only after `pipeline.tracking.store`
+    has connected it, and a stage that never tracks must not depend on tracking
+    (dvc.yaml lists the code each stage imports).
+    """
+    store = sys.modules.get("pipeline.tracking.store")
+    return store.tracking_uri() if store is not None else "in use"
 
 
 def _where(err: OSError) -> str:

@@ -664,11 +664,25 @@ def test_kills_in_evaluate_and_export_leave_no_running_run_and_nothing_stale(rep
     assert json.loads(run(repo, "dvc", "status", "--json").stdout) == {}
 
 
-def test_re_evaluating_adds_no_second_final_score(repo, gan_run, mlflow_client):
-    """The same generator and settings score the same: the training run keeps one value each."""
+def test_re_evaluating_adds_no_second_score_and_other_settings_replace_them(
+    repo, gan_run, mlflow_client
+):
+    """The same generator and settings score the same: nothing is added. Other settings'
+    scores go to the next step, which MLflow shows as the run's value."""
     _python, *args = stage_argv("evaluate", "gan")
     run(repo, sys.executable, *args)
     history = mlflow_client.get_metric_history(gan_run.info.run_id, "domain_fid")
-    assert [(entry.step, entry.value) for entry in history] == [
-        (0, gan_run.data.metrics["domain_fid"])
-    ]
+    first = gan_run.data.metrics["domain_fid"]
+    assert [(entry.step, entry.value) for entry in history] == [(0, first)]
+
+    def fewer_samples(root: Path) -> None:
+        params = yaml.safe_load((root / "params.yaml").read_text())
+        params["evaluate"]["num_samples"] = 150
+        (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+    with edited(repo, "params.yaml", fewer_samples):
+        run(repo, sys.executable, *args)
+    rescored = json.loads((repo / "metrics/gan.json").read_text())["domain_fid"]
+    history = mlflow_client.get_metric_history(gan_run.info.run_id, "domain_fid")
+    assert [(entry.step, entry.value) for entry in history] == [(0, first), (1, rescored)]
+    assert mlflow_client.get_run(gan_run.info.run_id).data.metrics["domain_fid"] == rescored

@@ -56,12 +56,17 @@ def write_params(workspace: Path, params: dict) -> None:
     (workspace / "params.yaml").write_text(yaml.safe_dump(params))
 
 
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file under `root` (but caches) and the sha256 of its bytes."""
+def snapshot(root: Path, locks: bool = True) -> dict[str, str]:
+    """Every file under `root` (but caches) and the sha256 of its bytes.
+
+    Args:
+        locks: include the models' lock files, `<model>.lock`, which name their
+            last holder: the one file a stage refused after taking it writes.
+    """
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
+        if p.is_file() and "__pycache__" not in p.parts and (locks or p.suffix != ".lock")
     }
 
 

@@ -314,8 +314,10 @@ def log_final_metrics(reference: dict[str, str], metrics: dict[str, float]) -> N
     and end time alone; the logged model gets them linked to its id, so
     `mlflow ui` shows them on the model's page. MLflow's metric history only
     grows, so a score the training run already shows is not logged again: a
-    re-run evaluation (after a kill, or forced) adds nothing, and one with
-    other settings adds only the scores that changed, which MLflow then shows.
+    re-run evaluation (after a kill, or forced) adds nothing. One with other
+    settings logs the scores that changed at the next step, which is what
+    MLflow shows as the run's value: the new scores replace the old in every
+    view, and the history keeps one value per step.
     """
     import mlflow
     from mlflow import MlflowClient
@@ -324,16 +326,19 @@ def log_final_metrics(reference: dict[str, str], metrics: dict[str, float]) -> N
     values = {key: float(value) for key, value in metrics.items()}
     mlflow.log_metrics(values)
     client = MlflowClient()
-    shown = client.get_run(reference["run_id"]).data.metrics
+    run_id = reference["run_id"]
+    shown = client.get_run(run_id).data.metrics
     changed = {key: value for key, value in values.items() if shown.get(key) != value}
     if not changed:
         return
+    earlier = [entry.step for key in changed for entry in client.get_metric_history(run_id, key)]
+    step = max(earlier) + 1 if earlier else 0
     timestamp = _now_ms()
     model_id = reference.get("model_id")
     client.log_batch(
-        reference["run_id"],
+        run_id,
         metrics=[
-            Metric(key, value, timestamp, 0, model_id=model_id) for key, value in changed.items()
+            Metric(key, value, timestamp, step, model_id=model_id) for key, value in changed.items()
         ],
     )
 
