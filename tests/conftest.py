@@ -13,6 +13,22 @@ import pytest  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def committed_params_text() -> str:
+    """params.yaml as committed: the shipped params the tests check and copy.
+
+    Never the workspace's: `dvc exp run` applies an experiment's params there
+    (the README's variations leave `models: [sngan_proj]`, say), and the
+    tests must pass whatever a user tried last. Outside git (an unpacked
+    archive) the file is all there is.
+    """
+    import subprocess
+
+    shown = subprocess.run(
+        ["git", "show", "HEAD:params.yaml"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    return shown.stdout if shown.returncode == 0 else (REPO_ROOT / "params.yaml").read_text()
+
+
 @pytest.fixture(scope="session")
 def mnist5k_dir(tmp_path_factory) -> Path:
     """The offline default dataset, prepared once per session."""

@@ -13,7 +13,8 @@ import ast
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+import yaml
+from conftest import REPO_ROOT, committed_params_text
 from dvcyaml import DVC_YAML
 
 PACKAGES = ("pipeline", "stages")
@@ -162,9 +163,9 @@ def test_the_closure_follows_lazy_imports_and_skips_type_only_ones():
 
 
 def test_each_stage_depends_on_the_resolved_file_of_the_values_it_reads():
-    from pipeline.params import load_params, resolved_files, stage_params
+    from pipeline.params import parse_params, resolved_files, stage_params
 
-    params = load_params(REPO_ROOT / "params.yaml")
+    params = parse_params(yaml.safe_load(committed_params_text()))
     files = resolved_files(params)
     for name, stage in stages_of(DVC_YAML).items():
         if name == "params":

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import REPO_ROOT, committed_params_text
 
 from pipeline.data.sources import SOURCES
 from pipeline.params import (
@@ -35,12 +36,21 @@ from pipeline.schema import (
     MAX_UNITS,
 )
 
-REPO_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+# The committed params.yaml (conftest.committed_params_text), never the workspace's.
+SHIPPED = committed_params_text()
+
+
+@pytest.fixture(scope="module")
+def shipped_file(tmp_path_factory) -> Path:
+    """The committed params.yaml as a file of its own, for `load_params`."""
+    path = tmp_path_factory.mktemp("shipped") / "params.yaml"
+    path.write_text(SHIPPED)
+    return path
 
 
 @pytest.fixture
 def raw() -> dict:
-    return yaml.safe_load(REPO_PARAMS.read_text())
+    return yaml.safe_load(SHIPPED)
 
 
 def error_for(raw: dict) -> str:
@@ -51,8 +61,8 @@ def error_for(raw: dict) -> str:
     return message
 
 
-def test_repo_params_are_valid():
-    params = load_params(REPO_PARAMS)
+def test_repo_params_are_valid(shipped_file):
+    params = load_params(shipped_file)
     assert params.models == ["gan", "cgan", "wgan", "wgan_gp"]
     assert params.model("gan").network.latent_dim == 100
     families = [params.model(name).family for name in params.models]
@@ -368,7 +378,7 @@ def edit(**changes: Any) -> Mutation:
     """The shipped params.yaml with dotted keys (`gan__train__epochs`) set, dumped back."""
 
     def write(path: Path) -> None:
-        raw = yaml.safe_load(REPO_PARAMS.read_text())
+        raw = yaml.safe_load(SHIPPED)
         for dotted, value in changes.items():
             *parents, leaf = dotted.split("__")
             target = raw
@@ -406,7 +416,6 @@ def merge_key_bomb(levels: int = 9) -> str:
     return "\n".join(lines) + "\n"
 
 
-SHIPPED = REPO_PARAMS.read_text()
 OVER = "less than or equal to"
 EXPERIMENT_RULE = "must be a name, not a path"
 
@@ -644,10 +653,10 @@ def test_an_unreadable_file_is_one_line(tmp_path, monkeypatch):
 # --- what must keep working ------------------------------------------------------
 
 
-def test_shipped_params_resolve_to_the_values_training_used():
+def test_shipped_params_resolve_to_the_values_training_used(shipped_file):
     # Compared in full against a dump taken before the limits were added; these
     # are the values that, changed, would move the results.
-    params = load_params(REPO_PARAMS)
+    params = load_params(shipped_file)
     assert (params.seed, params.mlflow.experiment) == (42, "gan-pipeline")
     assert params.prepare.model_dump() == {
         "source": {"kind": "mnist5k"},
@@ -795,7 +804,7 @@ def test_loading_params_imports_no_tensorflow():
     )
     done = subprocess.run(
         [sys.executable, "-c", check],
-        cwd=REPO_PARAMS.parent,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=60,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, committed_params_text
 from dvcyaml import stage_argv
 
 from pipeline.models.presets import merge
@@ -57,7 +57,8 @@ def copy_repo(destination: Path) -> Path:
         if source.is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
-    params = yaml.safe_load((destination / "params.yaml").read_text())
+    # The committed params, whatever an experiment left in the workspace's.
+    params = yaml.safe_load(committed_params_text())
     (destination / "params.yaml").write_text(yaml.safe_dump(merge(params, TINY_PARAMS)))
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
         git(destination, *args)
@@ -686,3 +687,23 @@ def test_re_evaluating_adds_no_second_score_and_other_settings_replace_them(
     history = mlflow_client.get_metric_history(gan_run.info.run_id, "domain_fid")
     assert [(entry.step, entry.value) for entry in history] == [(0, first), (1, rescored)]
     assert mlflow_client.get_run(gan_run.info.run_id).data.metrics["domain_fid"] == rescored
+
+
+def test_the_tests_pass_whatever_experiment_the_workspace_holds(tmp_path):
+    """`dvc exp run` leaves its params in the workspace (`models: [sngan_proj]`, a TFDS
+    source); the tests that check the shipped params read the committed file (here, the
+    copy's commit: the tiny params)."""
+    root = copy_repo(tmp_path)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["models"] = ["sngan_proj"]
+    params["sngan_proj"] = {"family": "sngan_proj"}
+    params["prepare"]["source"] = {"kind": "tfds", "name": "cifar10"}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    checks = [
+        "tests/test_params.py::test_repo_params_are_valid",
+        "tests/test_dependencies.py::test_each_stage_depends_on_the_resolved_file_of_the_values_it_reads",
+    ]
+    done = run(
+        root, sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *checks
+    )
+    assert "2 passed" in done.stdout, done.stdout[-3000:]
