@@ -1,8 +1,10 @@
-"""MLflow tracking: the store (`store`), what a run records (`record`), and the runs (`runs`).
+"""MLflow tracking: the store (`store`), what a run records (`record`), the runs
+(`runs`) and their logged models (`logged_models`).
 
 `from pipeline import tracking` gives the functions the stages use.
 """
 
+from pipeline.tracking.logged_models import log_generator
 from pipeline.tracking.runs import (
     QUALITY_PREFIX,
     SAMPLES_KEY,
@@ -13,7 +15,6 @@ from pipeline.tracking.runs import (
     find_run,
     log_artifacts,
     log_final_metrics,
-    log_generator,
     model_run,
     read_reference,
     run_exists,

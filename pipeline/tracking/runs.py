@@ -11,14 +11,11 @@ so the training run's duration is its training.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,19 +26,18 @@ from pipeline.faults import server_unreachable
 from pipeline.fileio import read_json
 from pipeline.params import BACKENDS, TrainStage
 from pipeline.tracking import record
+from pipeline.tracking.logged_models import discard_unfinished_models
 from pipeline.tracking.store import (
     ARTIFACT_SCHEME,
     connect_store,
     experiment_artifact_root,
     is_server,
-    local_artifact_dir,
     stop_waiting_for_server,
     store_exists,
     tracking_uri,
 )
 
 if TYPE_CHECKING:
-    import keras
     import mlflow
 
     from pipeline.data import DatasetInfo
@@ -137,42 +133,6 @@ def end_orphaned_runs(experiment_id: str) -> list[str]:
             client.set_terminated(run.info.run_id, "KILLED")
             ended.append(run.info.run_id)
     return ended
-
-
-def discard_unfinished_models(experiment_id: str) -> list[str]:
-    """Delete, with their files, the logged models that runs no longer open left unfinished.
-
-    A failure or a kill while a model is logged (a full disk, a SIGKILL)
-    leaves it PENDING, with part of its files; a resumed run replaces it,
-    but a run that is never resumed would keep it for good.
-
-    Returns:
-        The ids of the models it deleted.
-    """
-    import mlflow
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    deleted = []
-    for model in mlflow.search_logged_models(experiment_ids=[experiment_id], output_format="list"):
-        if str(model.status) == "READY" or not model.source_run_id:
-            continue
-        if client.get_run(model.source_run_id).info.status == "RUNNING":
-            continue  # being logged now, or by a run a later process will mark
-        discard_logged_model(client, model)
-        deleted.append(model.model_id)
-    return deleted
-
-
-def discard_logged_model(client: Any, model: Any) -> None:
-    """Delete a logged model and, in a local store, its files (MLflow's delete keeps them)."""
-    client.delete_logged_model(model.model_id)
-    location = str(model.artifact_location or "")
-    if location.startswith(f"{ARTIFACT_SCHEME}:") and not is_server(tracking_uri()):
-        files = local_artifact_dir(location)  # .../models/<model id>/artifacts
-        shutil.rmtree(files, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            files.parent.rmdir()  # the model's own folder, now empty
 
 
 def run_exists(run_id: str) -> bool:
@@ -486,81 +446,6 @@ class Sinks:
 def _rgb_or_gray(grid: np.ndarray) -> np.ndarray:
     # MLflow reads (H, W, 1) as an error; a 2-D array is a grayscale image.
     return grid[..., 0] if grid.ndim == 3 and grid.shape[-1] == 1 else grid
-
-
-def log_generator(generator: keras.Model, name: str, step: int) -> str:
-    """Log the generator as the active run's model `name`, once; returns its model id.
-
-    A model a killed attempt left half-logged is deleted first, and one an
-    attempt finished logging is kept: a resumed run ends with one model.
-
-    Args:
-        generator: the trained generator.
-        name: the model's name in `models` (what `mlflow ui` lists it by).
-        step: the epoch it was trained to; links the run's metrics of that
-            epoch to the model.
-    """
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.models import ModelSignature
-    from mlflow.types import Schema, TensorSpec
-
-    run = mlflow.active_run()
-    client = MlflowClient()
-    for model in mlflow.search_logged_models(
-        experiment_ids=[run.info.experiment_id],
-        filter_string=f"source_run_id = '{run.info.run_id}'",
-        output_format="list",
-    ):
-        if model.name == name and str(model.status) == "READY":
-            return model.model_id
-        discard_logged_model(client, model)
-
-    def spec(tensor, label: str) -> TensorSpec:
-        return TensorSpec(np.dtype(tensor.dtype), (-1, *tensor.shape[1:]), label)
-
-    labels = ["z", "label"][: len(generator.inputs)]
-    signature = ModelSignature(
-        inputs=Schema([spec(t, n) for t, n in zip(generator.inputs, labels, strict=True)]),
-        outputs=Schema([spec(generator.outputs[0], "images")]),
-    )
-    info = mlflow.keras.log_model(
-        generator,
-        name=name,
-        signature=signature,
-        step=step,
-        tags=record.source_tags(),
-        pip_requirements=generator_requirements(),
-    )
-    return info.model_id
-
-
-# The distributions each Keras backend is published as; the installed one is
-# pinned. TensorFlow's GPU build is `tensorflow`, its CPU-only one `tensorflow-cpu`.
-BACKEND_DISTRIBUTIONS = {
-    "tensorflow": ("tensorflow", "tensorflow-cpu"),
-    "jax": ("jax",),
-    "torch": ("torch",),
-}
-
-
-def generator_requirements() -> list[str]:
-    """A logged generator's pip requirements: Keras, the installed build of its backend, NumPy.
-
-    Named here because MLflow would otherwise infer them by loading the model
-    in a subprocess (about 10 s per training on 2 cores) to find these same
-    packages. MLflow adds its own pin.
-    """
-    import keras
-
-    backend = BACKEND_DISTRIBUTIONS.get(keras.backend.backend(), ())
-    pins = []
-    for name in ("keras", *backend, "numpy"):
-        try:
-            pins.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue  # the backend's other build
-    return pins
 
 
 def log_artifacts(paths: list[Path], artifact_dir: str | None = None) -> None:
