@@ -6,7 +6,7 @@ Usage: python -m benchmarks.evaluation --data DIR [--generator FILE] [--classifi
 For instance, on the files `dvc repro` writes (dvc.yaml names them):
 
     python -m benchmarks.evaluation --data data/prepared \
-        --generator models/gan/generator.keras --classifier models/evaluator/classifier.keras
+        --generator trained/gan/generator.keras --classifier trained/evaluator/classifier.keras
 
 Without `--generator` or `--classifier` it times untrained networks of the
 same shape (the time is the same), so it also runs before any training. The

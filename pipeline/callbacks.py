@@ -31,8 +31,10 @@ class SampleGrid(keras.callbacks.Callback):
 
     Every grid goes to `on_grid` (MLflow, with its step slider); a PNG file
     is kept every `save_every` epochs and after the last, so the DVC plots
-    page stays small. Grids are named by completed epochs: `epoch_000.png`
-    is the untrained generator, so progress can be watched from the start.
+    page stays small, and goes to `on_file` (MLflow's artifacts, where its
+    name is readable, unlike the image chart's files). Grids are named by
+    completed epochs: `epoch_000.png` is the untrained generator, so progress
+    can be watched from the start.
 
     Args:
         latents: fixed latent vectors, one per grid cell, row by row.
@@ -43,6 +45,7 @@ class SampleGrid(keras.callbacks.Callback):
         initial_epoch: the epoch training starts (or resumes) from.
         on_grid: optional sink called with (grid, epoch), e.g. MLflow.
         save_every: epochs between two PNG files (1: every epoch).
+        on_file: optional sink called with each PNG file's path once written.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class SampleGrid(keras.callbacks.Callback):
         initial_epoch: int = 0,
         on_grid: ImageSink | None = None,
         save_every: int = 1,
+        on_file: Callable[[Path], None] | None = None,
     ):
         super().__init__()
         self.latents = latents
@@ -65,6 +69,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.initial_epoch = initial_epoch
         self.on_grid = on_grid
         self.save_every = save_every
+        self.on_file = on_file
 
     def on_train_begin(self, logs=None):
         if self.initial_epoch == 0:
@@ -78,7 +83,10 @@ class SampleGrid(keras.callbacks.Callback):
         images = generate(self.model.generator, self.latents, self.labels)
         grid = make_grid(images, self.rows, self.cols)
         if epoch % self.save_every == 0 or epoch == self.params["epochs"]:
-            save_png(grid, self.out_dir / grid_name(epoch))
+            path = self.out_dir / grid_name(epoch)
+            save_png(grid, path)
+            if self.on_file is not None:
+                self.on_file(path)
         if self.on_grid is not None:
             self.on_grid(grid, epoch)
 

@@ -2,7 +2,8 @@
 
 MODEL is one of:
 
-- a name listed under `models` in params.yaml: `models/<name>/generator.keras`;
+- a name listed under `models` in params.yaml: `<paths.models>/<name>/generator.keras`,
+  the folder dvc.yaml publishes it to (`trained/`);
 - a path to a `.keras` file, or to a folder holding an MLflow model (`MLmodel`);
 - an MLflow URI: `models:/<model_id>` or `runs:/<run_id>/<name>`, read from the
   project's store (`MLFLOW_TRACKING_URI`, else the repository's `mlflow/mlflow.db`).
@@ -30,8 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NoReturn
 
+import yaml
+
 from pipeline.cli import quiet_tensorflow_import, run_stage
-from pipeline.errors import PipelineError, RunFailed, first_line
+from pipeline.errors import PipelineError, RunFailed, first_line, typed_first_line
 from pipeline.params import DEFAULT_PARAMS_PATH, Params, load_params
 from pipeline.schema import SEED_LIMIT
 
@@ -54,6 +57,7 @@ GENERATED_FILE = re.compile(r"\d+(_label\d+)?\.png|" + re.escape(LABELS_FILE))
 URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/")
 MLFLOW_SCHEMES = ("models", "runs")
 MLMODEL_FILE = "MLmodel"
+DVC_YAML = Path("dvc.yaml")  # names the folder a model name resolves in
 SCALES = {"255": "uint8 in [0, 255]", "1": "float32 in [0, 1]"}
 ALLOWED_MODELS = (
     "a model name listed in params.yaml `models`, a .keras file, an MLflow model folder, "
@@ -374,7 +378,7 @@ def _named_source(name: str) -> ModelSource:
             f"{name!r}: not a model listed in {DEFAULT_PARAMS_PATH} (listed: "
             f"{', '.join(listed)}); or give a .keras file or a models:/ or runs:/ URI"
         )
-    path = Path("models") / name / "generator.keras"
+    path = _trained_folder() / name / "generator.keras"
     if not path.is_file():
         raise PipelineError(
             f"{path}: not found; train it with `dvc repro train@{name}` (or fetch it "
@@ -386,6 +390,19 @@ def _named_source(name: str) -> ModelSource:
 def default_seed() -> int:
     """params.yaml's `seed`, so that the default matches the pipeline's; 0 without the file."""
     return _params().seed if DEFAULT_PARAMS_PATH.is_file() else 0
+
+
+def _trained_folder() -> Path:
+    """Where the train stages publish their models: dvc.yaml's `paths.models`, its one place."""
+    try:
+        [variables] = yaml.safe_load(DVC_YAML.read_text())["vars"]
+        return Path(variables["paths"]["models"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as error:
+        raise PipelineError(
+            f"{DVC_YAML}: cannot read `vars: paths: models` from it ({typed_first_line(error)}); "
+            "a model name needs the repository's dvc.yaml in the current folder "
+            f"(run from the repository root; allowed: {ALLOWED_MODELS})"
+        ) from None
 
 
 def _params() -> Params:

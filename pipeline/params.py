@@ -384,7 +384,7 @@ def _check_model_names(models: list[str], known: set[str]) -> None:
                 f"{MODEL_NAME_RULE}, not one of {sorted(known)})"
             )
         if name in seen:
-            # Two runs would write the same models/<name> outputs.
+            # Two runs would write the same trained/<name> outputs.
             raise ValueError(f"models: {name!r} is listed twice (allowed: each name once)")
         seen.add(name)
 

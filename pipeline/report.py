@@ -73,7 +73,7 @@ def _sizes(first: dict[str, Any], evaluator: dict[str, Any]) -> list[str]:
     return [
         f"Every model is scored on {first['num_samples']} generated images against "
         f"{first['num_samples']} real training images, in the feature space of the "
-        "pipeline's own MNIST-domain classifier"
+        "pipeline's own classifier of the prepared data"
         + (f" (test accuracy {accuracy:.3f})." if accuracy is not None else "."),
         f"The real floor scores {first['num_samples']} real test images the same way: "
         "what a perfect generator would get."
@@ -125,6 +125,37 @@ def write_summary(
     evaluator = read_json(evaluator_metrics) if Path(evaluator_metrics).is_file() else {}
     with atomic_file(out_path) as tmp:
         tmp.write_text(summary_markdown(metrics, grids, evaluator) + "\n")
+
+
+FLOOR = "floor"
+
+
+def headline_table(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | int]]:
+    """Every model's headline metrics, metric first, and their floors under `floor`.
+
+    What `dvc exp show` lists. DVC names a column by the metric's key alone
+    when no other metrics file has that key, and by `<file>:<key>` otherwise;
+    so each model's own headline file (same keys in every file) would make
+    columns of 40 characters, while `domain_fid.gan` here is unique and short,
+    and `--keep 'domain_fid'` picks one metric for every model. The floors are
+    the same for every model (real against real, with the same data and
+    settings: every evaluate stage depends on resolved/evaluate.json), so they
+    are given once, from the first model that has the metric.
+
+    Args:
+        metrics: each model's full metrics file, in the order of params.yaml.
+    """
+    table: dict[str, dict[str, float | int]] = {}
+    floors: dict[str, float | int] = {}
+    for metric in METRICS.values():
+        scored = {name: m[metric.name] for name, m in metrics.items() if metric.name in m}
+        if not metric.headline or not scored:
+            continue
+        table[metric.name] = scored
+        if metric.floor:
+            first = next(m for m in metrics.values() if metric.name in m)
+            floors[metric.name] = first[f"{metric.name}_floor"]
+    return {**table, FLOOR: floors}
 
 
 # The plot files: each one a chart or several of dvc.yaml's top-level `plots`.

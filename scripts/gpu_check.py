@@ -17,7 +17,7 @@ Keras, pydantic, DVC or MLflow: it needs the project, the wheels
 Usage:
 
     KERAS_BACKEND=jax python scripts/gpu_check.py --data data/prepared \\
-        --classifier models/evaluator/classifier.keras --out gpu-check
+        --classifier trained/evaluator/classifier.keras --out gpu-check
     # A smoke test on a CPU, in about a minute:
     python scripts/gpu_check.py ... --quick
 """

@@ -49,9 +49,9 @@ def main() -> None:
         )
         run_id = train_model(stage, args.model, paths)
         if run_id:
-            print(f"trained {args.model}: {paths.outputs.generator} (MLflow run {run_id})")
+            print(f"{args.model}: training done, {paths.outputs.generator} (MLflow run {run_id})")
         else:
-            print(f"trained {args.model} as a non-chief worker: the chief wrote the outputs")
+            print(f"{args.model}: training done as a non-chief worker; the chief wrote the outputs")
 
 
 if __name__ == "__main__":

@@ -203,7 +203,7 @@ def remove(relative: str) -> Mutation:
 
 def edit_run(**fields: str) -> Mutation:
     def mutate(workspace: Path) -> None:
-        path = workspace / "models/gan/run.json"
+        path = workspace / "trained/gan/run.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
 
     return mutate
@@ -213,14 +213,14 @@ def nan_generator(workspace: Path) -> None:
     # Imported here: only this case needs Keras in the test process.
     import keras
 
-    path = workspace / "models/gan/generator.keras"
+    path = workspace / "trained/gan/generator.keras"
     generator = keras.saving.load_model(path)
     generator.set_weights([np.full_like(w, np.nan) for w in generator.get_weights()])
     generator.save(path)
 
 
-GENERATOR = file_at("models/gan/generator.keras")
-CLASSIFIER = file_at("models/evaluator/classifier.keras")
+GENERATOR = file_at("trained/gan/generator.keras")
+CLASSIFIER = file_at("trained/evaluator/classifier.keras")
 
 FILE_CASES = {
     "truncated train shard, train": (("train", "gan"), truncate(shard("train")), "bytes"),
@@ -237,8 +237,8 @@ FILE_CASES = {
     "truncated generator": (("evaluate", "gan"), truncate(GENERATOR), "generator.keras"),
     "garbage evaluator, evaluate": (("evaluate", "gan"), garbage(CLASSIFIER), "classifier.keras"),
     "garbage evaluator, train": (("train", "gan"), garbage(CLASSIFIER), "classifier.keras"),
-    "missing run.json, evaluate": (("evaluate", "gan"), remove("models/gan/run.json"), "run.json"),
-    "missing run.json, export": (("export", "gan"), remove("models/gan/run.json"), "run.json"),
+    "missing run.json, evaluate": (("evaluate", "gan"), remove("trained/gan/run.json"), "run.json"),
+    "missing run.json, export": (("export", "gan"), remove("trained/gan/run.json"), "run.json"),
     "run.json names an unknown run": (("evaluate", "gan"), edit_run(run_id="0" * 32), "0000"),
     "run.json names an unknown backend": (("export", "gan"), edit_run(backend="torch"), "torch"),
     "NaN generator, evaluate": (("evaluate", "gan"), nan_generator, "NaN"),

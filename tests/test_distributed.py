@@ -126,7 +126,7 @@ def test_two_workers_on_loopback_resume_after_a_kill_and_only_the_chief_writes(t
     killed = start_workers(tmp_path, free_ports(2), "between_metrics_and_checkpoint")
     finish(killed, timeout=300)
     assert killed[0].returncode == -9
-    assert not (tmp_path / "models" / "gan").exists()
+    assert not (tmp_path / "trained" / "gan").exists()
 
     workers = start_workers(tmp_path, free_ports(2))
     outputs = finish(workers, timeout=300)
@@ -135,7 +135,7 @@ def test_two_workers_on_loopback_resume_after_a_kill_and_only_the_chief_writes(t
     assert "resumed from epoch 1 of 2" in outputs[0][0]
     assert "(MLflow run" in outputs[0][0]
     assert "non-chief worker" in outputs[1][0]
-    out = tmp_path / "models" / "gan"
+    out = tmp_path / "trained" / "gan"
     assert (out / "generator.keras").is_file() and (out / "run.json").is_file()
     history = (out / "history.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in history[1:]] == ["1", "2"]

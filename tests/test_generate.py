@@ -317,7 +317,15 @@ def test_an_mlflow_uri_generates_what_the_keras_file_does(logged_model, runs, tm
 
 
 def _project(folder: Path, seed: int | None = None) -> Path:
-    """A project folder: params.yaml lists `gan`; models/gan/generator.keras is not there."""
+    """A project folder: params.yaml lists `gan`, dvc.yaml names the models' folder
+    (`trained/`); trained/gan/generator.keras is not there."""
+    _params_only(folder, seed)
+    shutil.copy(REPO_ROOT / "dvc.yaml", folder / "dvc.yaml")
+    return folder
+
+
+def _params_only(folder: Path, seed: int | None = None) -> Path:
+    """A folder with params.yaml listing `gan`, and no dvc.yaml."""
     folder.mkdir(parents=True, exist_ok=True)
     write_params(folder, TINY_PARAMS if seed is None else {**TINY_PARAMS, "seed": seed})
     return folder
@@ -335,8 +343,8 @@ def test_the_default_seed_is_the_one_in_params_yaml_or_0(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_a_model_name_generates_from_models_name_with_the_seed_of_params(models, runs, tmp_path):
     project = _project(tmp_path / "project", seed=SEED)
-    (project / "models" / "gan").mkdir(parents=True)
-    shutil.copy(models["unconditional"], project / "models" / "gan" / "generator.keras")
+    (project / "trained" / "gan").mkdir(parents=True)
+    shutil.copy(models["unconditional"], project / "trained" / "gan" / "generator.keras")
     done = generate("gan", "-n", 6, "--batch-size", 4, "--out", "named.npz", cwd=project)
     assert_succeeded({"gan": done})
     assert f"seed {SEED}" in done.stdout
@@ -396,6 +404,7 @@ BEFORE_LOADING = {
     "name without params.yaml": ("gan", [], None, "needs params.yaml"),
     "unknown name": ("dcgan", [], _project, "not a model listed in params.yaml"),
     "listed name, no generator": ("gan", [], _project, "dvc repro train@gan"),
+    "listed name, no dvc.yaml": ("gan", [], _params_only, "dvc.yaml: cannot read"),
     "unsupported URI": ("s3://bucket/g.keras", [], None, "unsupported URI scheme 's3'"),
     "empty models URI": ("models:/", [], None, "names no model"),
     "runs URI without a name": ("runs:/0123abcd", [], None, "runs:/<run_id>/<name>"),

@@ -22,7 +22,7 @@ def test_sigterm_marks_the_run_killed_keeps_the_outputs_and_a_rerun_resumes(tmp_
     from mlflow import MlflowClient
 
     workspace = trained_workspace(tmp_path)
-    published = snapshot(workspace / "models" / "gan")
+    published = snapshot(workspace / "trained" / "gan")
     params = yaml.safe_load((workspace / "params.yaml").read_text())
     params["gan"]["train"]["epochs"] = EPOCHS
     (workspace / "params.yaml").write_text(yaml.safe_dump(params))
@@ -46,7 +46,7 @@ def test_sigterm_marks_the_run_killed_keeps_the_outputs_and_a_rerun_resumes(tmp_
 
     assert train.returncode == 130
     assert stderr.strip().splitlines() == ["error: interrupted; run it again to resume"]
-    assert snapshot(workspace / "models" / "gan") == published, "a stopped run published"
+    assert snapshot(workspace / "trained" / "gan") == published, "a stopped run published"
     run_id = json.loads((workspace / "checkpoints/gan/run.json").read_text())["run_id"]
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow' / 'mlflow.db'}")
     stopped = client.get_run(run_id)
@@ -55,11 +55,11 @@ def test_sigterm_marks_the_run_killed_keeps_the_outputs_and_a_rerun_resumes(tmp_
 
     done = run_stage(workspace, "train", "gan")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads((workspace / "models/gan/run.json").read_text())["run_id"] == run_id
+    assert json.loads((workspace / "trained/gan/run.json").read_text())["run_id"] == run_id
     resumed = client.get_run(run_id)
     assert resumed.info.status == "FINISHED"
     epoch = resumed.data.tags["resumed_from_epoch"]
     assert f"gan: resumed from epoch {epoch} of {EPOCHS} in MLflow run {run_id}" in done.stdout
     assert "error" not in resumed.data.tags
-    rows = (workspace / "models/gan/history.csv").read_text().splitlines()[1:]
+    rows = (workspace / "trained/gan/history.csv").read_text().splitlines()[1:]
     assert [row.split(",")[0] for row in rows] == [str(epoch) for epoch in range(1, EPOCHS + 1)]

@@ -69,7 +69,7 @@ def rows(workspace: Path, query: str) -> list[tuple]:
 def generator_weights(workspace: Path) -> list[np.ndarray]:
     import keras
 
-    return keras.saving.load_model(workspace / "models/gan/generator.keras").get_weights()
+    return keras.saving.load_model(workspace / "trained/gan/generator.keras").get_weights()
 
 
 def test_a_jax_training_never_loads_tensorflow_and_is_recorded_as_jax(trained):
@@ -80,12 +80,12 @@ def test_a_jax_training_never_loads_tensorflow_and_is_recorded_as_jax(trained):
     assert tags["devices.xla"] == "true" and tags["devices.deterministic_ops"] == "true"  # a CPU
     params = dict(rows(trained, "select key, value from params"))
     assert params["model.train.backend"] == "jax"
-    history = (trained / "models/gan/history.csv").read_text().splitlines()
+    history = (trained / "trained/gan/history.csv").read_text().splitlines()
     assert len(history) == EPOCHS + 1
 
 
 def test_a_jax_model_is_evaluated_and_exported_on_jax_without_tensorflow(trained):
-    assert json.loads((trained / "models/gan/run.json").read_text())["backend"] == "jax"
+    assert json.loads((trained / "trained/gan/run.json").read_text())["backend"] == "jax"
     for stage in ("evaluate", "export"):
         done = run_without_tensorflow(trained, stage, "gan")
         assert done.returncode == 0, done.stderr[-3000:]
@@ -101,7 +101,7 @@ def test_the_same_generator_scores_the_same_on_either_backend(trained, tmp_path)
     on_jax = run_without_tensorflow(workspace, "evaluate", "gan")
     assert on_jax.returncode == 0, on_jax.stderr[-3000:]
     jax_metrics = json.loads((workspace / "metrics/gan.json").read_text())
-    run_file = workspace / "models/gan/run.json"
+    run_file = workspace / "trained/gan/run.json"
     run_file.write_text(json.dumps({**json.loads(run_file.read_text()), "backend": "tensorflow"}))
     on_tensorflow = run_stage(workspace, "evaluate", "gan")
     assert on_tensorflow.returncode == 0, on_tensorflow.stderr[-3000:]
@@ -130,8 +130,8 @@ def test_a_sigkilled_jax_training_resumes_to_the_same_weights(base, trained, tmp
     done = run_without_tensorflow(workspace, "train", "gan")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "resumed from epoch 1" in done.stdout
-    assert (workspace / "models/gan/history.csv").read_text() == (
-        trained / "models/gan/history.csv"
+    assert (workspace / "trained/gan/history.csv").read_text() == (
+        trained / "trained/gan/history.csv"
     ).read_text()
     for ours, theirs in zip(generator_weights(workspace), generator_weights(trained), strict=True):
         np.testing.assert_array_equal(ours, theirs)
@@ -142,7 +142,7 @@ def generated(workspace: Path, backend: str) -> np.ndarray:
     out = workspace / f"generated-{backend}.npz"
     _, env = stage_command("train", "gan")
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.generate", "models/gan/generator.keras"]
+        [sys.executable, "-m", "pipeline.generate", "trained/gan/generator.keras"]
         + ["--out", str(out), "--scale", "1", "--seed", "3", "--overwrite"],
         cwd=workspace,
         env={**env, "KERAS_BACKEND": backend},
@@ -187,7 +187,7 @@ def test_the_gpu_check_runs_on_a_cpu_without_tensorflow(base, tmp_path):
     done = subprocess.run(
         [sys.executable, str(REPO_ROOT / "tests" / "no_tensorflow.py"), "scripts.gpu_check"]
         + ["--data", str(base / "data/prepared"), "--out", str(out), "--quick"]
-        + ["--classifier", str(base / "models/evaluator/classifier.keras")]
+        + ["--classifier", str(base / "trained/evaluator/classifier.keras")]
         + ["--params", str(params), "--target", "0"],
         cwd=REPO_ROOT,
         env={**env, "KERAS_BACKEND": "jax"},

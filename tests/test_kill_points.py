@@ -73,7 +73,7 @@ def rows(workspace: Path, query: str) -> list[tuple]:
 def generator_weights(workspace: Path) -> list[np.ndarray]:
     import keras
 
-    return keras.saving.load_model(workspace / "models/gan/generator.keras").get_weights()
+    return keras.saving.load_model(workspace / "trained/gan/generator.keras").get_weights()
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -90,7 +90,7 @@ def test_a_kill_and_a_rerun_leave_one_finished_run_and_no_repeats(
 
     [(run_id, status)] = rows(workspace, "select run_uuid, status from runs")
     assert status == "FINISHED"
-    assert json.loads((workspace / "models/gan/run.json").read_text())["run_id"] == run_id
+    assert json.loads((workspace / "trained/gan/run.json").read_text())["run_id"] == run_id
     assert "resumed from epoch" in done.stdout
     [(resumed,)] = rows(workspace, "select value from tags where key = 'resumed_from_epoch'")
     assert f"resumed from epoch {resumed} of {EPOCHS}" in done.stdout
@@ -106,8 +106,8 @@ def test_a_kill_and_a_rerun_leave_one_finished_run_and_no_repeats(
     own = "select key, step from metrics where key not like 'system/%' order by key, step"
     assert rows(workspace, own) == rows(uninterrupted, own)
 
-    history = (workspace / "models/gan/history.csv").read_text()
-    assert history == (uninterrupted / "models/gan/history.csv").read_text()
+    history = (workspace / "trained/gan/history.csv").read_text()
+    assert history == (uninterrupted / "trained/gan/history.csv").read_text()
 
     images = sorted(p.name for p in (workspace / "mlflow/artifacts").rglob("samples+step+*.png"))
     steps = [int(name.split("+step+")[1].split("+")[0]) for name in images]

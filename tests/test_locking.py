@@ -90,18 +90,18 @@ def test_a_training_run_twice_at_once_is_refused_and_loses_nothing(tmp_path):
             break
         time.sleep(0.05)
     assert first.poll() is None, "the first training ended before the second started"
-    published = snapshot(workspace / "models" / "gan")
+    published = snapshot(workspace / "trained" / "gan")
 
     for stage in ("train", "evaluate", "export"):
         assert_refused(run_stage(workspace, stage, "gan"), f"pid {first.pid}")
     # The refused ones touched nothing the first one is writing.
-    assert snapshot(workspace / "models" / "gan") == published
+    assert snapshot(workspace / "trained" / "gan") == published
 
     stdout, stderr = first.communicate(timeout=300)
     assert first.returncode == 0, stderr[-3000:]
-    history = (workspace / "models/gan/history.csv").read_text().splitlines()
+    history = (workspace / "trained/gan/history.csv").read_text().splitlines()
     assert len(history) == 1 + 3
-    assert (workspace / "models/gan/quality.csv").is_file()
+    assert (workspace / "trained/gan/quality.csv").is_file()
     # Released at its end: the next stage runs.
     done = run_stage(workspace, "evaluate", "gan")
     assert done.returncode == 0, done.stderr[-3000:]

@@ -25,7 +25,7 @@ from pipeline.evaluation.suite import (
     with_floors,
 )
 from pipeline.params import EvaluateParams
-from pipeline.report import summary_markdown
+from pipeline.report import headline_table, summary_markdown
 from scripts import sync_metrics
 
 N, DIM, CLASSES = 200, 8, 10
@@ -116,12 +116,17 @@ def test_a_real_like_sample_beats_a_collapsed_one_in_each_registered_direction(c
             assert abs(good[name] - floor[name]) < abs(bad[name] - floor[name]), name
 
 
-def test_the_headline_is_the_headline_metrics_each_beside_its_floor():
+def test_the_headline_is_the_headline_metrics_and_the_comparison_adds_their_floors():
     scores = full_scores(REFERENCE, real_like(1, True), PARAMS)
     floors = floor_scores(REFERENCE, real_like(2, True), PARAMS)
-    picked = headline({**with_floors(scores, floors), **sample_sizes(PARAMS, CLASSES)})
+    metrics = {**with_floors(scores, floors), **sample_sizes(PARAMS, CLASSES)}
     names = [m.name for m in METRICS.values() if m.headline]
-    assert list(picked) == [key for name in names for key in (name, f"{name}_floor")]
+    assert list(headline(metrics)) == names
+    comparison = headline_table({"cgan": metrics, "cgan_2": metrics})
+    assert list(comparison) == [*names, "floor"]
+    fid = scores["domain_fid"]
+    assert comparison["domain_fid"] == {"cgan": fid, "cgan_2": fid}
+    assert comparison["floor"] == {name: metrics[f"{name}_floor"] for name in names}
 
 
 @pytest.fixture
@@ -163,7 +168,9 @@ def test_a_registered_metric_reaches_scores_headline_summary_and_charts(toy_metr
         "toy_mean_gap_std_floor",
     ], "after the metrics registered before it, each key beside its floor"
     assert "toy_mean_gap" in quick_scores(REFERENCE, collapsed(False))
-    assert headline(metrics)["toy_mean_gap_floor"] == metrics["toy_mean_gap_floor"]
+    assert headline(metrics)["toy_mean_gap"] == metrics["toy_mean_gap"]
+    floor = headline_table({"gan": metrics})["floor"]["toy_mean_gap"]
+    assert floor == metrics["toy_mean_gap_floor"]
 
     summary = summary_markdown({"gan": metrics}, {"gan": "grid.png"}, {}).splitlines()
     gap = f"{metrics['toy_mean_gap']:.4g} ± 0.5"

@@ -68,5 +68,5 @@ def test_four_queued_experiments_on_an_empty_store_all_land_and_a_serial_one_fol
     assert sorted(runs) == sorted(
         [(f"gan @ batch-{i}", "FINISHED") for i in range(WORKERS)] + [("gan @ serial", "FINISHED")]
     )
-    reference = json.loads((root / "models/gan/run.json").read_text())
+    reference = json.loads((root / "trained/gan/run.json").read_text())
     assert reference["run_name"] == "gan @ serial"

@@ -107,29 +107,30 @@ def mlflow_client(repo):
 
 @pytest.fixture(scope="module")
 def gan_run(repo, mlflow_client):
-    reference = json.loads((repo / "models/gan/run.json").read_text())
+    reference = json.loads((repo / "trained/gan/run.json").read_text())
     return mlflow_client.get_run(reference["run_id"])
 
 
 def test_repro_writes_every_declared_output(repo):
     for name in (
         "data/prepared/info.json",
-        "models/evaluator/classifier.keras",
+        "trained/evaluator/classifier.keras",
         "metrics/evaluator.json",
-        "models/gan/generator.keras",
-        "models/gan/history.csv",
-        "models/gan/quality.csv",
-        "models/gan/samples/epoch_000.png",
-        "models/gan/samples/epoch_002.png",
+        "trained/gan/generator.keras",
+        "trained/gan/history.csv",
+        "trained/gan/quality.csv",
+        "trained/gan/samples/epoch_000.png",
+        "trained/gan/samples/epoch_002.png",
         "metrics/gan.json",
         "metrics/headline/gan.json",
+        "reports/headline.json",
         "exports/gan/grid.png",
         "exports/gan/interpolation.png",
         "exports/gan/samples.npz",
         "reports/summary.md",
     ):
         assert (repo / name).is_file(), name
-    assert (repo / "models/wgan/quality.csv").read_text() == "epoch\n"
+    assert (repo / "trained/wgan/quality.csv").read_text() == "epoch\n"
     assert not (repo / "checkpoints/gan").exists()
     assert not (repo / "mlruns").exists(), "MLflow wrote outside the repo's store"
 
@@ -164,27 +165,57 @@ SIZES = {
 }
 
 
-def test_metrics_show_leads_with_the_headline_metrics(repo):
+# The README's commands for a table that fits a 120-column terminal.
+EXP_SHOW_ONE_METRIC = (
+    *("dvc", "exp", "show", "--no-pager"),
+    *("--drop", ".*", "--keep", "Experiment|Created|domain_fid"),
+)
+METRICS_SHOW_PER_MODEL = ("dvc", "metrics", "show", "metrics/headline")
+
+
+def test_exp_show_lists_one_short_column_per_model_and_metric(repo):
     shown = json.loads(run(repo, "dvc", "metrics", "show", "--json").stdout)
     files = {path: entry["data"] for path, entry in shown[""]["data"].items()}
-    assert set(files) == {"metrics/evaluator.json"} | {
-        f"metrics/headline/{name}.json" for name in TINY_PARAMS["models"]
-    }, "dvc metrics show lists the evaluator and one small headline file per model"
-    for name in TINY_PARAMS["models"]:
-        headline = files[f"metrics/headline/{name}.json"]
-        full = json.loads((repo / f"metrics/{name}.json").read_text())
-        assert len(headline) <= 12
-        for key, value in headline.items():
-            assert value == full[key], (name, key)
-            if not key.endswith("_floor"):
-                assert f"{key}_floor" in headline, (name, key)
-    assert "conditional_accuracy" in files["metrics/headline/cgan.json"]
-    shown = run(repo, "dvc", "exp", "show", "--csv", "--no-pager").stdout.splitlines()[0]
-    columns = shown.split(",")
-    assert columns[5:7] == [
-        "metrics/headline/gan.json:domain_fid",
-        "metrics/headline/gan.json:domain_fid_floor",
-    ], columns[:12]
+    assert set(files) == {"reports/headline.json", "metrics/evaluator.json"}
+    comparison = files["reports/headline.json"]
+    full = {m: json.loads((repo / f"metrics/{m}.json").read_text()) for m in TINY_PARAMS["models"]}
+    assert list(comparison["domain_fid"]) == TINY_PARAMS["models"], "params.yaml's order"
+    assert comparison["domain_fid"] == {m: full[m]["domain_fid"] for m in full}
+    assert comparison["conditional_accuracy"] == {"cgan": full["cgan"]["conditional_accuracy"]}
+    assert comparison["floor"]["domain_fid"] == full["gan"]["domain_fid_floor"]
+    header = run(repo, "dvc", "exp", "show", "--csv", "--no-pager").stdout.splitlines()[0]
+    columns = header.split(",")
+    # DVC keys its table by column name: a name twice (a param and a folder both
+    # called `models`, once) misaligns the rows and makes `--drop` crash.
+    assert len(columns) == len(set(columns)), sorted(c for c in columns if columns.count(c) > 1)
+    assert columns[5:7] == ["domain_fid.gan", "domain_fid.cgan"], columns[:12]
+
+
+def test_the_readmes_tables_fit_120_columns(repo):
+    env = {**clean_env(), "COLUMNS": "120"}
+    table = subprocess.run(
+        EXP_SHOW_ONE_METRIC, cwd=repo, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    lines = table.splitlines()
+    assert max(map(len, lines)) <= 120, table
+    assert "…" not in table, table
+    header = next(line for line in lines if "Experiment" in line)
+    for model in TINY_PARAMS["models"]:
+        assert f"domain_fid.{model}" in header.split(), header
+    per_model = subprocess.run(
+        METRICS_SHOW_PER_MODEL, cwd=repo, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert max(map(len, per_model.splitlines())) <= 120, per_model
+    rows = [line.split()[0] for line in per_model.splitlines()[1:]]
+    assert sorted(rows) == sorted(f"metrics/headline/{m}.json" for m in TINY_PARAMS["models"])
+    for model in TINY_PARAMS["models"]:
+        headline = json.loads((repo / f"metrics/headline/{model}.json").read_text())
+        full = json.loads((repo / f"metrics/{model}.json").read_text())
+        assert headline and headline == {key: full[key] for key in headline}
+        assert not any(key.endswith("_floor") for key in headline), headline
+    # A parameter's name as a --drop pattern (the clash crashed DVC once).
+    dropped = run(repo, "dvc", "exp", "show", "--csv", "--drop", "models|trained")
+    assert "domain_fid.gan" in dropped.stdout.splitlines()[0]
 
 
 def test_full_metrics_hold_every_metric_beside_its_floor(repo):
@@ -215,8 +246,7 @@ def test_full_metrics_hold_every_metric_beside_its_floor(repo):
 def test_metrics_diff_compares_two_revisions(repo):
     # `dvc metrics diff` against the committed copy of the tiny repo (no metrics yet).
     diff = json.loads(run(repo, "dvc", "metrics", "diff", "--all", "--json").stdout)
-    assert "metrics/headline/wgan_gp.json" in diff
-    assert "domain_fid" in diff["metrics/headline/wgan_gp.json"]
+    assert "domain_fid.wgan_gp" in diff["reports/headline.json"]
 
 
 # A one-epoch evaluator has dead ReLU features, so the covariances are singular
@@ -226,7 +256,7 @@ def test_domain_fid_recomputed_independently_from_the_exported_samples(repo):
     import keras
     import scipy.linalg
 
-    classifier = keras.saving.load_model(repo / "models/evaluator/classifier.keras")
+    classifier = keras.saving.load_model(repo / "trained/evaluator/classifier.keras")
     features = keras.Model(classifier.inputs, classifier.get_layer("features").output)
     with np.load(repo / "exports/gan/samples.npz") as saved:
         generated = features.predict(saved["images"], verbose=0).astype(np.float64)
@@ -258,7 +288,7 @@ def raw_records(data_dir: Path, split: str, limit: int):
 
 
 def test_quality_is_tracked_during_training(repo, gan_run, mlflow_client):
-    header, *rows = (repo / "models/gan/quality.csv").read_text().splitlines()
+    header, *rows = (repo / "trained/gan/quality.csv").read_text().splitlines()
     assert header.startswith("epoch,domain_fid,classifier_score,classes_covered")
     assert [row.split(",")[0] for row in rows] == ["0", "1", "2"]
     curve = mlflow_client.get_metric_history(gan_run.info.run_id, "during_training/domain_fid")
@@ -432,7 +462,7 @@ def test_editing_the_schema_makes_the_params_stage_stale(repo):
 
 @pytest.mark.parametrize("key", ["gan.foo", "foo"])
 def test_bad_params_stop_dvc_repro_before_any_output_is_touched(repo, key):
-    kept = ["models/gan/history.csv", "models/gan/quality.csv", "models/gan/generator.keras"]
+    kept = ["trained/gan/history.csv", "trained/gan/quality.csv", "trained/gan/generator.keras"]
     before = {name: (repo / name).read_bytes() for name in kept}
     with edited(repo, "params.yaml", lambda root: edit_params(root, key, 1)):
         done = run(repo, "dvc", "repro", check=False)
@@ -444,7 +474,7 @@ def test_bad_params_stop_dvc_repro_before_any_output_is_touched(repo, key):
 
 
 def test_a_diverging_model_fails_its_run_and_keeps_the_last_outputs(repo, mlflow_client):
-    kept = ["models/gan/history.csv", "models/gan/generator.keras", "models/gan/run.json"]
+    kept = ["trained/gan/history.csv", "trained/gan/generator.keras", "trained/gan/run.json"]
     before = {name: (repo / name).read_bytes() for name in kept}
     sgd = {"name": "sgd", "learning_rate": 1e6}
 
@@ -491,6 +521,9 @@ def test_mlflow_run_holds_params_tags_and_metric_curves(gan_run, mlflow_client, 
     for unused in ("model.clip_value", "model.gradient_penalty", "model.network.filters"):
         assert unused not in params, unused
     assert not [key for key in params if key.startswith("prepare.") or "momentum" in key]
+    experiment = mlflow_client.get_experiment(gan_run.info.experiment_id)
+    # The kind MLflow's UI shows as model training (runs and charts), not GenAI.
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     tags = gan_run.data.tags
     commit = tags["mlflow.source.git.commit"]
     assert len(commit) == 40 and "git_commit" not in tags
@@ -543,6 +576,9 @@ def test_mlflow_run_holds_sample_images_and_exports(gan_run, mlflow_client, repo
     # MLflow names logged images `<key>+step+<step>+timestamp+...`.
     steps = [int(p.split("+step+")[1].split("+")[0]) for p in images if p.endswith(".png")]
     assert sorted(steps) == [0, 1, 2], images
+    # The grids of samples/ (every eval_every epochs), by name, among the artifacts.
+    named = [Path(f.path).name for f in mlflow_client.list_artifacts(run_id, "samples")]
+    assert named == ["epoch_000.png", "epoch_001.png", "epoch_002.png"], named
     export = child_runs(mlflow_client, gan_run)["export"]
     exported = {Path(f.path).name for f in mlflow_client.list_artifacts(export.info.run_id)}
     assert exported == {"grid.png", "interpolation.png", "samples.npz"}

@@ -97,16 +97,16 @@ WGAN_QUALITY = "epoch,domain_fid,classifier_score,classes_covered,class_kl\n"
 
 
 def write_histories(root: Path) -> Path:
-    """`models/<name>/history.csv` and `quality.csv` as training writes them."""
+    """`trained/<name>/history.csv` and `quality.csv` as training writes them."""
     for name, history, quality in (
         ("gan", GAN_HISTORY, GAN_QUALITY),
         ("cgan", GAN_HISTORY, CGAN_QUALITY),
         ("wgan", WGAN_HISTORY, WGAN_QUALITY),
     ):
-        (root / "models" / name).mkdir(parents=True, exist_ok=True)
-        (root / "models" / name / "history.csv").write_text(history)
-        (root / "models" / name / "quality.csv").write_text(quality)
-    return root / "models"
+        (root / "trained" / name).mkdir(parents=True, exist_ok=True)
+        (root / "trained" / name / "history.csv").write_text(history)
+        (root / "trained" / name / "quality.csv").write_text(quality)
+    return root / "trained"
 
 
 def rows(text: str) -> list[str]:
@@ -190,12 +190,16 @@ def test_the_stage_writes_the_summary_and_the_plot_data_of_the_listed_models(out
     assert "| metric | better | real floor | gan |" in (outputs / "reports/summary.md").read_text()
     losses = (outputs / "reports/plots/losses.csv").read_text()
     assert "1,gan,d_loss,0.84915" in losses and "wgan" not in losses
+    comparison = json.loads((outputs / "reports/headline.json").read_text())
+    gan = json.loads((outputs / "metrics/gan.json").read_text())
+    assert comparison["domain_fid"] == {"gan": gan["domain_fid"]}
+    assert comparison["floor"]["domain_fid"] == gan["domain_fid_floor"]
 
 
 def test_the_stage_checks_every_input_before_writing(outputs):
     write_params(outputs, {"models": ["gan", "cgan"], "gan": {}, "cgan": {"family": "cgan"}})
     write_histories(outputs)
-    (outputs / "models" / "cgan" / "history.csv").unlink()
+    (outputs / "trained" / "cgan" / "history.csv").unlink()
     done = run_stage(outputs, "report")
     assert done.returncode == 2, done.stderr
     assert "run `dvc repro train@cgan` first" in done.stderr

@@ -50,7 +50,7 @@ def generate(workspace: Path, source: str, out: Path) -> subprocess.CompletedPro
 
 
 def model_uri(workspace: Path) -> str:
-    return "models:/" + json.loads((workspace / "models/gan/run.json").read_text())["model_id"]
+    return "models:/" + json.loads((workspace / "trained/gan/run.json").read_text())["model_id"]
 
 
 def truncate_half(path: Path) -> None:

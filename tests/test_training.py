@@ -66,15 +66,20 @@ def test_same_seed_gives_identical_weights(tmp_path, mnist5k_dir):
 def test_every_epoch_is_logged_and_a_grid_file_kept_every_eval_every_epochs(tmp_path, mnist5k_dir):
     from pipeline.tracking import Sinks
 
-    logged: dict[str, list[int]] = {"metrics": [], "grid": []}
+    logged: dict[str, list] = {"metrics": [], "grid": [], "files": []}
     sinks = Sinks(
         metrics=lambda metrics, step: logged["metrics"].append(step),
         grid=lambda grid, step: logged["grid"].append(step),
         quality_metrics=lambda metrics, step: None,
+        grid_file=lambda path: logged["files"].append(path.name),
     )
     paths = paths_in(tmp_path, mnist5k_dir)
     fit_model(tiny_params(epochs=3, eval_every=2), 0, paths, "fp", sinks=sinks, verbose=0)
-    assert logged == {"metrics": [1, 2, 3], "grid": [0, 1, 2, 3]}
+    assert logged == {
+        "metrics": [1, 2, 3],
+        "grid": [0, 1, 2, 3],
+        "files": ["epoch_000.png", "epoch_002.png", "epoch_003.png"],
+    }
     # The DVC plots page shows every eval_every-th grid and the last.
     assert sorted(p.name for p in paths.outputs.samples.iterdir()) == [
         "epoch_000.png",

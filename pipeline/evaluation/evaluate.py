@@ -41,19 +41,18 @@ Scorer = Callable[[keras.Model], dict[str, float]]
 
 
 def headline(metrics: dict[str, float | int]) -> dict[str, float | int]:
-    """The headline metrics (`Metric.headline`) of a full metrics dict, each followed by its floor.
+    """The headline metrics (`Metric.headline`) of a full metrics dict, without their floors.
 
     They are the few numbers a person compares first, written to
-    metrics/headline/<model>.json, which `dvc exp show` and `dvc metrics
-    show` lead with; the full set stays in metrics/<model>.json.
+    metrics/headline/<model>.json: `dvc metrics show metrics/headline` is a
+    row per model that fits a terminal. The floors are the same for every
+    model; they stay in metrics/<model>.json, and the report gives them once.
     """
-    picked: dict[str, float | int] = {}
-    for metric in METRICS.values():
-        if metric.headline and metric.name in metrics:
-            picked[metric.name] = metrics[metric.name]
-            if metric.floor:
-                picked[f"{metric.name}_floor"] = metrics[f"{metric.name}_floor"]
-    return picked
+    return {
+        metric.name: metrics[metric.name]
+        for metric in METRICS.values()
+        if metric.headline and metric.name in metrics
+    }
 
 
 def measurements(metrics: dict[str, float | int]) -> dict[str, float | int]:

@@ -42,7 +42,11 @@ if TYPE_CHECKING:
 
     from pipeline.data import DatasetInfo
 
+# What MLflow's UI (3.x) reads to show an experiment as model training, not
+# GenAI: runs with metric charts, rather than traces and agent versions.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 SAMPLES_KEY = "samples"
+SAMPLES_DIR = "samples"  # the run's artifacts: the grids DVC keeps, by their file names
 QUALITY_PREFIX = "during_training/"  # MLflow groups metrics by this prefix
 ERROR_TAG = "error"  # why a FAILED or KILLED run ended
 PROCESS_TAG = "pipeline.process"  # host:pid:start of the process that has the run open
@@ -82,7 +86,7 @@ def use_experiment(name: str) -> str:
     if experiment is None:
         try:
             experiment_id = mlflow.create_experiment(
-                name, artifact_location=experiment_artifact_root(name)
+                name, artifact_location=experiment_artifact_root(name), tags=EXPERIMENT_KIND
             )
         except MlflowException:
             # Another process created it first.
@@ -93,6 +97,9 @@ def use_experiment(name: str) -> str:
     else:
         experiment_id = experiment.experiment_id
         _check_portable(experiment)
+        for key, value in EXPERIMENT_KIND.items():
+            if experiment.tags.get(key) != value:  # made by an earlier version
+                mlflow.MlflowClient().set_experiment_tag(experiment_id, key, value)
     mlflow.set_experiment(experiment_id=experiment_id)
     end_orphaned_runs(experiment_id)
     discard_unfinished_models(experiment_id)
@@ -415,6 +422,7 @@ class Sinks:
     metrics: Callable[[dict[str, float], int], None]
     grid: Callable[[np.ndarray, int], None]
     quality_metrics: Callable[[dict[str, float], int], None]
+    grid_file: Callable[[Path], None] | None = None
 
     @classmethod
     def for_active_run(cls, logged: LoggedSteps | None = None) -> Sinks:
@@ -435,12 +443,22 @@ class Sinks:
                 grid = _rgb_or_gray(grid)
                 mlflow.log_image(grid, key=SAMPLES_KEY, step=step, synchronous=True)
 
+        def log_grid_file(path: Path) -> None:
+            # The image chart's files have internal names (`samples+step+2+...`);
+            # these are the grids of samples/ (every eval_every epochs), by name.
+            mlflow.log_artifact(str(path), artifact_path=SAMPLES_DIR)
+
         def log_quality(metrics: dict[str, float], step: int) -> None:
             # A prefix of their own: these are at a smaller n than the final
             # metrics, so the two must not share a curve.
             log_metrics({f"{QUALITY_PREFIX}{name}": value for name, value in metrics.items()}, step)
 
-        return cls(metrics=log_metrics, grid=log_grid, quality_metrics=log_quality)
+        return cls(
+            metrics=log_metrics,
+            grid=log_grid,
+            quality_metrics=log_quality,
+            grid_file=log_grid_file,
+        )
 
 
 def _rgb_or_gray(grid: np.ndarray) -> np.ndarray:

@@ -129,6 +129,7 @@ def fit_callbacks(
             training.initial_epoch,
             sinks.grid if sinks else None,
             save_every=params.train.eval_every or params.train.epochs,
+            on_file=sinks.grid_file if sinks else None,
         ),
         *histories.values(),
         TrainingCheckpoint(paths.state_dir, training.fingerprint, histories),
