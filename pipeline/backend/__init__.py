@@ -18,6 +18,8 @@ Each backend module defines all of them:
 and the runtime around it:
 
 - `seed_everything(seed, deterministic)`: seeds, and deterministic kernels.
+- `avoid_failing_graph_rewrites(model)`: TensorFlow's remapper off where it
+  fails (spectral norm), which it logs as an error every run.
 - `select_placement(name)`: the devices `train.strategy` names (a
   tf.distribute strategy; a Keras `DataParallel` on JAX), with
   `num_replicas_in_sync` and `scope()`; `placement_name` names it back.
@@ -44,6 +46,7 @@ NAME = keras.backend.backend()
 if NAME == "tensorflow":
     from pipeline.backend.tensorflow import (
         attach_optimizers,
+        avoid_failing_graph_rewrites,
         check_workers_agree,
         deterministic_ops,
         device_names,
@@ -64,6 +67,7 @@ if NAME == "tensorflow":
 elif NAME == "jax":
     from pipeline.backend.jax import (
         attach_optimizers,
+        avoid_failing_graph_rewrites,
         check_workers_agree,
         deterministic_ops,
         device_names,
@@ -89,6 +93,7 @@ else:  # pragma: no cover - depends on KERAS_BACKEND
 __all__ = [
     "NAME",
     "attach_optimizers",
+    "avoid_failing_graph_rewrites",
     "check_workers_agree",
     "deterministic_ops",
     "device_names",

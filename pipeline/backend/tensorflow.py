@@ -121,6 +121,23 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         disable_op_determinism()
 
 
+def avoid_failing_graph_rewrites(model: keras.Model) -> None:
+    """Turn grappler's remapper off for a model it cannot rewrite, spectral norm's.
+
+    On a convolution wrapped in `SpectralNormalization` and followed by a
+    LeakyReLU, the remapper's fusion fails on the gradient graph and TensorFlow
+    logs `E0000 ... remapper failed: INVALID_ARGUMENT ...` every training run.
+    A failed pass leaves that graph as it was, so turning the remapper off
+    changes nothing there but the noise (other graphs of the process, such as
+    the grids' generator, lose its fusions: a tiny, still deterministic,
+    difference in rounding). Models without spectral norm keep it.
+    """
+    # Every layer however deep (wrapped in blocks too): Keras' own walk.
+    layers = model._flatten_layers(include_self=False, recursive=True)
+    if any(isinstance(layer, keras.layers.SpectralNormalization) for layer in layers):
+        tf.config.optimizer.set_experimental_options({"remapping": False})
+
+
 def select_placement(name: str) -> tf.distribute.Strategy:
     """The tf.distribute strategy `train.strategy` names.
 
