@@ -131,11 +131,16 @@ def avoid_failing_graph_rewrites(model: keras.Model) -> None:
     changes nothing there but the noise (other graphs of the process, such as
     the grids' generator, lose its fusions: a tiny, still deterministic,
     difference in rounding). Models without spectral norm keep it.
+
+    Call it after building each model, before its first step.
     """
     # Every layer however deep (wrapped in blocks too): Keras' own walk.
     layers = model._flatten_layers(include_self=False, recursive=True)
-    if any(isinstance(layer, keras.layers.SpectralNormalization) for layer in layers):
-        tf.config.optimizer.set_experimental_options({"remapping": False})
+    spectral = any(isinstance(layer, keras.layers.SpectralNormalization) for layer in layers)
+    # Set either way: the option is the process's, and a model built after a
+    # spectral-norm one in the same process (the tests, the benchmark) must
+    # train exactly as it would alone.
+    tf.config.optimizer.set_experimental_options({"remapping": not spectral})
 
 
 def select_placement(name: str) -> tf.distribute.Strategy:
