@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -17,9 +18,10 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO_ROOT, committed_params_text
-from dvcyaml import stage_argv
+from dvcyaml import PATHS, stage_argv
 
 from pipeline.models.presets import merge
+from pipeline.tracking.store import DB_FILE, STORE_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -139,6 +141,89 @@ def test_second_repro_has_nothing_to_do(repo):
     done = run(repo, "dvc", "repro")
     assert "Data and pipelines are up to date" in done.stdout
     assert "Running stage" not in done.stdout
+
+
+def workspace_files(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file of a checkout but git's and DVC's own folders: its sha256 and mtime (ns)."""
+    files = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_file() and relative.parts[0] not in (".git", ".dvc"):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            files[relative.as_posix()] = (digest, path.stat().st_mtime_ns)
+    return files
+
+
+def contents(files: dict[str, tuple[str, int]]) -> dict[str, str]:
+    return {name: digest for name, (digest, _mtime) in files.items()}
+
+
+def test_a_pushed_result_is_complete_in_a_fresh_clone_and_reproduces_nothing(repo, tmp_path):
+    """The README's "Sharing results with a team": commit, `dvc push`; a colleague's
+    `git clone` and `dvc pull` get every output, and `dvc repro` there trains nothing."""
+    # Here, second in the file, the module's repo is still as `dvc repro` left it
+    # (later tests edit it). Work on a copy, so that the commit and the remote
+    # below leave the module's repo as the later tests expect it (HEAD, config).
+    origin = tmp_path / "origin"
+    shutil.copytree(repo, origin, symlinks=True)
+    assert json.loads(run(origin, "dvc", "status", "--json").stdout) == {}, "not reproduced"
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "results")
+    # Per user (.dvc/config.local, git-ignored): the committed .dvc/config names no
+    # remote, since a path that exists on one machine would break `dvc push` elsewhere.
+    storage = tmp_path / "storage"
+    run(origin, "dvc", "remote", "add", "--local", "-d", "shared", str(storage))
+    assert run(origin, "git", "status", "--porcelain").stdout == "", "left out of the commit"
+    pushed = run(origin, "dvc", "push")
+    assert re.search(r"\b\d+ files? pushed", pushed.stdout), pushed.stdout
+    assert "in sync" in run(origin, "dvc", "status", "--cloud").stdout
+
+    clone = tmp_path / "clone"
+    run(tmp_path, "git", "clone", "-q", str(origin), str(clone))
+    generator = Path(PATHS["models"]) / "gan" / "generator.keras"
+    assert not (clone / generator).exists(), "a DVC output reached git"
+    run(clone, "dvc", "remote", "add", "--local", "-d", "shared", str(storage))
+    run(clone, "dvc", "pull")
+
+    # Every file but the MLflow store and the checkpoints' lock files, byte for byte:
+    # the outputs DVC caches from the remote, and from git what it keeps there
+    # (dvc.lock, resolved/, the `cache: false` metrics, histories and summary).
+    expected = contents(workspace_files(origin))
+    pulled = workspace_files(clone)
+    left_behind = set(expected) - set(pulled)
+    unshared = {STORE_DIR, Path(PATHS["locks"]).parts[0]}  # git-ignored, and no DVC output
+    assert {Path(name).parts[0] for name in left_behind} <= unshared, left_behind
+    assert f"{STORE_DIR}/{DB_FILE}" in left_behind
+    assert contents(pulled) == {name: expected[name] for name in pulled}
+    assert "Data and pipelines are up to date." in run(clone, "dvc", "status").stdout
+
+    reproduced = run(clone, "dvc", "repro")
+    assert "Running stage" not in reproduced.stdout, reproduced.stdout
+    stages = set(run(clone, "dvc", "stage", "list", "--name-only").stdout.split())
+    skipped = set(re.findall(r"Stage '([^']+)' didn't change, skipping", reproduced.stdout))
+    assert skipped == stages, reproduced.stdout
+    assert workspace_files(clone) == pulled, "dvc repro rewrote or touched a file"
+    assert not (clone / STORE_DIR / DB_FILE).exists(), "a stage ran and opened a store"
+
+    # What works there without the store: generating from the pulled generator by
+    # name. A logged model's URI needs the store (or a tracking server): one line.
+    made = run(clone, sys.executable, "-m", "pipeline.generate", "gan", "-n", "4", "--out", "g.npz")
+    with np.load(clone / "g.npz") as generated:
+        assert generated["images"].shape == (4, 28, 28, 1), made.stderr
+    model_id = json.loads((clone / generator.with_name("run.json")).read_text())["model_id"]
+    refused = run(
+        clone,
+        sys.executable,
+        "-m",
+        "pipeline.generate",
+        f"models:/{model_id}",
+        "--out",
+        "m.npz",
+        check=False,
+    )
+    assert refused.returncode == 2
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: models:/{model_id}: there is no MLflow store at "), line
 
 
 METRICS = (
