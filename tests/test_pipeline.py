@@ -226,6 +226,29 @@ def test_a_pushed_result_is_complete_in_a_fresh_clone_and_reproduces_nothing(rep
     assert line.startswith(f"error: models:/{model_id}: there is no MLflow store at "), line
 
 
+def test_exp_apply_head_brings_back_the_committed_params_and_outputs(repo, tmp_path):
+    """The README's way back after `dvc exp run`: `dvc exp apply HEAD`."""
+    workspace = tmp_path / "workspace"
+    shutil.copytree(repo, workspace, symlinks=True)
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-q", "-m", "results")
+    committed = workspace_files(workspace)
+    # An experiment that re-runs only the exports (and the report): seconds.
+    run(workspace, "dvc", "exp", "run", "-S", "export.interpolation_steps=3")
+    changed = contents(workspace_files(workspace))
+    assert changed["params.yaml"] != committed["params.yaml"][0]
+    assert changed["exports/gan/interpolation.png"] != committed["exports/gan/interpolation.png"][0]
+    run(workspace, "dvc", "exp", "apply", "HEAD")
+    # Every file as committed, but the MLflow store, which keeps the experiment's runs.
+    unshared = (STORE_DIR, Path(PATHS["locks"]).parts[0])
+    restored = contents(workspace_files(workspace))
+    assert {n: d for n, d in restored.items() if not n.startswith(unshared)} == {
+        n: d for n, d in contents(committed).items() if not n.startswith(unshared)
+    }
+    assert run(workspace, "git", "status", "--porcelain").stdout == ""
+    assert "Data and pipelines are up to date." in run(workspace, "dvc", "status").stdout
+
+
 METRICS = (
     "domain_fid",
     "kid",
