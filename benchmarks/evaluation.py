@@ -21,32 +21,22 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# Keras, TensorFlow and the modules that load them are imported in `main`,
+# once the command line is parsed: `--help` and a mistake answer at once.
+if TYPE_CHECKING:
+    from pipeline.evaluation.suite import Embedded, Reference
+    from pipeline.params import EvaluateParams
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from pipeline.data import load_arrays, load_info  # noqa: E402
-from pipeline.evaluation.classifier import build_classifier  # noqa: E402
-from pipeline.evaluation.features import embed, feature_extractor  # noqa: E402
-from pipeline.evaluation.suite import (  # noqa: E402
-    METRICS,
-    Embedded,
-    Metric,
-    Reference,
-    full_scores,
-)
-from pipeline.models.build import build_networks  # noqa: E402
-from pipeline.params import EvaluateParams, load_params  # noqa: E402
-from pipeline.sampling import generate, latent_vectors  # noqa: E402
 
 
 def timed(label: str, fn: Callable[[], Any]) -> Any:
     start = time.perf_counter()
     result = fn()
-    print(f"  {label:<34} {time.perf_counter() - start:7.2f} s")
+    # Flushed: a run stopped early keeps the times measured so far.
+    print(f"  {label:<34} {time.perf_counter() - start:7.2f} s", flush=True)
     return result
 
 
@@ -79,6 +69,20 @@ def parse_arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_arguments()
+    from pipeline.cli import quiet_tensorflow_import
+
+    with quiet_tensorflow_import():
+        import keras
+        import numpy as np
+
+        from pipeline.data import load_arrays, load_info
+        from pipeline.evaluation.classifier import build_classifier
+        from pipeline.evaluation.features import embed, feature_extractor
+        from pipeline.evaluation.suite import METRICS, Embedded, Metric, Reference, full_scores
+        from pipeline.models.build import build_networks
+        from pipeline.params import EvaluateParams, load_params
+        from pipeline.sampling import generate, latent_vectors
+
     n = args.num_samples
     params = load_params()
     model_params = params.model(args.model)
@@ -100,7 +104,7 @@ def main() -> None:
     real_images = np.resize(real_images, (n, *real_images.shape[1:]))
     counts = np.asarray(info.splits["train"].class_counts)
 
-    print(f"evaluation of {n} generated images against {n} real ones")
+    print(f"evaluation of {n} generated images against {n} real ones", flush=True)
     start = time.perf_counter()
     images = timed("generate", lambda: generate(generator, latents))
     fake = Embedded(*timed("evaluator pass, generated", lambda: embed(extractor, images, 256)))

@@ -5,7 +5,8 @@ For every combination of family (or `--model`), network, `train.precision`,
 built as training builds it (`build_model`), warmed up (traced and compiled)
 outside the timing, then timed over `--steps` generator steps of
 `model.fit` on random in-memory images, so the figure is the model's alone:
-compare it with the data-bound rate `dvc repro` logs.
+compare it with the seconds per epoch `dvc repro` logs, which also count
+reading the data, the grids, the scores and the checkpoint.
 
 Usage:
 
@@ -47,10 +48,14 @@ off` is the speed of a deterministic run. One device (the default strategy)
 runs every combination. `first s` is the first execution's wall time:
 tracing and compiling the step, and running it once.
 
-Each backend runs in a process of its own (Keras picks its backend once per
-process); with several `--backend`s, each one's rows print as they come,
-and the table holds them all. Run on an otherwise idle machine; on a CPU,
-mixed precision and XLA are usually slower than float32.
+The table's header prints first and each row as soon as it is measured, so
+a run stopped early keeps its rows; before each combination a line on
+stderr says which it is (`[3/8 on tensorflow, about 2 min 10 s left] ...`,
+from the combinations measured so far). Each backend runs in a process of
+its own (Keras picks its backend once per process); with several
+`--backend`s, one table holds them all and their device lines follow it.
+Run on an otherwise idle machine; on a CPU, mixed precision and XLA are
+usually slower than float32.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ from pipeline.models.networks import NETWORKS
 from pipeline.models.presets import PRESETS, with_preset
 from pipeline.models.regularisers import Regularisers
 from pipeline.params import ModelParams, TrainParams, load_params, parse_params
+from pipeline.progress import duration_text
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -435,8 +441,11 @@ def run(combo: Combination, shape: tuple[int, int, int], steps: int, warmup: int
 
 
 def device_line() -> str:
-    """The devices the running backend sees, GPUs by name."""
-    from pipeline import backend
+    """The devices the running backend sees, GPUs by name (the first thing that loads it)."""
+    from pipeline.cli import quiet_tensorflow_import
+
+    with quiet_tensorflow_import():
+        from pipeline import backend
 
     names = backend.gpu_names()
     devices = ", ".join(backend.device_names())
@@ -444,10 +453,23 @@ def device_line() -> str:
     return f"Devices ({backend.NAME}): {devices} ({where}); each combination runs on one device."
 
 
-def markdown_table(rows: Sequence[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
-    return "\n".join(lines)
+def table_header() -> str:
+    """The Markdown table's header and separator lines."""
+    return "| " + " | ".join(HEADER) + " |\n|" + "---|" * len(HEADER)
+
+
+def table_line(row: Row) -> str:
+    return "| " + " | ".join(row.cells()) + " |"
+
+
+def print_row(row: Row) -> None:
+    """One row of the table, flushed: a kill keeps every row printed so far."""
+    print(table_line(row), flush=True)
+
+
+def print_child_row(row: Row) -> None:
+    """One row as a child process hands it to its parent: JSON, flushed."""
+    print(ROW_PREFIX + json.dumps(dataclasses.asdict(row)), flush=True)
 
 
 def legend(rows: Sequence[Row], steps: int) -> str:
@@ -466,19 +488,44 @@ def legend(rows: Sequence[Row], steps: int) -> str:
     )
 
 
+def progress_line(done: int, total: int, seconds: float, combo: Combination) -> str:
+    """`[3/8 on tensorflow, about 2 min 10 s left] gan, mlp, ...`: what is measured next.
+
+    The time left is the mean time of the combinations done on this backend
+    (built, warmed up, timed) times the ones still to do, this one included.
+
+    Args:
+        done: combinations measured so far on this backend.
+        total: combinations on this backend.
+        seconds: the time the `done` ones took.
+        combo: the one measured next.
+    """
+    where = f"{done + 1}/{total} on {os.environ.get('KERAS_BACKEND', 'tensorflow')}"
+    if done:
+        where += f", about {duration_text(seconds / done * (total - done))} left"
+    return f"[{where}] {describe(combo)}"
+
+
 def measure_here(args: argparse.Namespace, emit) -> list[Row]:
-    """Every combination on the backend this process runs, each row passed to `emit`."""
+    """Every combination on the backend this process runs, each row passed to `emit`.
+
+    Before each, a line on stderr says which it is and about how long the
+    rest will take, so a long run can be followed (and stopped) knowingly.
+    """
     todo = list(combinations(args))
-    rows = []
-    for i, combo in enumerate(todo, 1):
-        print(f"[{i}/{len(todo)}] {describe(combo)}", file=sys.stderr, flush=True)
+    rows: list[Row] = []
+    start = time.monotonic()
+    for combo in todo:
+        line = progress_line(len(rows), len(todo), time.monotonic() - start, combo)
+        print(line, file=sys.stderr, flush=True)
         rows.append(run(combo, args.image_shape, args.steps, args.warmup))
         emit(rows[-1])
     return rows
 
 
-def measure_in_child(backend: str, argv: Sequence[str]) -> tuple[str, list[Row]]:
-    """(device line, rows) of this benchmark run on `backend` in a process of its own."""
+def measure_in_child(backend: str, argv: Sequence[str], emit) -> tuple[str, list[Row]]:
+    """(device line, rows) of this benchmark run on `backend` in a process of its own;
+    each row is passed to `emit` as it comes."""
     command = [sys.executable, "-m", "benchmarks.train_step", *argv]
     command += ["--backend", backend, "--rows-only"]
     env = {**os.environ, "KERAS_BACKEND": backend}
@@ -489,7 +536,7 @@ def measure_in_child(backend: str, argv: Sequence[str]) -> tuple[str, list[Row]]
     for line in child.stdout:
         if line.startswith(ROW_PREFIX):
             rows.append(Row(**json.loads(line[len(ROW_PREFIX) :])))
-            print("| " + " | ".join(rows[-1].cells()) + " |", file=sys.stderr, flush=True)
+            emit(rows[-1])
         elif line.startswith("Devices"):
             device = line.strip()
     if child.wait():
@@ -512,24 +559,33 @@ def without_backend(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """The device line, the table's header, each row as it is measured, then the legend.
+
+    Rows are printed (and flushed) one by one, so that a run stopped early
+    keeps the rows it measured. With several backends, their device lines
+    come after the table, once each backend's process has said it.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args.rows_only:
         print(device_line(), flush=True)
-        measure_here(args, lambda row: print(ROW_PREFIX + json.dumps(dataclasses.asdict(row))))
+        measure_here(args, print_child_row)
         return
+    devices: list[str] = []
     if args.backend == [os.environ.get("KERAS_BACKEND", "tensorflow")]:
-        print(device_line(), flush=True)
-        rows = measure_here(args, lambda row: None)
+        print(device_line(), end="\n\n", flush=True)
+        print(table_header(), flush=True)
+        rows = measure_here(args, print_row)
     else:
+        print(table_header(), flush=True)
         rows = []
         for backend in args.backend:
-            device, measured = measure_in_child(backend, without_backend(argv))
-            print(device, flush=True)
+            device, measured = measure_in_child(backend, without_backend(argv), print_row)
+            devices.append(device)
             rows += measured
     print()
-    print(markdown_table(rows))
-    print()
+    if devices:
+        print("\n".join(devices), end="\n\n")
     print(legend(rows, args.steps))
 
 

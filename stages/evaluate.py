@@ -21,6 +21,7 @@ from pipeline.cli import (
 from pipeline.fileio import write_json
 from pipeline.locking import model_lock
 from pipeline.params import EvaluateStage, flatten
+from pipeline.progress import stage_label, timed_stage
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store
 
@@ -39,7 +40,7 @@ PATHS = {
 def main() -> None:
     args = stage_arguments(__doc__, PATHS, per_model=True)
     name, stage = args.model, model_stage_params("evaluate", args.model)
-    with model_lock(args.lock, name):
+    with timed_stage(stage_label("evaluate", name)), model_lock(args.lock, name):
         evaluate(args, name, stage)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.cli import global_stage_params, quiet_tensorflow_import, run_stage, stage_arguments
+from pipeline.progress import timed_stage
 
 PATHS = {
     "data": "the prepared dataset to train and test on",
@@ -14,12 +15,13 @@ PATHS = {
 def main() -> None:
     args = stage_arguments(__doc__, PATHS)
     stage = global_stage_params("evaluator")
-    # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
-    with quiet_tensorflow_import():
-        from pipeline.evaluation.evaluator import fit_evaluator
+    with timed_stage("evaluator"):
+        # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
+        with quiet_tensorflow_import():
+            from pipeline.evaluation.evaluator import fit_evaluator
 
-    metrics = fit_evaluator(stage.evaluator, stage.seed, args.data, args.out, args.metrics)
-    print(f"evaluator test accuracy: {metrics['test_accuracy']:.4f}")
+        metrics = fit_evaluator(stage.evaluator, stage.seed, args.data, args.out, args.metrics)
+        print(f"evaluator test accuracy: {metrics['test_accuracy']:.4f}")
 
 
 if __name__ == "__main__":

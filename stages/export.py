@@ -17,6 +17,7 @@ from pipeline.cli import (
 )
 from pipeline.locking import model_lock
 from pipeline.params import ExportStage, flatten
+from pipeline.progress import stage_label, timed_stage
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store
 
@@ -33,7 +34,7 @@ PATHS = {
 def main() -> None:
     args = stage_arguments(__doc__, PATHS, per_model=True)
     name, stage = args.model, model_stage_params("export", args.model)
-    with model_lock(args.lock, name):
+    with timed_stage(stage_label("export", name)), model_lock(args.lock, name):
         export(args, name, stage)
 
 

@@ -13,6 +13,8 @@ from pipeline.cli import (
     stage_arguments,
 )
 from pipeline.locking import model_lock
+from pipeline.params import load_params
+from pipeline.progress import stage_label, timed_stage
 from pipeline.tracking.store import check_store
 
 PATHS = {
@@ -30,10 +32,14 @@ PATHS = {
 def main() -> None:
     args = stage_arguments(__doc__, PATHS, per_model=True)
     stage = model_stage_params("train", args.model)
+    # "model 2 of 4", for the progress lines only: read from the whole file at
+    # run time, not from the stage's tracked values, so that adding or removing
+    # a model makes no other model's training stale.
+    label = stage_label("train", args.model, load_params().models)
     # Only the chief writes the model; a multi-worker training's other workers
     # run the same command, in folders of their own.
     lock = model_lock(args.lock, args.model) if cluster.is_chief() else nullcontext()
-    with lock:
+    with timed_stage(label), lock:
         check_store()  # the store's file, before any work
         select_backend(stage.model.train.backend)
         # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
@@ -47,7 +53,7 @@ def main() -> None:
             checkpoint_dir=args.checkpoints,
             classifier=args.classifier,
         )
-        run_id = train_model(stage, args.model, paths)
+        run_id = train_model(stage, args.model, paths, progress=label)
         if run_id:
             print(f"{args.model}: training done, {paths.outputs.generator} (MLflow run {run_id})")
         else:

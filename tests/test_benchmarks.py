@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO_ROOT
 
 HEADER = [
@@ -98,3 +100,58 @@ def test_train_step_benchmark_puts_both_backends_in_one_table():
     for row in rows:
         assert float(row[7].replace(",", "")) > 0
     assert "Devices (tensorflow)" in done.stdout and "Devices (jax)" in done.stdout
+
+
+@pytest.mark.parametrize("module", ["benchmarks.train_step", "benchmarks.evaluation"])
+def test_benchmark_help_answers_without_loading_tensorflow(module):
+    # Timing is never asserted; what makes `--help` slow and noisy is loading
+    # TensorFlow (or Keras, or JAX), which `-X importtime` lists if it happens.
+    command = [sys.executable, "-X", "importtime", "-m", module, "--help"]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("usage: ")
+    timings = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in timings}
+    assert "argparse" in imported, "python -X importtime listed no imports"
+    assert not imported & {"tensorflow", "keras", "jax"}
+    assert [line for line in done.stderr.splitlines() if line not in timings] == []
+
+
+def test_train_step_benchmark_prints_each_row_as_soon_as_it_is_measured():
+    """Stopped while measuring its second combination, the run has printed the first row."""
+    command = [sys.executable, "-m", "benchmarks.train_step", "--families", "gan"]
+    command += ["--networks", "mlp", "dcgan", "--quick"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    child = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert child.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in child.stdout:
+            seen.append(line.rstrip("\n"))
+            if line.startswith("[2/2 "):  # stderr: the second combination starts
+                break
+    finally:
+        child.kill()
+        child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL, f"it ended before being stopped: {seen}"
+
+    header = seen.index("| " + " | ".join(HEADER) + " |")
+    assert seen[header + 1] == "|" + "---|" * len(HEADER)
+    rows = [i for i, line in enumerate(seen) if line.startswith("| tensorflow |")]
+    assert len(rows) == 1 and header < rows[0], seen
+    cells = table_rows(seen[rows[0]])[0]
+    assert cells[:4] == ["tensorflow", "gan", "mlp", "float32"]
+    assert float(cells[7].replace(",", "")) > 0
+    assert any(line.startswith("Devices (tensorflow):") for line in seen[:header])
+    # Which combination comes next, and the time left from the one measured.
+    assert (
+        seen.index(
+            "[1/2 on tensorflow] gan, mlp, float32, jit_compile auto, steps/exec 1, batch own"
+        )
+        < rows[0]
+    )
+    assert re.fullmatch(
+        r"\[2/2 on tensorflow, about .+ left\] gan, dcgan, float32, .*", seen[-1]
+    ), seen[-1]

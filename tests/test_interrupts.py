@@ -60,6 +60,12 @@ def test_sigterm_marks_the_run_killed_keeps_the_outputs_and_a_rerun_resumes(tmp_
     assert resumed.info.status == "FINISHED"
     epoch = resumed.data.tags["resumed_from_epoch"]
     assert f"gan: resumed from epoch {epoch} of {EPOCHS} in MLflow run {run_id}" in done.stdout
+    # Its progress lines, plain in a log, go on from there: one per epoch still to run.
+    label = "train@gan (model 1 of 1)"
+    progress = [line for line in done.stdout.splitlines() if line.startswith(f"{label}: epoch ")]
+    assert progress[0].startswith(f"{label}: epoch {int(epoch) + 1}/{EPOCHS}, "), done.stdout
+    assert len(progress) == EPOCHS - int(epoch) and "\r" not in done.stdout
+    assert f"{label}: finished in " in done.stdout
     assert "error" not in resumed.data.tags
     rows = (workspace / "trained/gan/history.csv").read_text().splitlines()[1:]
     assert [row.split(",")[0] for row in rows] == [str(epoch) for epoch in range(1, EPOCHS + 1)]

@@ -22,6 +22,7 @@ from pipeline.callbacks import (
     TrainingCheckpoint,
     restore_checkpoint,
 )
+from pipeline.epoch_progress import progress_callbacks
 from pipeline.evaluation.evaluate import training_scorer
 from pipeline.fileio import atomic_dir, atomic_file
 from pipeline.models.adversarial import AdversarialModel
@@ -29,7 +30,7 @@ from pipeline.models.build import (
     training_callbacks,
 )
 from pipeline.params import ModelParams
-from pipeline.progress import progress_verbosity
+from pipeline.progress import line_verbosity, progress_verbosity
 from pipeline.sampling import grid_inputs
 from pipeline.training.model import build_model, inner_optimizer
 from pipeline.training.paths import ModelFiles, TrainPaths
@@ -142,6 +143,7 @@ def fit_epochs(
     training: Training,
     callbacks: list[keras.callbacks.Callback],
     verbose: int | None = None,
+    progress: str | None = None,
 ) -> None:
     """Run the epochs still to run, then put in the generator weights that get published.
 
@@ -149,12 +151,21 @@ def fit_epochs(
         training: what `start_training` returned; its model is trained in place.
         callbacks: from `fit_callbacks`.
         verbose: passed to `fit`; by default the Keras progress bar on a
-            terminal and one line per epoch otherwise.
+            terminal, and otherwise the progress line alone, or Keras' line
+            per epoch without one.
+        progress: the label of a line after each epoch (`train@gan (model 1
+            of 4): epoch 12/200, 2.1 s/epoch, about 6 min 35 s left`), or
+            None for none (`pipeline.epoch_progress`).
 
     Raises:
         RunFailed: a loss or weight became NaN or infinite.
     """
     params, model = training.params, training.model
+    if verbose is None:
+        verbose = line_verbosity() if progress else progress_verbosity()
+    if progress:
+        # Last: the line counts every other callback's work in the epoch's time.
+        callbacks = [*callbacks, *progress_callbacks(progress, verbose)]
     if training.initial_epoch < params.train.epochs:
         model.fit(
             _training_stream(training),
@@ -162,7 +173,7 @@ def fit_epochs(
             initial_epoch=training.initial_epoch,
             steps_per_epoch=training.plan.steps_per_epoch,
             callbacks=callbacks,
-            verbose=progress_verbosity() if verbose is None else verbose,
+            verbose=verbose,
             shuffle=False,  # the stream is already shuffled, reproducibly
         )
     if inner_optimizer(model.g_optimizer).use_ema:
@@ -196,6 +207,7 @@ def run_training(
     hooks: Hooks = Hooks(),
     name: str = "model",
     verbose: int | None = None,
+    progress: str | None = None,
 ) -> AdversarialModel:
     """Train a model, resuming from a matching checkpoint, and publish its outputs.
 
@@ -213,6 +225,8 @@ def run_training(
         hooks: what the caller adds (MLflow sinks, a step before publishing).
         name: the model's name, for messages.
         verbose: passed to `fit` (see `fit_epochs`).
+        progress: the label of the line printed after each epoch, or None
+            for none (see `fit_epochs`).
 
     Returns:
         The trained model. Its outputs are in `paths.out_dir`.
@@ -221,7 +235,8 @@ def run_training(
         RunFailed: a loss or weight became NaN or infinite; nothing is published.
     """
     training = start_training(params, seed, paths, fingerprint, plan)
-    fit_epochs(training, fit_callbacks(training, hooks.sinks, name, hooks.callbacks), verbose)
+    callbacks = fit_callbacks(training, hooks.sinks, name, hooks.callbacks)
+    fit_epochs(training, callbacks, verbose, progress)
     publish_outputs(training.model, paths, hooks.before_publish)
     return training.model
 
@@ -236,13 +251,14 @@ def fit_model(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     name: str = "model",
     plan: TrainingPlan | None = None,
+    progress: str | None = None,
 ) -> AdversarialModel:
     """`run_training` with nothing recorded around it; the checkpoint is discarded after.
 
     See `run_training` for the arguments (`sinks` and `callbacks` are its hooks).
     """
     hooks = Hooks(sinks=sinks, callbacks=tuple(callbacks))
-    model = run_training(params, seed, paths, fingerprint, plan, hooks, name, verbose)
+    model = run_training(params, seed, paths, fingerprint, plan, hooks, name, verbose, progress)
     discard_checkpoint_dir(paths)
     return model
 

@@ -18,7 +18,9 @@ from pipeline.training.session import Hooks, discard_checkpoint_dir, run_trainin
 from pipeline.training.worker import train_as_worker
 
 
-def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
+def train_model(
+    stage: TrainStage, name: str, paths: TrainPaths, progress: str | None = None
+) -> str:
     """Train model `name` inside one MLflow run and publish its outputs with the run id.
 
     Every input is checked before the run is opened. A training interrupted
@@ -27,6 +29,13 @@ def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
     its last completed epoch in the same MLflow run when the params, seed
     and data are unchanged, and says so. A run that fails is marked FAILED
     (KILLED when interrupted) with the reason.
+
+    Args:
+        stage: the train stage's values.
+        name: the model's name in `models`.
+        paths: where to read data and write outputs and checkpoints.
+        progress: the label of the line printed after each epoch (the
+            stage's, `train@gan (model 1 of 4)`), or None for none.
 
     Returns:
         The MLflow run id.
@@ -49,7 +58,9 @@ def train_model(stage: TrainStage, name: str, paths: TrainPaths) -> str:
             )
 
         hooks = Hooks(sinks=tracking.Sinks.for_active_run(logged), before_publish=log_and_reference)
-        run_training(stage.model, stage.seed, paths, fingerprint, plan, hooks, name)
+        run_training(
+            stage.model, stage.seed, paths, fingerprint, plan, hooks, name, progress=progress
+        )
     # Only once the run has ended FINISHED: until then a rerun resumes it.
     discard_checkpoint_dir(paths)
     return run_id
