@@ -312,6 +312,17 @@ def test_aligned_folder(tmp_path, with_test):
         assert _values(load_arrays(out, "test")[0]) == [125, 135, 145]
 
 
+def test_an_unpaired_domain_too_small_to_split_is_refused_before_writing(tmp_path):
+    root = _unaligned(tmp_path / "cyclegan", {"trainA": 12, "trainB": 2})
+    params = PrepareParams(source=UnalignedFolders(path=str(root)))
+    with pytest.raises(PipelineError) as err:
+        prepare_dataset(params, 0, tmp_path / "prepared")
+    assert "(domain B): class 0 ('unlabelled') has 2 example(s) and prepare.test_fraction" in str(
+        err.value
+    )
+    assert not (tmp_path / "prepared").exists()
+
+
 def test_derived_domains_of_a_folder_source_refuse_before_writing(tmp_path):
     root = tmp_path / "odd"
     for i in range(6):

@@ -96,12 +96,19 @@ def _check_derived(names: list[str], data: RawData) -> None:
 def _write_dataset(
     data: RawData, params: PrepareParams, seed: int, out_dir: Path, scratch: Path
 ) -> DatasetInfo:
-    """Split `data`, write the base's and every domain's shards into `out_dir`, describe them."""
+    """Split `data`, write the base's and every domain's shards into `out_dir`, describe them.
+
+    Every split is made (and checked) before the first shard is written.
+    """
     splits = _split(data, params.test_fraction, seed)
+    source_splits = {
+        name: splits if domain.paired else _unpaired_split(name, domain, params, seed)
+        for name, domain in data.domains.items()
+    }
     split_infos, content_hash = _write_splits(data, splits, out_dir, "", params.shard_size)
     domains = {}
     for name, domain in data.domains.items():
-        domains[name] = _write_source_domain(name, domain, splits, params, seed, out_dir)
+        domains[name] = _write_source_domain(name, domain, source_splits[name], params, out_dir)
     # In the registry's order, so the same set of names gives the same info.json.
     for name in (name for name in DOMAINS if name in params.domains):
         domains[name] = _write_derived(name, data, splits, params, seed, out_dir, scratch)
@@ -165,23 +172,26 @@ def _name_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
 
 
+def _unpaired_split(
+    name: str, domain: SourceDomain, params: PrepareParams, seed: int
+) -> dict[str, np.ndarray]:
+    """An unpaired domain's own split, drawn from a generator of its own (seed, name)."""
+    return _split(domain.data, params.test_fraction, [seed, _name_key(name)])
+
+
 def _write_source_domain(
     name: str,
     domain: SourceDomain,
-    base_splits: dict[str, np.ndarray],
+    splits: dict[str, np.ndarray],
     params: PrepareParams,
-    seed: int,
     out_dir: Path,
 ) -> DomainInfo:
-    """A source's second domain: the base's split if paired, else its own, seeded by its name."""
+    """A source's second domain (a folder source's `B`), written in `splits`' order."""
     folder = _domain_folder(out_dir, name)
-    extra: dict = {}
-    if domain.paired:
-        splits = base_splits
-    else:
-        splits = _split(domain.data, params.test_fraction, [seed, _name_key(name)])
-        extra["split_method"] = "stratified" if domain.data.split is None else "source"
     infos, content_hash = _write_splits(domain.data, splits, out_dir, folder, params.shard_size)
+    extra = {}
+    if not domain.paired:
+        extra["split_method"] = "stratified" if domain.data.split is None else "source"
     shape = domain.data.image_shape
     return DomainInfo(shape, record_bytes(shape), domain.paired, infos, content_hash, extra)
 
