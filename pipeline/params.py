@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from pipeline.data.domains import DOMAINS
 from pipeline.data.sources import Mnist5k, SourceSettings
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir
@@ -107,17 +108,37 @@ class ParamsError(PipelineError):
 # --- prepare -----------------------------------------------------------------
 
 
+# A derived domain's name (`pipeline/data/domains/`), checked against the registry.
+DomainName = Literal[tuple(DOMAINS)]  # type: ignore[valid-type]
+
+
+def _each_once(names: list[str]) -> list[str]:
+    # A repeat would write the same domain twice; say so rather than quietly drop it.
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            # The names are the registry's (checked first), so no braces to escape.
+            raise PydanticCustomError(
+                "listed_twice", f"{name!r} is listed twice (allowed: each domain once)"
+            )
+        seen.add(name)
+    return names
+
+
 class PrepareParams(Section):
     """The `prepare` section: a source (`pipeline/data/sources/`), then how it is split and stored.
 
     `source` holds the keys of the kind it names, and only those, each
-    defaulted in that source's own file.
+    defaulted in that source's own file. `domains` lists derived domains
+    (`pipeline/data/domains/`) to store beside the images; none by default,
+    so the default prepared data is exactly that of a one-domain dataset.
     """
 
     # The offline subset by default: `dvc repro` works with no network and no files.
     source: SourceSettings = Mnist5k()
     test_fraction: Fraction = 0.2
     shard_size: Annotated[int, Field(gt=0, le=MAX_SHARD_SIZE)] = 10_000
+    domains: Annotated[list[DomainName], AfterValidator(_each_once)] = []
 
 
 # --- evaluator (the domain classifier) -----------------------------------------

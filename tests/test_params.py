@@ -329,17 +329,19 @@ def test_a_source_takes_its_own_settings(raw):
         ),
         (
             {"kind": "imagenet"},
-            "prepare.source.kind = 'imagenet': unknown (allowed: mnist5k, tfds, idx)",
+            "prepare.source.kind = 'imagenet': unknown (allowed: mnist5k, tfds, idx, "
+            "unaligned_folders, aligned_folder)",
         ),
         (
             {"name": "cifar10"},
-            "prepare.source.kind: required key is missing (allowed: mnist5k, tfds, idx)",
+            "prepare.source.kind: required key is missing (allowed: mnist5k, tfds, idx, "
+            "unaligned_folders, aligned_folder)",
         ),
         (
             # The form before sources had settings of their own.
             "tfds",
             "prepare.source = 'tfds': expected a mapping with its kind, e.g. {kind: tfds} "
-            "(allowed: mnist5k, tfds, idx)",
+            "(allowed: mnist5k, tfds, idx, unaligned_folders, aligned_folder)",
         ),
         ({"kind": "tfds", "download": "yes"}, "prepare.source.download = 'yes'"),
     ],
@@ -351,8 +353,9 @@ def test_a_bad_source_is_a_one_line_error(raw, source, expected):
 
 def test_the_old_per_source_sections_are_unknown_keys(raw):
     raw["prepare"]["tfds"] = {"name": "mnist"}
-    assert "prepare.tfds: unknown key (allowed: shard_size, source, test_fraction)" in error_for(
-        raw
+    assert (
+        "prepare.tfds: unknown key (allowed: domains, shard_size, source, test_fraction)"
+        in error_for(raw)
     )
 
 
@@ -662,6 +665,7 @@ def test_shipped_params_resolve_to_the_values_training_used(shipped_file):
         "source": {"kind": "mnist5k"},
         "test_fraction": 0.2,
         "shard_size": 10_000,
+        "domains": [],
     }
     assert params.evaluator.model_dump() == {
         "epochs": 5,

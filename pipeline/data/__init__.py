@@ -10,7 +10,9 @@ directory against its info.json and content hash; the readers call it, then
 read the records back with pixels scaled to [-1, 1], with NumPy alone
 (`stream.py`): `SplitRecords` (the memory-mapped shards), `BatchStream`
 (the seeded batches every training and the evaluator fit on, on any
-backend) and `load_arrays`.
+backend) and `load_arrays`; a dataset's second image domains (derived ones
+from `pipeline.data.domains`, or a folder source's `B`) are read by name
+with `domain_names` and `load_domain` (`A` is the base images).
 
 Importing this package loads nothing heavy: the params schema reads the
 sources' settings from `pipeline.data.sources`, so the names below are
@@ -22,16 +24,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pipeline.data.info import DatasetInfo, SplitInfo, load_info
-    from pipeline.data.stream import BatchStream, SplitRecords, load_arrays
+    from pipeline.data.info import DatasetInfo, DomainInfo, SplitInfo, load_info
+    from pipeline.data.stream import (
+        BatchStream,
+        SplitRecords,
+        domain_names,
+        load_arrays,
+        load_domain,
+    )
     from pipeline.data.verify import verify_prepared
 
 __all__ = [
     "BatchStream",
     "DatasetInfo",
+    "DomainInfo",
     "SplitInfo",
     "SplitRecords",
+    "domain_names",
     "load_arrays",
+    "load_domain",
     "load_info",
     "verify_prepared",
 ]
@@ -44,9 +55,9 @@ def __getattr__(name: str) -> Any:
     tests/test_dependencies.py, which reads imports from the code, still
     counts it as run by whatever imports this package.
     """
-    if name in ("DatasetInfo", "SplitInfo", "load_info"):
+    if name in ("DatasetInfo", "DomainInfo", "SplitInfo", "load_info"):
         from pipeline.data import info as module
-    elif name in ("BatchStream", "SplitRecords", "load_arrays"):
+    elif name in ("BatchStream", "SplitRecords", "domain_names", "load_arrays", "load_domain"):
         from pipeline.data import stream as module
     elif name == "verify_prepared":
         from pipeline.data import verify as module

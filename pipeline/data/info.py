@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,12 @@ from pipeline.errors import PipelineError, typed_first_line
 INFO_FILE = "info.json"
 FORMAT_VERSION = 2  # 2: fixed-length binary records; 1 was TFRecord protos
 SPLITS = ("train", "test")
+# The base images' name among the domains (CycleGAN's A); the others are `domains` keys.
+BASE_DOMAIN = "A"
+# Where a second domain's shards live, relative to the data directory.
+DOMAINS_DIR = "domains"
+# A domain's name is also its folder under domains/.
+_DOMAIN_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 _RERUN_HINT = "run `dvc repro prepare` to (re)create it"
 
@@ -53,6 +60,76 @@ class SplitInfo:
 
 
 @dataclass(frozen=True)
+class DomainInfo:
+    """A second image domain stored beside the base images, under `domains/<name>/`.
+
+    Its records have the base's format (pixels, then the int64 label) and
+    share its label space (`num_classes`, `class_names`).
+
+    Attributes:
+        image_shape: (H, W, C) of this domain's images.
+        record_bytes: bytes per record, as for the base.
+        paired: record i of each split shows the same scene as the base's
+            record i (same counts, same labels); unpaired domains have their
+            own counts and order.
+        splits: `train` and `test`; shard names are relative to the data
+            directory (`domains/<name>/train-00000-of-00001.bin`).
+        content_hash: sha256 of this domain alone, defined as the base's.
+        extra: details a user of the domain needs (the masked domain's hole).
+    """
+
+    image_shape: tuple[int, int, int]
+    record_bytes: int
+    paired: bool
+    splits: dict[str, SplitInfo]
+    content_hash: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "image_shape": list(self.image_shape),
+            "record_bytes": self.record_bytes,
+            "paired": self.paired,
+            "splits": {name: split.to_json() for name, split in self.splits.items()},
+            "content_hash": self.content_hash,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> DomainInfo:
+        paired = d["paired"]
+        if not isinstance(paired, bool):
+            raise TypeError(f"paired is {paired!r}, expected true or false")
+        return cls(
+            image_shape=_image_shape(d["image_shape"]),
+            record_bytes=int(d["record_bytes"]),
+            paired=paired,
+            splits={str(k): SplitInfo.from_json(v) for k, v in d["splits"].items()},
+            content_hash=str(d["content_hash"]),
+            extra=dict(d.get("extra") or {}),
+        )
+
+
+def _image_shape(value: Any) -> tuple[int, int, int]:
+    shape = tuple(int(v) for v in value)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"image_shape {list(shape)} is not (H, W, C) of positive sizes")
+    return shape  # type: ignore[return-value]
+
+
+def _domains_from_json(raw: Any) -> dict[str, DomainInfo]:
+    """The `domains` mapping; names must be folder names and must not be the base's."""
+    domains = {}
+    for name, entry in dict(raw or {}).items():
+        if not _DOMAIN_NAME.fullmatch(str(name)) or name == BASE_DOMAIN:
+            raise ValueError(
+                f"domain name {name!r} is not letters, digits and '_' other than {BASE_DOMAIN!r}"
+            )
+        domains[str(name)] = DomainInfo.from_json(entry)
+    return domains
+
+
+@dataclass(frozen=True)
 class DatasetInfo:
     """A prepared dataset: where it came from, its shape, splits and content hash.
 
@@ -76,6 +153,10 @@ class DatasetInfo:
         class_names: the source's names for the labels, when it has them.
         pixel_range: the range the readers (`pipeline.data.stream`) scale pixels to.
         storage: the dtype the pixels are stored as in the shards.
+        domains: the second image domains beside the base ("A"), by name, in
+            the order they were written; written to info.json only when
+            there are any, so a dataset without them has the same file as
+            before domains existed.
     """
 
     source: str
@@ -92,9 +173,10 @@ class DatasetInfo:
     storage: str = "uint8"
     split_method: str = "stratified"
     extra: dict[str, Any] = field(default_factory=dict)
+    domains: dict[str, DomainInfo] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        d = {
             "format_version": FORMAT_VERSION,
             "source": self.source,
             "source_hash": self.source_hash,
@@ -111,6 +193,9 @@ class DatasetInfo:
             "storage": self.storage,
             "extra": self.extra,
         }
+        if self.domains:
+            d["domains"] = {name: domain.to_json() for name, domain in self.domains.items()}
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> DatasetInfo:
@@ -118,13 +203,11 @@ class DatasetInfo:
         version = d.get("format_version")
         if version != FORMAT_VERSION:
             raise ValueError(f"format_version is {version!r}, expected {FORMAT_VERSION}")
-        shape = tuple(int(v) for v in d["image_shape"])
-        if len(shape) != 3 or min(shape) < 1:
-            raise ValueError(f"image_shape {list(shape)} is not (H, W, C) of positive sizes")
+        shape = _image_shape(d["image_shape"])
         names = d.get("class_names")
         return cls(
             source=str(d["source"]),
-            image_shape=shape,  # type: ignore[arg-type]
+            image_shape=shape,
             record_bytes=int(d["record_bytes"]),
             num_classes=int(d["num_classes"]),
             splits={str(k): SplitInfo.from_json(v) for k, v in d["splits"].items()},
@@ -137,6 +220,7 @@ class DatasetInfo:
             storage=str(d["storage"]),
             split_method=str(d.get("split_method", "stratified")),
             extra=dict(d.get("extra") or {}),
+            domains=_domains_from_json(d.get("domains")),
         )
 
     def split(self, name: str) -> SplitInfo:
@@ -146,6 +230,27 @@ class DatasetInfo:
                 f"unknown split {name!r} (allowed: {', '.join(sorted(self.splits))})"
             )
         return self.splits[name]
+
+    def domain_names(self) -> list[str]:
+        """`A` (the base images), then the second domains in the order written."""
+        return [BASE_DOMAIN, *self.domains]
+
+    def domain_split(self, domain: str, split: str) -> tuple[tuple[int, int, int], SplitInfo]:
+        """The image shape and split `split` of `domain` (`A`: the base images).
+
+        Raises:
+            PipelineError: an unknown domain (naming the ones prepared) or split.
+        """
+        if domain == BASE_DOMAIN:
+            return self.image_shape, self.split(split)
+        if domain not in self.domains:
+            raise PipelineError(
+                f"unknown domain {domain!r} (prepared: {', '.join(self.domain_names())}); "
+                "list it in prepare.domains, or pick a source with a second domain"
+            )
+        self.split(split)  # the same split names as the base's (load_info checks)
+        found = self.domains[domain]
+        return found.image_shape, found.splits[split]
 
 
 def load_info(data_dir: str | Path) -> DatasetInfo:
@@ -174,13 +279,22 @@ def load_info(data_dir: str | Path) -> DatasetInfo:
         raise PipelineError(
             f"{path}: not a valid info record ({typed_first_line(err)}); {_RERUN_HINT}"
         ) from None
-    missing = [s for s in SPLITS if s not in info.splits]
-    if missing:
-        raise PipelineError(f"{path}: split {missing[0]!r} is missing; {_RERUN_HINT}")
-    # Only these splits are covered by content_hash; another could not be checked.
-    unknown = sorted(set(info.splits) - set(SPLITS))
-    if unknown:
-        raise PipelineError(
-            f"{path}: unknown split {unknown[0]!r} (allowed: {', '.join(SPLITS)}); {_RERUN_HINT}"
-        )
+    _check_split_names(path, "splits", info.splits)
+    for name, domain in info.domains.items():
+        _check_split_names(path, f"domains.{name}.splits", domain.splits)
     return info
+
+
+def _check_split_names(path: Path, key: str, splits: dict[str, SplitInfo]) -> None:
+    """Exactly `train` and `test`: only these are covered by content_hash."""
+    missing = [s for s in SPLITS if s not in splits]
+    if missing:
+        where = "" if key == "splits" else f" of {key}"
+        raise PipelineError(f"{path}: split {missing[0]!r}{where} is missing; {_RERUN_HINT}")
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown:
+        where = "" if key == "splits" else f" in {key}"
+        raise PipelineError(
+            f"{path}: unknown split {unknown[0]!r}{where} (allowed: {', '.join(SPLITS)}); "
+            f"{_RERUN_HINT}"
+        )

@@ -4,11 +4,17 @@ Every source (`pipeline.data.sources`) reads into one: one or more image
 chunks that support random access (in-memory arrays or `np.memmap`s backed
 by files in a scratch directory), so that writing the shards in a shuffled
 order never needs the whole dataset in memory.
+
+Two optional parts serve sources of two image domains (CycleGAN's and
+pix2pix's folders): `split`, the train/test split the user made, kept
+instead of the seeded one; and `domains`, a second domain's images, either
+paired with the base (image i of each shows the same scene) or with a pool
+and split of their own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +35,10 @@ class RawData:
         num_classes: labels must lie in [0, num_classes).
         class_names: names for the labels, if the source has them.
         extra: source details worth recording in `info.json`.
+        split: the source's own split, if it has one to keep: {"train": indices,
+            "test": indices} of examples, disjoint and covering all of them;
+            None to split by class with the seed.
+        domains: second domains the source read beside these images, by name.
     """
 
     source: str
@@ -37,6 +47,8 @@ class RawData:
     num_classes: int
     class_names: list[str] | None = None
     extra: dict | None = None
+    split: dict[str, np.ndarray] | None = None
+    domains: dict[str, SourceDomain] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._offsets = np.cumsum([0] + [len(c) for c in self.chunks])
@@ -92,4 +104,55 @@ class RawData:
             raise PipelineError(
                 f"{self.source}: label {int(self.labels[first])} at example {first} is "
                 f"outside [0, {self.num_classes})"
+            )
+        if self.split is not None:
+            self._validate_split()
+        for name, domain in self.domains.items():
+            domain.validate(name, self)
+
+    def _validate_split(self) -> None:
+        """The source's own split must be train and test, covering each example once."""
+        assert self.split is not None
+        if sorted(self.split) != ["test", "train"]:
+            raise PipelineError(f"{self.source}: its split has parts {sorted(self.split)}")
+        together = np.concatenate([self.split["train"], self.split["test"]])
+        if not np.array_equal(np.sort(together), np.arange(len(self))):
+            raise PipelineError(
+                f"{self.source}: its train and test parts do not cover each example once"
+            )
+
+
+@dataclass
+class SourceDomain:
+    """A second image domain read by the source (named `B` by the folder sources).
+
+    Attributes:
+        data: its images and labels, in the base's label space. A paired
+            domain has exactly the base's examples in the base's order (and
+            so takes the base's split); an unpaired one has its own, and its
+            own `split` or a seeded one.
+        paired: image i shows the same scene as the base's image i.
+    """
+
+    data: RawData
+    paired: bool
+
+    def validate(self, name: str, base: RawData) -> None:
+        """Check the domain alone, then against the base; PipelineError naming both."""
+        self.data.validate()
+        if self.data.domains:
+            raise PipelineError(f"{base.source}: domain {name!r} has domains of its own")
+        if self.data.num_classes != base.num_classes:
+            raise PipelineError(
+                f"{base.source}: domain {name!r} has {self.data.num_classes} classes, "
+                f"the base images {base.num_classes}"
+            )
+        if not self.paired:
+            return
+        if self.data.split is not None:
+            raise PipelineError(f"{base.source}: paired domain {name!r} has a split of its own")
+        if len(self.data) != len(base) or not np.array_equal(self.data.labels, base.labels):
+            raise PipelineError(
+                f"{base.source}: paired domain {name!r} has {len(self.data)} examples, "
+                f"not the base's {len(base)} with the same labels"
             )

@@ -117,11 +117,25 @@ def source_hash(data: RawData) -> str:
 
     Labels are hashed as int64 little-endian. Images are hashed in slices of
     about `BLOCK_BYTES`, so a memory-mapped source is never read in whole.
+    A source with its own split or second domains (the folder sources) adds
+    them after that, so a file moved between `trainA/` and `testA/`, or a
+    changed `B`, changes the hash too; a source without them hashes as before.
     """
     hasher = hashlib.sha256()
+    _hash_source_part(data, hasher)
+    for name in sorted(data.domains):
+        hasher.update(name.encode())
+        _hash_source_part(data.domains[name].data, hasher)
+    return hasher.hexdigest()
+
+
+def _hash_source_part(data: RawData, hasher: hashlib._Hash) -> None:
+    """Images, labels, then the source's own split (as sorted int64 indices) if it has one."""
     step = records_per_block(data.image_shape)
     for chunk in data.chunks:
         for start in range(0, len(chunk), step):
             hasher.update(np.ascontiguousarray(chunk[start : start + step]))
     hasher.update(np.ascontiguousarray(data.labels, dtype=LABEL_DTYPE))
-    return hasher.hexdigest()
+    if data.split is not None:
+        for name in ("train", "test"):
+            hasher.update(np.ascontiguousarray(np.sort(data.split[name]), dtype=LABEL_DTYPE))

@@ -9,6 +9,12 @@ never NumPy's global generator, which Keras uses for array inputs; so the
 batch at any position of the stream follows from the seed alone, and a
 resumed run starts at a position by arithmetic instead of replaying the
 stream.
+
+A dataset with second domains (`prepare.domains`, or a folder source's `B`)
+is read the same way, by domain name: `A` is the base images, and
+`SplitRecords.open(data_dir, split, domain)` or `load_domain` read any
+other. A paired domain's record i shows the base's record i, so the same
+indices give matching examples from both.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
+from pipeline.data.info import BASE_DOMAIN, DatasetInfo
 from pipeline.data.shards import record_dtype
 from pipeline.data.verify import verify_prepared
 from pipeline.errors import PipelineError
@@ -44,16 +51,21 @@ class SplitRecords:
     shards: tuple[np.ndarray, ...]
 
     @classmethod
-    def open(cls, data_dir: str | Path, split: str) -> SplitRecords:
+    def open(cls, data_dir: str | Path, split: str, domain: str = BASE_DOMAIN) -> SplitRecords:
         """Map a split's shards after checking the directory against its info.json.
 
+        Args:
+            data_dir: the prepared dataset.
+            split: `train` or `test`.
+            domain: `A` (the base images) or a name from `domain_names`.
+
         Raises:
-            PipelineError: an unknown split, or a damaged or edited directory.
+            PipelineError: an unknown split or domain, or a damaged or edited directory.
         """
         data_dir = Path(data_dir)
         info = verify_prepared(data_dir)
-        split_info = info.split(split)
-        dtype = record_dtype(info.image_shape)
+        image_shape, split_info = info.domain_split(domain, split)
+        dtype = record_dtype(image_shape)
         shards = tuple(
             np.memmap(data_dir / name, dtype=dtype, mode="r") for name in split_info.shards
         )
@@ -97,6 +109,31 @@ def load_arrays(
         raise PipelineError(f"load_arrays: limit must be >= 0, got {limit}")
     records = SplitRecords.open(data_dir, split)
     return records.head(len(records) if limit is None else limit)
+
+
+def domain_names(info: DatasetInfo) -> list[str]:
+    """The domains of a prepared dataset: `A` (the base images), then its second domains."""
+    return info.domain_names()
+
+
+def load_domain(data_dir: str | Path, domain: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """A whole split of one domain, in written order; `A` gives exactly `load_arrays`.
+
+    Args:
+        data_dir: the prepared dataset.
+        domain: `A` or a name from `domain_names(info)`.
+        split: `train` or `test`.
+
+    Returns:
+        float32 images (n, H, W, C) in [-1, 1] and int32 labels (n,), the
+        dtypes of every other reader.
+
+    Raises:
+        PipelineError: an unknown domain (naming the ones prepared) or split,
+            or a damaged directory.
+    """
+    records = SplitRecords.open(data_dir, split, domain)
+    return records.head(len(records))
 
 
 class Examples(Protocol):

@@ -1,4 +1,8 @@
-"""Data sources: where `prepare` reads its labelled images from, one file each, named here.
+"""Data sources: where `prepare` reads its images from, one file each, named here.
+
+Most are labelled image datasets of one domain; the folder sources
+(`unaligned_folders`, `aligned_folder`) read users' own unlabelled images of
+two domains, A and B, in CycleGAN's and pix2pix's layouts.
 
 To add one: write `pipeline/data/sources/<kind>.py` with a subclass of
 `DataSource` whose `kind` is `Literal["<kind>"]`, that declares its settings
@@ -8,19 +12,32 @@ and reads them into `RawData` in `read`, and add it to `SOURCES` below;
 
 from __future__ import annotations
 
+from pipeline.data.sources.aligned_folder import AlignedFolder
 from pipeline.data.sources.base import DataSource
 from pipeline.data.sources.idx import Idx
 from pipeline.data.sources.mnist5k import Mnist5k
 from pipeline.data.sources.tfds import Tfds
+from pipeline.data.sources.unaligned_folders import UnalignedFolders
 from pipeline.schema import tagged_union
 
 SOURCES: dict[str, type[DataSource]] = {
     "mnist5k": Mnist5k,
     "tfds": Tfds,
     "idx": Idx,
+    "unaligned_folders": UnalignedFolders,
+    "aligned_folder": AlignedFolder,
 }
 
 # The `prepare.source` section: whichever source its `kind` picks, with that source's own keys.
 SourceSettings = tagged_union(SOURCES, "kind")
 
-__all__ = ["SOURCES", "DataSource", "Idx", "Mnist5k", "SourceSettings", "Tfds"]
+__all__ = [
+    "SOURCES",
+    "AlignedFolder",
+    "DataSource",
+    "Idx",
+    "Mnist5k",
+    "SourceSettings",
+    "Tfds",
+    "UnalignedFolders",
+]

@@ -1,4 +1,4 @@
-"""What a data source is: the settings that locate a labelled image dataset, and its reader.
+"""What a data source is: the settings that locate an image dataset, and its reader.
 
 A source is also its own settings: a `Section` of the params schema, told
 apart from the other sources by `kind` (`prepare: {source: {kind: idx,
@@ -17,7 +17,11 @@ if TYPE_CHECKING:  # only a type here: each source builds its own RawData
 
 
 class DataSource(Section):
-    """A labelled image dataset that `prepare` reads whole, then splits with the seed.
+    """An image dataset that `prepare` reads whole, then splits with the seed.
+
+    Labelled, or one class for a folder of a user's own images. A source
+    may hand over a split of its own and a second image domain (see
+    `RawData.split` and `RawData.domains`).
 
     Importing a source must stay cheap, because the params schema is built
     from the sources' settings: a reader that needs a heavy library
@@ -30,7 +34,7 @@ class DataSource(Section):
     kind: str  # each source narrows it to its own registry name
 
     def read(self, scratch: Path) -> RawData:
-        """The whole source, its own splits pooled, as `RawData`.
+        """The whole source, its own splits pooled (unless it keeps them), as `RawData`.
 
         Args:
             scratch: an empty directory for decompressed or streamed data,
