@@ -116,7 +116,7 @@ def test_the_schema_refuses_keys_and_values_of_other_kinds(union, section, key):
 def test_defaults_are_the_papers():
     unet = UNet()
     assert (unet.filters, unet.depth, unet.dropout, unet.dropout_layers) == (64, None, 0.5, 3)
-    assert unet.skip_connections
+    assert unet.skip_connections and not unet.channel_wise_fc
     resnet = ResNetGenerator()
     assert (resnet.filters, resnet.blocks, resnet.padding) == (64, 3, "reflect")
     assert (SRResNet().filters, SRResNet().blocks) == (64, 16)
@@ -330,6 +330,30 @@ def test_unet_without_skips_is_an_encoder_decoder():
     assert np.asarray(generator(images(2, (28, 28, 1)))).shape == (2, 28, 28, 1)
 
 
+def centre_reach(generator, size: int = 28) -> np.ndarray:
+    """Which input pixels the centre output pixel depends on (over three random inputs)."""
+    reach = np.zeros((size, size), bool)
+    for seed in range(3):
+        x = tf.constant(images(1, (size, size, 1), seed))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            centre = generator(x)[0, size // 2, size // 2, 0]
+        reach |= np.asarray(tape.gradient(centre, x))[0, :, :, 0] != 0
+    return reach
+
+
+def test_the_channel_wise_fc_lets_a_hole_s_centre_see_the_whole_image():
+    """Inpainting a centred 14x14 hole: without it, the centre sees 2 pixels past the hole."""
+    plain = UNet(filters=8, skip_connections=False).build((28, 28, 1), (28, 28, 1))
+    rows, cols = np.nonzero(centre_reach(plain))
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (5, 22, 5, 22)  # 18x18
+    network = UNet(filters=8, skip_connections=False, channel_wise_fc=True)
+    encoder = network.build((28, 28, 1), (28, 28, 1))
+    assert centre_reach(encoder).all()
+    fc = encoder.get_layer("bottleneck_fc")
+    assert isinstance(fc, keras.layers.EinsumDense) and fc.kernel.shape == (49, 49, 16)
+
+
 @pytest.mark.parametrize("padding", ["reflect", "zero"])
 def test_resnet_layout(padding):
     network = ResNetGenerator(filters=4, blocks=2, padding=padding)
@@ -419,7 +443,11 @@ def test_outputs_are_float32_under_mixed_precision():
 
 RELOAD = {
     "unet": (SMALL_G["unet"], (28, 28, 1), (28, 28, 3)),
-    "unet-noskip": (UNet(filters=8, skip_connections=False), (28, 28, 1), (28, 28, 1)),
+    "unet-noskip": (
+        UNet(filters=8, skip_connections=False, channel_wise_fc=True),
+        (28, 28, 1),
+        (28, 28, 1),
+    ),
     "resnet": (SMALL_G["resnet"], (28, 28, 1), (28, 28, 1)),
     "srresnet": (SMALL_G["srresnet"], (14, 14, 1), (28, 28, 1)),
 }

@@ -164,9 +164,10 @@ class TranslationDiscriminator(Section):
             )
         problem = problem or self.shape_refusal(image_shape)
         if problem:
+            paired = "" if condition_shape is None else f" beside {describe(condition_shape)}"
             raise ValueError(
-                f"{self.kind} discriminator cannot score {describe(image_shape)} images "
-                f"(condition {describe(condition_shape)}): {problem}"
+                f"{self.kind} discriminator cannot score {describe(image_shape)} images"
+                f"{paired}: {problem}"
             )
 
     def shape_refusal(self, image_shape: Shape) -> str | None:

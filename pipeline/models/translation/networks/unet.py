@@ -51,6 +51,11 @@ class UNet(TranslationGenerator):
             (paper: 3 of 7), capped at the decoder's hidden layers (depth - 1).
         skip_connections: False drops the skips: the plain encoder-decoder of
             the paper's ablation and of a context encoder (Pathak et al. 2016).
+        channel_wise_fc: put the context encoder's channel-wise fully
+            connected layer at the bottleneck (see `_channel_wise_fc`). Without
+            it each output pixel sees an 18x18 input patch at depth 2 (28 px),
+            so the middle of a 14x14 hole sees almost no context; with it,
+            every output pixel sees the whole image.
     """
 
     kind: Literal["unet"] = "unet"
@@ -59,6 +64,7 @@ class UNet(TranslationGenerator):
     dropout: Rate = 0.5
     dropout_layers: Annotated[int, Field(ge=0, le=MAX_LEVELS)] = 3
     skip_connections: bool = True
+    channel_wise_fc: bool = False
 
     def levels(self, height: int, width: int) -> int:
         """The number of stride-2 levels for an image of this size."""
@@ -81,6 +87,8 @@ class UNet(TranslationGenerator):
         levels = self.levels(*input_shape[:2])
         skips = self._encode(image, levels)
         x = skips.pop()  # the innermost map: the bottleneck, no skip to itself
+        if self.channel_wise_fc:
+            x = self._channel_wise_fc(x)
         for position, level in enumerate(range(levels - 2, -1, -1)):
             x = self._decode_level(x, level, dropout=position < self.dropout_layers)
             if self.skip_connections:
@@ -114,6 +122,31 @@ class UNet(TranslationGenerator):
             x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=f"down_{level}_act")(x)
             maps.append(x)
         return maps
+
+    def _channel_wise_fc(self, x):
+        """Pathak et al.'s bottleneck: each channel's map fully connected to itself, then a
+        1x1 convolution to mix channels (-BN-ReLU), so information crosses the whole image.
+
+        One (positions x positions) matrix per channel, not one Dense over the
+        flattened map (positions x channels, squared): 49 * 49 * 128 weights at
+        7x7x128 instead of 6272**2. EinsumDense is a stock layer.
+        """
+        height, width, channels = x.shape[1:]
+        positions = height * width
+        x = layers.Reshape((positions, channels), name="bottleneck_positions")(x)
+        x = layers.EinsumDense(
+            "bpc,pqc->bqc",
+            output_shape=(positions, channels),
+            bias_axes="qc",
+            kernel_initializer=normal_weights(),
+            name="bottleneck_fc",
+        )(x)
+        x = layers.Reshape((height, width, channels), name="bottleneck_map")(x)
+        x = layers.Conv2D(
+            channels, 1, use_bias=False, kernel_initializer=normal_weights(), name="bottleneck_mix"
+        )(x)
+        x = layers.BatchNormalization(name="bottleneck_bn")(x)
+        return layers.ReLU(name="bottleneck_act")(x)
 
     def _decode_level(self, x, level: int, dropout: bool):
         """Up to encoder level `level`'s size and width: ConvT-BN-(Dropout)-ReLU."""
