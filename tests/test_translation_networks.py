@@ -170,6 +170,14 @@ def test_generators_refuse_impossible_shapes_in_one_line(kind, shapes):
         assert "x".join(map(str, shape)) in message
 
 
+def test_numpy_sizes_are_taken_and_booleans_are_not():
+    shape = np.zeros((2, 28, 28, 1)).shape[1:]
+    sizes = tuple(np.int64(s) for s in shape)
+    assert SMALL_G["unet"].build(sizes, sizes).output_shape == (None, 28, 28, 1)
+    with pytest.raises(ValueError, match="positive integers"):
+        SMALL_D["patchgan"].build((28, 28, True))
+
+
 def test_an_explicit_depth_must_divide_the_image():
     with pytest.raises(ValueError, match="unet generator .* depth 3 needs .* divisible by 8"):
         UNet(filters=8, depth=3).build((28, 28, 1), (28, 28, 1))
@@ -518,7 +526,12 @@ print("backend", keras.backend.backend(), "tensorflow loaded", "tensorflow" in s
 
 
 def test_one_forward_pass_per_kind_on_jax():
+    # Most of the time here is XLA compiling each weight shape's initialiser
+    # and each layer once; unoptimised compilation halves it (20 s -> 10 s),
+    # and one forward pass of small networks does not need fast code.
+    xla_flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0"
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env["XLA_FLAGS"] = xla_flags.strip()
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(JAX_SCRIPT)],
         cwd=REPO_ROOT,

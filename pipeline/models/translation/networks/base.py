@@ -12,6 +12,7 @@ Only stock Keras layers are used, so a saved network reloads with
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
@@ -42,9 +43,17 @@ def describe(shape: tuple[int, ...] | None) -> str:
     return "none" if shape is None else "x".join(str(size) for size in shape)
 
 
+def as_shape(shape) -> tuple:
+    """`shape` as a tuple, numpy integers made ints; anything else is left for the check."""
+    return tuple(
+        int(size) if isinstance(size, Integral) and not isinstance(size, bool) else size
+        for size in shape
+    )
+
+
 def shape_problem(shape: tuple[int, ...]) -> str | None:
     """Why `shape` is not an (height, width, channels) of positive ints, or None."""
-    if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
+    if len(shape) != 3 or not all(type(s) is int and s > 0 for s in shape):
         return "shapes must be (height, width, channels) of positive integers"
     return None
 
@@ -84,7 +93,7 @@ class TranslationGenerator(Section):
             ValueError: one line naming the kind, both shapes and what is
                 allowed, before any layer is made.
         """
-        input_shape, output_shape = tuple(input_shape), tuple(output_shape)
+        input_shape, output_shape = as_shape(input_shape), as_shape(output_shape)
         self.check(input_shape, output_shape)
         image = keras.Input(shape=input_shape, name="image")
         translated = self.build_trunk(image, input_shape, output_shape)
@@ -143,8 +152,8 @@ class TranslationDiscriminator(Section):
         Raises:
             ValueError: one line naming the kind, the shapes and what is allowed.
         """
-        image_shape = tuple(image_shape)
-        condition_shape = None if condition_shape is None else tuple(condition_shape)
+        image_shape = as_shape(image_shape)
+        condition_shape = None if condition_shape is None else as_shape(condition_shape)
         self.check(image_shape, condition_shape)
         image = keras.Input(shape=image_shape, name="image")
         inputs, x = [image], image
