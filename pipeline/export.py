@@ -1,4 +1,10 @@
-"""Export a trained generator's samples: a grid, a latent interpolation strip and an .npz."""
+"""Export a trained generator's samples: a grid, an interpolation strip and an .npz.
+
+A noise-to-image generator interpolates in its latent space
+(`export_samples`); an image-to-image one translates test inputs and blends
+them (`export_translations`). Both write the same three files, which dvc.yaml
+declares for every model, through one staging-and-publish step.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.data import verify_prepared
+from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir
-from pipeline.images import interpolate_latents, make_grid, save_png
+from pipeline.images import interpolate_latents, make_grid, rows_grid, save_png
 from pipeline.params import ExportParams
 from pipeline.sampling import (
     EVALUATION_STREAM,
@@ -21,8 +28,9 @@ from pipeline.sampling import (
     is_conditional,
     latent_dim_of,
     latent_vectors,
+    translate,
 )
-from pipeline.saved_models import check_generator, load_keras, require_finite
+from pipeline.saved_models import check_generator, check_translator, load_keras, require_finite
 
 
 @dataclass(frozen=True)
@@ -82,8 +90,7 @@ def export_samples(
     def draw(latents: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
         return require_finite(generate(generator, latents, labels), generator_path)
 
-    with atomic_dir(out_dir) as staging:
-        staged = ExportPaths(staging)
+    def write(staged: ExportPaths) -> None:
         latents, labels, rows, cols = grid_inputs(seed, dim, params.grid_size, classes)
         save_png(make_grid(draw(latents, labels), rows, cols), staged.grid)
 
@@ -102,6 +109,123 @@ def export_samples(
         if labels is not None:
             arrays["labels"] = labels
         np.savez_compressed(staged.samples, **arrays)
+
+    return _publish(out_dir, write, before_publish)
+
+
+def export_translations(
+    params: ExportParams,
+    generator_path: str | Path,
+    out_dir: str | Path,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    before_publish: Callable[[ExportPaths], None] | None = None,
+) -> ExportPaths:
+    """Write an image-to-image generator's grid, interpolation strip and `samples.npz`.
+
+    The translation counterpart of `export_samples`, on the test pairs in
+    their order (no seed: nothing is drawn). `grid.png` has
+    `params.grid_size` pairs in columns and three rows: inputs, outputs,
+    targets, each pixel-repeated to the largest size (a super-resolution
+    input is shown at the output's size). `interpolation.png` blends two
+    test inputs linearly over `params.interpolation_steps` steps, one pair
+    per row (inputs 0 and 1, 2 and 3, ...; cycled when there are too few),
+    each row of blends above its translations: a generator that is smooth in
+    its input changes its output gradually along the blend, while one that
+    memorised its training pairs or ignores its input jumps between outputs
+    or stays put. `samples.npz` holds `inputs`, `outputs` and `targets`
+    (float32 in [-1, 1]) of the first `params.num_samples` pairs, or of every
+    pair when the test split has fewer.
+
+    The generator is checked first (it loads, takes one image input of the
+    inputs' shape, makes images of the targets' shape, has finite weights)
+    and its outputs must be finite; until everything is written, `out_dir`
+    keeps its old content.
+
+    Args:
+        params: the `export` params section.
+        generator_path: the trained generator (`.keras`).
+        out_dir: the folder to write.
+        inputs: the test inputs, float32 NHWC in [-1, 1].
+        targets: their targets, same count, NHWC in [-1, 1].
+        before_publish: called with the staged files before they replace
+            `out_dir` (e.g. to log them to MLflow); if it fails, nothing moves.
+
+    Returns:
+        The paths of the published files.
+    """
+    inputs, targets = _check_pairs(inputs, targets)
+    generator = load_keras(generator_path, "generator")
+    made = check_translator(generator, generator_path, inputs.shape[1:])
+    if made != targets.shape[1:]:
+        raise PipelineError(
+            f"{generator_path}: makes images of shape {made}, but the targets have "
+            f"{targets.shape[1:]}; retrain it on this data (`dvc repro`)"
+        )
+
+    def run(images: np.ndarray) -> np.ndarray:
+        return require_finite(translate(generator, images), generator_path)
+
+    def write(staged: ExportPaths) -> None:
+        # Translated once: the grid's pairs are among the first of the samples'.
+        outputs = run(inputs[: max(params.grid_size, params.num_samples)])
+        shown, kept = slice(0, params.grid_size), slice(0, params.num_samples)
+        save_png(rows_grid([inputs[shown], outputs[shown], targets[shown]]), staged.grid)
+
+        blends = _input_blends(inputs, params.interpolation_rows, params.interpolation_steps)
+        strip = [part for row in blends for part in (row, run(row))]
+        save_png(rows_grid(strip), staged.interpolation)
+
+        arrays = {"inputs": inputs[kept], "outputs": outputs[kept], "targets": targets[kept]}
+        np.savez_compressed(staged.samples, **arrays)
+
+    return _publish(out_dir, write, before_publish)
+
+
+def _check_pairs(inputs: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The test pairs as float32 NHWC, or one line saying why they cannot be exported."""
+    inputs = np.asarray(inputs, dtype=np.float32)
+    targets = np.asarray(targets, dtype=np.float32)
+    for name, images in (("inputs", inputs), ("targets", targets)):
+        if images.ndim != 4 or images.shape[-1] not in (1, 3):
+            raise PipelineError(
+                f"export: test {name} have shape {images.shape}; expected (N, H, W, 1 or 3)"
+            )
+    if len(inputs) != len(targets):
+        raise PipelineError(
+            f"export: {len(inputs)} test inputs but {len(targets)} targets; expected pairs"
+        )
+    if len(inputs) < 2:
+        raise PipelineError(
+            f"export: {len(inputs)} test pairs; an interpolation needs at least 2 inputs"
+        )
+    return inputs, targets
+
+
+def _input_blends(inputs: np.ndarray, rows: int, steps: int) -> list[np.ndarray]:
+    """`rows` linear blends of `steps` images, between inputs 2r and 2r + 1 (cycled)."""
+    shape, count = inputs.shape[1:], len(inputs)
+    blends = []
+    for r in range(rows):
+        start, end = inputs[(2 * r) % count], inputs[(2 * r + 1) % count]
+        path = interpolate_latents(start.ravel(), end.ravel(), steps, method="linear")
+        blends.append(path.reshape(steps, *shape).astype(np.float32))
+    return blends
+
+
+def _publish(
+    out_dir: str | Path,
+    write: Callable[[ExportPaths], None],
+    before_publish: Callable[[ExportPaths], None] | None,
+) -> ExportPaths:
+    """Have `write` fill a staging folder, hand it to `before_publish`, then replace `out_dir`.
+
+    The one publish step of both exports: a failure anywhere, in `write` or
+    in `before_publish` (the MLflow logging), leaves the old `out_dir` as it was.
+    """
+    with atomic_dir(out_dir) as staging:
+        staged = ExportPaths(staging)
+        write(staged)
         if before_publish is not None:
             before_publish(staged)
     return ExportPaths(Path(out_dir))

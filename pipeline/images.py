@@ -1,7 +1,8 @@
-"""Image export helpers: sample grids, PNG files and latent interpolation."""
+"""Image export helpers: sample grids, grids of rows of mixed sizes, PNG files and interpolation."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -68,6 +69,65 @@ def make_grid(
         top, left = pad + row * (height + pad), pad + col * (width + pad)
         grid[top : top + height, left : left + width] = image
     return grid
+
+
+def rows_grid(rows: Sequence[np.ndarray], pad: int = 2, fill: int = 255) -> np.ndarray:
+    """Tile rows of images whose sizes and channels differ, one grid row each.
+
+    An image-to-image grid shows inputs, outputs and targets one above the
+    other, and they need not share a shape (a super-resolution input is half
+    the output's size, an edge map has one channel where the photo has
+    three). Every image is pixel-repeated (nearest neighbour) to the largest
+    height and width among all rows, so a pixel stays a visible block rather
+    than being smoothed into detail the image does not have; grayscale is
+    shown in colour when any row is colour. Shorter rows leave blank cells.
+
+    Args:
+        rows: a list of NHWC (or NHW) float arrays in [-1, 1], 1 or 3 channels each.
+        pad: pixels between cells and around the border.
+        fill: uint8 value of the padding and of cells with no image.
+
+    Returns:
+        uint8 array of shape (len(rows) * (H + pad) + pad, cols * (W + pad) + pad, C):
+        H, W the largest image size, cols the longest row, C 3 if any row is colour, else 1.
+
+    Raises:
+        ValueError: no rows, a bad shape, or a negative pad.
+    """
+    rows = [_as_nhwc(np.asarray(row), f"rows[{i}]") for i, row in enumerate(rows)]
+    if not rows or pad < 0:
+        raise ValueError(f"rows_grid: needs at least one row and pad >= 0, got {len(rows)}, {pad}")
+    height = max(row.shape[1] for row in rows)
+    width = max(row.shape[2] for row in rows)
+    channels = max(row.shape[3] for row in rows)
+    cols = max(1, max(len(row) for row in rows))
+    grid = np.full(
+        (len(rows) * (height + pad) + pad, cols * (width + pad) + pad, channels),
+        fill,
+        dtype=np.uint8,
+    )
+    for r, row in enumerate(rows):
+        cells = _repeat_pixels(to_uint8(row), height, width)
+        for c, cell in enumerate(cells):
+            top, left = pad + r * (height + pad), pad + c * (width + pad)
+            grid[top : top + height, left : left + width] = cell  # 1 channel broadcasts to 3
+    return grid
+
+
+def _as_nhwc(images: np.ndarray, name: str) -> np.ndarray:
+    """NHW as NHWC; anything but 1 or 3 channels refused."""
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"{name}: expected NHWC with 1 or 3 channels, got shape {images.shape}")
+    return images
+
+
+def _repeat_pixels(images: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour resize of NHWC images: an integer factor repeats each pixel."""
+    rows = np.arange(height) * images.shape[1] // height
+    cols = np.arange(width) * images.shape[2] // width
+    return images[:, rows][:, :, cols]
 
 
 def save_png(array: np.ndarray, path: str | Path) -> None:

@@ -1,4 +1,4 @@
-"""Seeded generator inputs and batched generation, shared by training, evaluation and export."""
+"""Seeded generator inputs and batched generation or translation, for train, evaluate, export."""
 
 from __future__ import annotations
 
@@ -67,6 +67,19 @@ def generate(
     return np.concatenate(batches).astype(np.float32)
 
 
+def translate(generator: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Run an image-to-image generator over `images` (NHWC in [-1, 1]) in batches.
+
+    Returns:
+        float32 images, as the generator makes them (nominally in [-1, 1]).
+    """
+    batches = [
+        np.asarray(generator(images[start : start + batch_size], training=False))
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(batches).astype(np.float32)
+
+
 def latent_dim_of(generator: keras.Model) -> int:
     """The size of the generator's latent input."""
     return int(generator.inputs[0].shape[-1])
@@ -75,3 +88,8 @@ def latent_dim_of(generator: keras.Model) -> int:
 def is_conditional(generator: keras.Model) -> bool:
     """Whether the generator takes a class label besides z."""
     return len(generator.inputs) > 1
+
+
+def is_translator(generator: keras.Model) -> bool:
+    """Whether the model maps images to images (one rank-4 input) rather than noise to images."""
+    return len(generator.inputs) == 1 and len(generator.inputs[0].shape) == 4

@@ -2,7 +2,8 @@
 
 A stage that reads a saved model checks it fully before doing any work: the
 file is a Keras archive that loads (in Keras' safe mode), and a generator
-fits the prepared data and has finite weights. A generator whose weights or
+fits the prepared data (a noise generator makes its images, an image-to-image
+one takes its inputs) and has finite weights. A generator whose weights or
 outputs are NaN comes from a diverged run, and its samples would score
 deceptively well, so it is refused rather than evaluated.
 """
@@ -68,6 +69,51 @@ def check_generator(generator: keras.Model, path: str | Path, image_shape: tuple
         )
     if len(generator.inputs) > 2:
         raise PipelineError(f"{path}: takes {len(generator.inputs)} inputs; expected z [, label]")
+    require_finite_weights(generator, path)
+
+
+def check_translator(
+    generator: keras.Model, path: str | Path, input_shape: tuple[int, ...]
+) -> tuple[int, int, int]:
+    """Check that a loaded image-to-image generator takes `input_shape` images; say what it makes.
+
+    A translation generator takes one image batch, (batch, H, W, C), and
+    makes one, (batch, H2, W2, C2): the size may grow (super-resolution) and
+    the channels change (edges to colour), so only the input must match.
+
+    Args:
+        generator: the loaded model.
+        path: its file, for the message.
+        input_shape: (H, W, C) of the images it will be given.
+
+    Returns:
+        (H2, W2, C2), the shape of one output image.
+    """
+    allowed = "allowed: one image input (batch, H, W, C) and one image output, C 1 or 3"
+    if len(generator.inputs) != 1 or len(generator.outputs) != 1:
+        raise PipelineError(
+            f"{path}: not an image-to-image generator: {len(generator.inputs)} inputs and "
+            f"{len(generator.outputs)} outputs ({allowed})"
+        )
+    taken, made = tuple(generator.inputs[0].shape), tuple(generator.outputs[0].shape)
+    if len(taken) != 4:
+        raise PipelineError(
+            f"{path}: not an image-to-image generator: its input has shape {taken} ({allowed})"
+        )
+    if len(made) != 4 or None in made[1:] or made[-1] not in (1, 3):
+        raise PipelineError(
+            f"{path}: not an image-to-image generator: its output has shape {made} ({allowed})"
+        )
+    if taken[1:] != tuple(input_shape):
+        raise PipelineError(
+            f"{path}: takes images of shape {taken[1:]}, but is given {tuple(input_shape)}"
+        )
+    require_finite_weights(generator, path)
+    return int(made[1]), int(made[2]), int(made[3])
+
+
+def require_finite_weights(generator: keras.Model, path: str | Path) -> None:
+    """Refuse a generator with NaN or infinite weights: its training diverged."""
     if not all(np.isfinite(w).all() for w in generator.get_weights()):
         raise PipelineError(
             f"{path}: holds NaN or infinite weights (its training diverged); "

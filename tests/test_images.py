@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.images import interpolate_latents, make_grid, save_png, to_uint8
+from pipeline.images import interpolate_latents, make_grid, rows_grid, save_png, to_uint8
 
 
 def test_to_uint8_maps_range_and_clips():
@@ -94,3 +94,20 @@ def test_slerp_parallel_falls_back_to_linear():
     np.testing.assert_allclose(path, interpolate_latents(z, 3 * z, steps=5, method="linear"))
     assert path.dtype == np.float32
     assert np.all(np.isfinite(path))
+
+
+def test_rows_grid_repeats_smaller_images_and_shows_gray_in_colour():
+    small = np.full((2, 2, 2, 1), -1.0)  # black, 2x2, gray
+    large = np.ones((1, 4, 4, 3))  # white, 4x4, colour
+    grid = rows_grid([small, large], pad=1, fill=7)
+    assert grid.shape == (2 * (4 + 1) + 1, 2 * (4 + 1) + 1, 3)
+    assert np.all(grid[1:5, 1:5] == 0) and np.all(grid[1:5, 6:10] == 0)  # repeated to 4x4
+    assert np.all(grid[6:10, 1:5] == 255)
+    assert np.all(grid[6:10, 6:10] == 7)  # the shorter row's missing cell
+
+
+def test_rows_grid_repeats_each_pixel_into_a_block():
+    image = np.array([[-1.0, 1.0]])[np.newaxis]  # 1x2: black, white
+    grid = rows_grid([image, np.zeros((1, 2, 4))], pad=0)
+    np.testing.assert_array_equal(grid[0, :, 0], [0, 0, 255, 255])
+    assert grid.shape == (4, 4, 1)  # gray throughout stays gray
