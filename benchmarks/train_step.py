@@ -79,8 +79,9 @@ from pipeline.errors import PipelineError, typed_first_line
 from pipeline.models.networks import NETWORKS
 from pipeline.models.presets import PRESETS, with_preset
 from pipeline.models.regularisers import Regularisers
-from pipeline.params import ModelParams, TrainParams, load_params, parse_params
+from pipeline.params import ModelParams, load_params, parse_params
 from pipeline.progress import duration_text
+from pipeline.train_settings import TrainParams
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

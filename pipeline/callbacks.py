@@ -14,8 +14,7 @@ import numpy as np
 
 from pipeline.errors import RunFailed
 from pipeline.fileio import atomic_dir, atomic_file, read_json, recover_dir
-from pipeline.images import make_grid, save_png
-from pipeline.sampling import generate
+from pipeline.images import save_png
 
 ImageSink = Callable[[np.ndarray, int], None]
 MetricSink = Callable[[dict[str, float], int], None]
@@ -37,10 +36,9 @@ class SampleGrid(keras.callbacks.Callback):
     can be watched from the start.
 
     Args:
-        latents: fixed latent vectors, one per grid cell, row by row.
-        labels: the class of each cell for a conditional generator, else None.
-        rows: grid rows.
-        cols: grid columns.
+        draw: makes the grid (uint8) from the generator; its inputs are
+            fixed, so the grids show one set of inputs as training goes
+            (`pipeline.training.tasks`).
         out_dir: folder for the PNG files.
         initial_epoch: the epoch training starts (or resumes) from.
         on_grid: optional sink called with (grid, epoch), e.g. MLflow.
@@ -50,10 +48,7 @@ class SampleGrid(keras.callbacks.Callback):
 
     def __init__(
         self,
-        latents: np.ndarray,
-        labels: np.ndarray | None,
-        rows: int,
-        cols: int,
+        draw: Callable[[keras.Model], np.ndarray],
         out_dir: str | Path,
         initial_epoch: int = 0,
         on_grid: ImageSink | None = None,
@@ -61,10 +56,7 @@ class SampleGrid(keras.callbacks.Callback):
         on_file: Callable[[Path], None] | None = None,
     ):
         super().__init__()
-        self.latents = latents
-        self.labels = labels
-        self.rows = rows
-        self.cols = cols
+        self.draw = draw
         self.out_dir = Path(out_dir)
         self.initial_epoch = initial_epoch
         self.on_grid = on_grid
@@ -79,9 +71,7 @@ class SampleGrid(keras.callbacks.Callback):
         self._draw(epoch + 1)
 
     def _draw(self, epoch: int) -> None:
-        # A direct call, not predict: under a strategy, predict gathers every replica's copy.
-        images = generate(self.model.generator, self.latents, self.labels)
-        grid = make_grid(images, self.rows, self.cols)
+        grid = self.draw(self.model.generator)
         if epoch % self.save_every == 0 or epoch == self.params["epochs"]:
             path = self.out_dir / grid_name(epoch)
             save_png(grid, path)

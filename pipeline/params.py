@@ -36,27 +36,27 @@ from pipeline.models.losses import LossSettings
 from pipeline.models.networks import NetworkSettings
 from pipeline.models.presets import PRESETS, TAGS, with_preset
 from pipeline.models.regularisers import Regularisers
+from pipeline.models.translation.settings import TRANSLATION_FAMILIES, PairedTranslationParams
 from pipeline.schema import (
-    MAX_D_STEPS,
     MAX_FEATURE_DIM,
     MAX_INTERPOLATION_STEPS,
     MAX_KID_SUBSETS,
     MAX_SAMPLES,
     MAX_SHARD_SIZE,
-    MAX_STEPS_PER_EXECUTION,
     MIN_INTERPOLATION_STEPS,
     MIN_SAMPLES,
     BatchSize,
     Epochs,
     Fraction,
     GridSize,
-    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
-    Rate,
     SampleCount,
     Section,
     Seed,
+)
+from pipeline.train_settings import (
+    TrainParams,
 )
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
@@ -140,6 +140,15 @@ class PrepareParams(Section):
     shard_size: Annotated[int, Field(gt=0, le=MAX_SHARD_SIZE)] = 10_000
     domains: Annotated[list[DomainName], AfterValidator(_each_once)] = []
 
+    def domain_names(self) -> list[str]:
+        """The image domains `prepare` writes: `A`, the source's images, then the rest."""
+        return ["A", *self.source.second_domains, *self.domains]
+
+    def paired_domains(self) -> set[str]:
+        """The domains whose images pair up with `A`'s one to one (and so with each other)."""
+        second = {name for name, paired in self.source.second_domains.items() if paired}
+        return {"A", *second, *self.domains}
+
 
 # --- evaluator (the domain classifier) -----------------------------------------
 
@@ -154,85 +163,9 @@ class EvaluatorParams(Section):
 # --- models ------------------------------------------------------------------
 
 
-class AdamParams(Section):
-    name: Literal["adam"] = "adam"
-    # No upper bound on a learning rate: a large one is a legitimate
-    # experiment, and the training stage stops a run that diverges.
-    learning_rate: PositiveFloat = 2e-4
-    beta_1: Rate = 0.5  # DCGAN's; Keras' 0.9 makes GAN training oscillate
-    beta_2: Rate = 0.999
-
-
-class RMSpropParams(Section):
-    name: Literal["rmsprop"] = "rmsprop"
-    learning_rate: PositiveFloat = 2e-4
-    momentum: Rate = 0.0
-
-
-class SGDParams(Section):
-    name: Literal["sgd"] = "sgd"
-    learning_rate: PositiveFloat = 2e-4
-    momentum: Rate = 0.0
-
-
-OptimizerParams = Annotated[AdamParams | RMSpropParams | SGDParams, Field(discriminator="name")]
-
-# The Keras backends a model can train on (and is then scored and exported on).
-Backend = Literal["tensorflow", "jax"]
-BACKENDS: tuple[str, ...] = get_args(Backend)
-
-
-class TrainParams(Section):
-    epochs: Epochs = 200
-    batch_size: BatchSize = 64
-    d_steps: Annotated[int, Field(gt=0, le=MAX_D_STEPS)] = 1
-    d_optimizer: OptimizerParams = AdamParams()
-    g_optimizer: OptimizerParams = AdamParams()
-    grid_size: GridSize = 8
-    # The Keras backend this model trains on; its run.json records it, and its
-    # evaluate and export stages run on it too. Its saved generator loads under either.
-    backend: Backend = "tensorflow"
-    # tf.distribute (keras.distribution.DataParallel on jax): `multi_worker` reads
-    # the cluster from TF_CONFIG (docs/gpu.md), on tensorflow only.
-    strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
-    # Mixed precision computes in 16 bits and keeps variables, outputs and losses
-    # in float32; float16 also scales the losses (docs/gpu.md).
-    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
-    # XLA. `auto`: on with a GPU and one replica, off otherwise (as Keras decides).
-    # On, TensorFlow's deterministic kernels are off: see docs/gpu.md.
-    jit_compile: Literal["auto", True, False] = "auto"
-    steps_per_execution: Annotated[int, Field(gt=0, le=MAX_STEPS_PER_EXECUTION)] = 1
-
-    @property
-    def scales_losses(self) -> bool:
-        """Whether the optimizers scale the losses: float16's narrow range needs it."""
-        return self.precision == "mixed_float16"
-
-    @model_validator(mode="after")
-    def _check_backend_supports(self) -> TrainParams:
-        if self.backend != "jax":
-            return self
-        if self.strategy == "multi_worker":
-            raise ValueError(
-                "strategy: multi_worker runs on the tensorflow backend only (its cluster "
-                "comes from TF_CONFIG); allowed on jax: auto, default, mirrored"
-            )
-        if self.precision == "mixed_float16":
-            # Keras' LossScaleOptimizer picks between two stateful updates with a
-            # traced condition, which leaks traced values out of a JAX step.
-            raise ValueError(
-                "precision: mixed_float16 runs on the tensorflow backend only (Keras' "
-                "loss scaling does not run inside a JAX step); allowed on jax: float32, "
-                "mixed_bfloat16"
-            )
-        return self
-
-    # Quality tracked during training: the cheap metrics, every `eval_every` epochs (0: off).
-    eval_every: NonNegativeInt = 10
-    eval_samples: SampleCount = 500
-
-
-Family = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
+# Every family a model section may name: the translation ones are validated
+# as `PairedTranslationParams` (`section_class`), so this class never sees them.
+Family = Literal[tuple(PRESETS) + TRANSLATION_FAMILIES]  # type: ignore[valid-type]
 
 
 class ModelParams(Section):
@@ -280,8 +213,29 @@ class ModelParams(Section):
         """Whether the networks take a class label."""
         return self.conditioning.conditional
 
+    def part_tags(self) -> dict[str, str]:
+        """Which part fills each slot, as the training run's MLflow tags."""
+        regularisers = ",".join(name for name, _ in self.regularisers.named_parts())
+        return {
+            "loss": self.loss.name,
+            "network": self.network.kind,
+            "conditioning": self.conditioning.kind,
+            "regularisers": regularisers or "none",
+        }
 
-def applicable_params(model: ModelParams) -> dict[str, Any]:
+
+ModelSection = ModelParams | PairedTranslationParams
+
+
+def section_class(raw: Any) -> type[ModelParams] | type[PairedTranslationParams]:
+    """The class a model section is validated as, from the family it names."""
+    family = raw.get("family") if isinstance(raw, dict) else None
+    if isinstance(family, str) and family in TRANSLATION_FAMILIES:
+        return PairedTranslationParams
+    return ModelParams
+
+
+def applicable_params(model: ModelSection) -> dict[str, Any]:
     """`model` as nested values, without the keys that do nothing for it.
 
     The schema refuses keys that do not apply to a part; what is left is
@@ -356,7 +310,7 @@ class Params(Section):
     export: ExportParams = ExportParams()
     mlflow: MlflowParams = MlflowParams()
 
-    def model(self, name: str) -> ModelParams:
+    def model(self, name: str) -> ModelSection:
         """The parameters of the model called `name` in `models`."""
         if name not in self.models:
             raise ParamsError(
@@ -378,7 +332,7 @@ class Params(Section):
         # A section whose model is not listed (`dvc exp run -S 'models=[gan]'`)
         # is validated all the same, but not trained.
         for key, raw in extra.items():
-            if isinstance(raw, ModelParams):
+            if isinstance(raw, ModelSection):
                 continue
             if key not in self.models and not (isinstance(raw, dict) and "family" in raw):
                 raise ValueError(
@@ -387,11 +341,34 @@ class Params(Section):
                 )
             if key not in self.models:
                 _check_model_names([key], known)
+            section = section_class(raw)
             try:
-                extra[key] = ModelParams.model_validate(raw)
+                extra[key] = section.model_validate(raw)
             except ValidationError as err:
-                raise ValueError(_first_error(err, prefix=(key,))) from None
+                raise ValueError(_first_error(err, prefix=(key,), model_section=section)) from None
+        self._check_domains_prepared()
         return self
+
+    def _check_domains_prepared(self) -> None:
+        """Every domain a listed translation model reads is one `prepare` makes."""
+        prepared = self.prepare.domain_names()
+        for name in self.models:
+            section = self.model(name)
+            if not isinstance(section, PairedTranslationParams):
+                continue
+            for key, domain in zip(("input", "target"), section.domains, strict=True):
+                if domain not in prepared:
+                    raise ValueError(
+                        f"{name}.task.{key} = {domain!r}: not a prepared domain (prepared: "
+                        f"{', '.join(prepared)}; add it to prepare.domains)"
+                    )
+            unpaired = [d for d in section.domains if d not in self.prepare.paired_domains()]
+            if unpaired:
+                raise ValueError(
+                    f"{name}.task: domain {unpaired[0]!r} does not pair up with the other one "
+                    f"image for image, and {section.family} learns from pairs (paired here: "
+                    f"{', '.join(sorted(self.prepare.paired_domains()))})"
+                )
 
 
 def _check_model_names(models: list[str], known: set[str]) -> None:
@@ -431,7 +408,7 @@ class EvaluatorStage(Section):
 class TrainStage(Section):
     seed: Seed
     experiment: ExperimentName  # the MLflow experiment its run goes to
-    model: ModelParams
+    model: ModelSection
 
 
 class EvaluateStage(Section):
@@ -695,10 +672,18 @@ def flatten(params: BaseModel | dict[str, Any], prefix: str = "") -> dict[str, A
 # --- one-line messages -----------------------------------------------------------
 
 
-def _first_error(err: ValidationError, prefix: tuple[str, ...] = ()) -> str:
-    """One line for the first schema violation: key path, bad value, what is allowed."""
+def _first_error(
+    err: ValidationError,
+    prefix: tuple[str, ...] = (),
+    model_section: type[BaseModel] = ModelParams,
+) -> str:
+    """One line for the first schema violation: key path, bad value, what is allowed.
+
+    `model_section` is the class a model section's keys are checked against
+    (a translation model's differs from a noise-to-image model's).
+    """
     first = err.errors(include_url=False)[0]
-    where = _SchemaPath.walk((*prefix, *first["loc"]))
+    where = _SchemaPath.walk((*prefix, *first["loc"]), model_section)
     loc, kind, message = where.dotted, first["type"], first["msg"]
     if kind == "value_error":
         # Raised by our validators, which name the key within their section.
@@ -741,9 +726,10 @@ class _SchemaPath:
     what is shown and remembers it, to say which variant the key was given to.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, model_section: type[BaseModel] = ModelParams) -> None:
         self.shown: list[str | int] = []
         self.section: type[BaseModel] | None = Params
+        self.model_section = model_section
         self.variant: str | None = None
         # Where the path ends on a slot of parts (`loss`, `prepare.source`): the
         # key that names a part, and the names its registry holds.
@@ -753,8 +739,10 @@ class _SchemaPath:
         self.parent: type[BaseModel] | None = None
 
     @classmethod
-    def walk(cls, path: tuple[str | int, ...]) -> _SchemaPath:
-        where = cls()
+    def walk(
+        cls, path: tuple[str | int, ...], model_section: type[BaseModel] = ModelParams
+    ) -> _SchemaPath:
+        where = cls(model_section)
         parts = list(path)
         while parts:
             key = parts.pop(0)
@@ -778,7 +766,7 @@ class _SchemaPath:
         field = self.section.model_fields.get(str(key))
         if field is None:
             # Any other top-level key is a model section.
-            return ModelParams if self.section is Params else None
+            return self.model_section if self.section is Params else None
         return field.annotation
 
     @property

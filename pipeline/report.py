@@ -19,6 +19,7 @@ from typing import Any
 
 from pipeline.errors import PipelineError
 from pipeline.evaluation.suite import METRICS
+from pipeline.evaluation.translation_suite import TRANSLATION_METRICS
 from pipeline.fileio import atomic_dir, atomic_file, read_json
 
 
@@ -36,7 +37,8 @@ def load_model_metrics(models: list[str], metrics_dir: str | Path) -> dict[str, 
 def summary_markdown(
     metrics: dict[str, dict[str, Any]], grids: dict[str, str], evaluator: dict[str, Any]
 ) -> str:
-    """The summary as Markdown.
+    """The summary as Markdown: the models from noise beside the real floor, then the
+    translation models each beside its baseline.
 
     Args:
         metrics: each model's metrics file, in the order to show them.
@@ -44,11 +46,29 @@ def summary_markdown(
         evaluator: the evaluator's metrics file.
     """
     models = list(metrics)
+    generators = {name: m for name, m in metrics.items() if not is_translation(m)}
+    translators = {name: m for name, m in metrics.items() if is_translation(m)}
     lines = ["# GAN pipeline: results", ""]
-    lines += _sizes(next(iter(metrics.values())), evaluator)
-    lines += ["", "| metric | better | real floor | " + " | ".join(models) + " |"]
-    lines.append("|---|---|---|" + "---|" * len(models))
-    # A row per registered metric that some model has, in the registry's order.
+    if generators:
+        lines += _sizes(next(iter(generators.values())), evaluator)
+        lines += ["", *_floor_table(generators)]
+    if translators:
+        lines += ["", "## Image-to-image models", "", *_baseline_table(translators)]
+    lines += ["", "## Samples", ""]
+    for name in models:
+        lines += [f"### {name}", "", f"![{name}: final samples]({grids[name]})", ""]
+    return "\n".join(lines)
+
+
+def is_translation(metrics: dict[str, Any]) -> bool:
+    """Whether a metrics file is a translation model's (its metrics have baselines)."""
+    return any(f"{name}_baseline" in metrics for name in TRANSLATION_METRICS)
+
+
+def _floor_table(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """A row per registered metric that some model has, beside the real floor."""
+    lines = ["| metric | better | real floor | " + " | ".join(metrics) + " |"]
+    lines.append("|---|---|---|" + "---|" * len(metrics))
     for metric in METRICS.values():
         if not any(metric.name in m for m in metrics.values()):
             continue
@@ -60,10 +80,30 @@ def summary_markdown(
             + " | ".join(cells)
             + " |"
         )
-    lines += ["", "## Samples", ""]
-    for name in models:
-        lines += [f"### {name}", "", f"![{name}: final samples]({grids[name]})", ""]
-    return "\n".join(lines)
+    return lines
+
+
+def _baseline_table(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """A row per translation metric some model has; each cell beside that model's baseline
+    (the baselines differ between tasks: bicubic upsampling, the mean fill...)."""
+    first = next(iter(metrics.values()))
+    lines = [
+        f"Scored on {first['num_samples']} test pairs; in brackets, the same score of "
+        "the model's baseline (its task's, named in `trained/<model>/task.json`).",
+        "",
+        "| metric | better | " + " | ".join(metrics) + " |",
+        "|---|---|" + "---|" * len(metrics),
+    ]
+    for metric in TRANSLATION_METRICS.values():
+        if not any(metric.name in m for m in metrics.values()):
+            continue
+        cells = []
+        for m in metrics.values():
+            cell = _cell(m, metric.name, metric.spread)
+            baseline = m.get(f"{metric.name}_baseline")
+            cells.append(cell if baseline is None else f"{cell} ({_number(baseline)})")
+        lines.append(f"| {metric.label} | {metric.better.arrow} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _sizes(first: dict[str, Any], evaluator: dict[str, Any]) -> list[str]:
@@ -128,6 +168,7 @@ def write_summary(
 
 
 FLOOR = "floor"
+BASELINE = "baseline"
 
 
 def headline_table(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | int]]:
@@ -147,7 +188,8 @@ def headline_table(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, fl
     """
     table: dict[str, dict[str, float | int]] = {}
     floors: dict[str, float | int] = {}
-    for metric in METRICS.values():
+    baselines: dict[str, dict[str, float | int]] = {}
+    for metric in [*METRICS.values(), *TRANSLATION_METRICS.values()]:
         scored = {name: m[metric.name] for name, m in metrics.items() if metric.name in m}
         if not metric.headline or not scored:
             continue
@@ -155,7 +197,11 @@ def headline_table(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, fl
         if metric.floor:
             first = next(m for m in metrics.values() if metric.name in m)
             floors[metric.name] = first[f"{metric.name}_floor"]
-    return {**table, FLOOR: floors}
+        if metric.baseline:
+            # A baseline is the task's: one per model.
+            key = f"{metric.name}_baseline"
+            baselines[metric.name] = {name: m[key] for name, m in metrics.items() if key in m}
+    return {**table, FLOOR: floors, **({BASELINE: baselines} if baselines else {})}
 
 
 # The plot files: each one a chart or several of dvc.yaml's top-level `plots`.

@@ -73,11 +73,7 @@ def translate(generator: keras.Model, images: np.ndarray, batch_size: int = 256)
     Returns:
         float32 images, as the generator makes them (nominally in [-1, 1]).
     """
-    batches = [
-        np.asarray(generator(images[start : start + batch_size], training=False))
-        for start in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(batches).astype(np.float32)
+    return generate(generator, images, batch_size=batch_size)
 
 
 def latent_dim_of(generator: keras.Model) -> int:

@@ -22,6 +22,7 @@ from pipeline.fileio import write_json
 from pipeline.locking import model_lock
 from pipeline.params import EvaluateStage, flatten
 from pipeline.progress import stage_label, timed_stage
+from pipeline.task_file import GENERATION, read_task
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store
 
@@ -30,6 +31,8 @@ PATHS = {
     "classifier": "the evaluator's .keras file",
     "generator": "the trained generator's .keras file",
     "run": "the run.json naming the model's MLflow training run",
+    "task": "the task.json saying what the generator makes: images from noise, or "
+    "translations of one prepared domain into another",
     "metrics": "the JSON file for every metric beside its floor",
     "headline": "the JSON file for the headline metrics (what `dvc metrics show` lists)",
     "lock": "the model's lock file, held while this stage runs: a second stage writing "
@@ -49,20 +52,31 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
     check_store()  # the store's file, before any work
     # On the backend the model trained on (its run.json says), chosen before Keras loads.
     select_backend(read_reference(args.run)["backend"])
+    task = read_task(args.task)
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     with quiet_tensorflow_import():
         from pipeline import tracking
         from pipeline.data import verify_prepared
         from pipeline.evaluation.evaluate import evaluate_generator, headline, measurements
+        from pipeline.evaluation.translation import evaluate_translation
 
     run = tracking.find_run(args.run)
-    metrics = evaluate_generator(
-        stage.evaluate,
-        stage.seed,
-        data_dir=args.data,
-        generator_path=args.generator,
-        classifier_path=args.classifier,
-    )
+    if task["kind"] == GENERATION:
+        metrics = evaluate_generator(
+            stage.evaluate,
+            stage.seed,
+            data_dir=args.data,
+            generator_path=args.generator,
+            classifier_path=args.classifier,
+        )
+    else:
+        metrics = evaluate_translation(
+            stage.evaluate,
+            task,
+            data_dir=args.data,
+            generator_path=args.generator,
+            classifier_path=args.classifier,
+        )
     settings = flatten(stage.evaluate, prefix="evaluate.")
     with tracking.stage_run(run, "evaluate", settings, verify_prepared(args.data)):
         tracking.log_final_metrics(run, measurements(metrics))

@@ -18,6 +18,7 @@ from pipeline.cli import (
 from pipeline.locking import model_lock
 from pipeline.params import ExportStage, flatten
 from pipeline.progress import stage_label, timed_stage
+from pipeline.task_file import GENERATION, read_task
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store
 
@@ -25,6 +26,8 @@ PATHS = {
     "data": "the prepared dataset (its info says the image shape and classes)",
     "generator": "the trained generator's .keras file",
     "run": "the run.json naming the model's MLflow training run",
+    "task": "the task.json saying what the generator makes: images from noise, or "
+    "translations of one prepared domain into another",
     "out": "the folder for grid.png, interpolation.png and samples.npz (replaced in one step)",
     "lock": "the model's lock file, held while this stage runs: a second stage writing "
     "the same model at once is refused",
@@ -44,10 +47,12 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
     # On the backend the model trained on (its run.json says), chosen before Keras loads.
     select_backend(read_reference(args.run)["backend"])
     # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
+    task = read_task(args.task)
     with quiet_tensorflow_import():
         from pipeline import tracking
         from pipeline.data import verify_prepared
-        from pipeline.export import ExportPaths, export_samples
+        from pipeline.data.pairs import held_out_pairs
+        from pipeline.export import ExportPaths, export_samples, export_translations
 
     run = tracking.find_run(args.run)
 
@@ -56,14 +61,20 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
         with tracking.stage_run(run, "export", settings, verify_prepared(args.data)):
             tracking.log_artifacts([staged.grid, staged.interpolation, staged.samples])
 
-    paths = export_samples(
-        stage.export,
-        stage.seed,
-        args.generator,
-        args.out,
-        data_dir=args.data,
-        before_publish=log,
-    )
+    if task["kind"] == GENERATION:
+        paths = export_samples(
+            stage.export,
+            stage.seed,
+            args.generator,
+            args.out,
+            data_dir=args.data,
+            before_publish=log,
+        )
+    else:
+        inputs, targets = held_out_pairs(args.data, task["input"], task["target"])
+        paths = export_translations(
+            stage.export, args.generator, args.out, inputs, targets, before_publish=log
+        )
     print(f"{name}: exported {paths.grid}, {paths.interpolation}, {paths.samples}")
 
 

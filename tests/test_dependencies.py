@@ -24,7 +24,7 @@ PACKAGES = ("pipeline", "stages")
 # the schema imports as well (the parts' settings, which it validates): a
 # stage depends on those modules only when it runs them by another import
 # (training runs the parts' code; evaluation only validates their settings).
-COVERED_BY_RESOLVED_PARAMS = {"pipeline/params.py"}
+COVERED_BY_RESOLVED_PARAMS = {"pipeline/params.py", "pipeline/train_settings.py"}
 
 
 def module_file(name: str) -> Path | None:

@@ -46,8 +46,11 @@ TINY_PARAMS = {
 }
 
 
-def copy_repo(destination: Path) -> Path:
-    """Copy the files git would commit, and make the copy a git repo of its own."""
+def copy_repo(destination: Path, tiny: dict | None = None) -> Path:
+    """Copy the files git would commit, and make the copy a git repo of its own.
+
+    Its params.yaml is the committed one with `tiny` (by default `TINY_PARAMS`) over it.
+    """
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=REPO_ROOT,
@@ -61,7 +64,8 @@ def copy_repo(destination: Path) -> Path:
             shutil.copy2(source, destination / name)
     # The committed params, whatever an experiment left in the workspace's.
     params = yaml.safe_load(committed_params_text())
-    (destination / "params.yaml").write_text(yaml.safe_dump(merge(params, TINY_PARAMS)))
+    tiny = TINY_PARAMS if tiny is None else tiny
+    (destination / "params.yaml").write_text(yaml.safe_dump(merge(params, tiny)))
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
         git(destination, *args)
     return destination

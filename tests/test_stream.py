@@ -60,8 +60,8 @@ def test_tensorflow_fits_on_the_same_batches_as_jax(mnist5k_dir, labels):
     from pipeline.backend.jax import training_batches as jax_batches
     from pipeline.backend.tensorflow import training_batches as tf_batches
 
-    dataset = tf_batches(mnist5k_dir, 64, seed=5, start_batch=60, labels=labels)
-    generator = jax_batches(mnist5k_dir, 64, seed=5, start_batch=60, labels=labels)
+    dataset = tf_batches(training_stream(mnist5k_dir, 64, seed=5, start_batch=60, labels=labels))
+    generator = jax_batches(training_stream(mnist5k_dir, 64, seed=5, start_batch=60, labels=labels))
     # 70 batches from batch 60: across the end of the first pass (62 batches).
     ours_first = itertools.islice(dataset.as_numpy_iterator(), 70)
     for ours, theirs in zip(ours_first, itertools.islice(generator, 70), strict=True):

@@ -25,13 +25,15 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import keras
 
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:  # only a type here
+    from pipeline.data.stream import BatchStream
 
 # The scopes this module opened, innermost last: a child scope starts from
 # its parent's values. (Keras keeps only the innermost scope, and its getter
@@ -374,10 +376,6 @@ def check_workers_agree(placement: Placement, epoch: int) -> None:
     """Nothing to check: a JAX training is one process."""
 
 
-def training_batches(
-    data_dir: Path, batch_size: int, seed: int, start_batch: int, labels: bool
-) -> Iterator:
+def training_batches(stream: BatchStream) -> Iterator:
     """The seeded batch stream training fits on (`pipeline.data.stream`), as a generator."""
-    from pipeline.data.stream import training_stream
-
-    return iter(training_stream(data_dir, batch_size, seed, start_batch, labels))
+    return iter(stream)

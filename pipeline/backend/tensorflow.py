@@ -8,14 +8,17 @@ the step runs once per replica, and the gradients are summed over them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from pipeline import cluster
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:  # only a type here
+    from pipeline.data.stream import BatchStream
 
 
 def minimise(
@@ -225,9 +228,7 @@ def check_workers_agree(strategy: tf.distribute.Strategy, epoch: int) -> None:
         )
 
 
-def training_batches(
-    data_dir: Path, batch_size: int, seed: int, start_batch: int, labels: bool
-) -> tf.data.Dataset:
+def training_batches(stream: BatchStream) -> tf.data.Dataset:
     """The seeded batch stream training fits on (`pipeline.data.stream`), as a tf.data dataset.
 
     The batches are the NumPy stream's, the same as on every backend. They
@@ -236,22 +237,19 @@ def training_batches(
     auto-sharding, by file, would give them different shards, or fail).
 
     Args:
-        data_dir: the prepared dataset.
-        batch_size: examples per batch, across all replicas.
-        seed: fixes the order of every pass.
-        start_batch: batches already consumed before a resume.
-        labels: batches are (images, labels); otherwise images alone.
+        stream: the batches, from the position training starts at: images
+            alone, (images, labels), or a translation's (inputs, targets).
     """
-    from pipeline.data.stream import training_stream
-
-    stream = training_stream(data_dir, batch_size, seed, start_batch, labels)
-    image_spec = tf.TensorSpec((None, *stream.records.shards[0].dtype["image"].shape), tf.float32)
-    signature = (image_spec, tf.TensorSpec((None,), tf.int32)) if labels else (image_spec,)
+    probe = stream.records.take(np.arange(1))
+    parts = probe if stream.labels else probe[:1]
+    signature = tuple(
+        tf.TensorSpec((None, *part.shape[1:]), tf.as_dtype(part.dtype)) for part in parts
+    )
     batches = tf.data.Dataset.from_generator(lambda: iter(stream), output_signature=signature)
-    if not labels:
+    if not stream.labels:
         batches = batches.map(_images_alone)
     examples = batches.unbatch()
-    dataset = examples.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    dataset = examples.batch(stream.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)

@@ -17,10 +17,10 @@ from pipeline.data import DatasetInfo, load_arrays, verify_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.features import embed, feature_extractor
 from pipeline.evaluation.suite import (
-    METRICS,
     SAMPLE_SIZE_KEYS,
     Embedded,
     Reference,
+    all_metrics,
     floor_scores,
     full_scores,
     quick_scores,
@@ -50,7 +50,7 @@ def headline(metrics: dict[str, float | int]) -> dict[str, float | int]:
     """
     return {
         metric.name: metrics[metric.name]
-        for metric in METRICS.values()
+        for metric in all_metrics()
         if metric.headline and metric.name in metrics
     }
 

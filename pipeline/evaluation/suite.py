@@ -129,6 +129,9 @@ class Metric:
             conditional models have it.
         floor: has a real-vs-real floor, `<name>_floor`: the same score of
             real test images, what a perfect generator would get.
+        baseline: has `<name>_baseline`, the same score of the simple method
+            a user would compare a translation model with (bicubic upsampling,
+            the mean fill; `pipeline.evaluation.baselines`).
         settings: the summary's clause on the settings behind the number, a
             format string over the sizes in the metrics file; on one metric
             of a function that computes several.
@@ -146,8 +149,9 @@ class Metric:
     headline: bool = False
     conditional: bool = False
     floor: bool = True
+    baseline: bool = False
     settings: str | None = None
-    compute: ScoreFunction | None = field(default=None, compare=False, repr=False)
+    compute: Callable | None = field(default=None, compare=False, repr=False)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -160,24 +164,42 @@ class Metric:
 METRICS: dict[str, Metric] = {}
 
 
-def register_metric(*metrics: Metric) -> Callable[[ScoreFunction], ScoreFunction]:
+def register_metric(
+    *metrics: Metric, registry: dict[str, Metric] | None = None
+) -> Callable[[Callable], Callable]:
     """Register `metrics` as computed by the decorated function, in this order.
 
     The function takes the reference, the sample and the `evaluate`
-    settings, and returns every key of `metrics` (values and spreads). It is
-    called once per score, however many metrics it gives.
+    settings (a translation metric: `pipeline.evaluation.translation_suite`'s
+    arguments), and returns every key of `metrics` (values and spreads). It
+    is called once per score, however many metrics it gives.
+
+    Args:
+        metrics: the entries the function computes.
+        registry: where they go: `METRICS` (images from noise) by default.
 
     Raises:
         ValueError: a name taken, or entries that contradict each other.
     """
+    target = METRICS if registry is None else registry
 
-    def register(compute: ScoreFunction) -> ScoreFunction:
+    def register(compute: Callable) -> Callable:
         check_metrics(metrics)
         for metric in metrics:
-            METRICS[metric.name] = replace(metric, compute=compute)
+            target[metric.name] = replace(metric, compute=compute)
         return compute
 
     return register
+
+
+# Every registry whose metrics reach the metrics files; a key is unique across them
+# all, because the summary and `dvc exp show` list them side by side.
+REGISTRIES: list[dict[str, Metric]] = [METRICS]
+
+
+def all_metrics() -> list[Metric]:
+    """Every registered metric of every kind of model, in registration order."""
+    return [metric for registry in REGISTRIES for metric in registry.values()]
 
 
 def check_metrics(metrics: Iterable[Metric]) -> None:
@@ -190,7 +212,7 @@ def check_metrics(metrics: Iterable[Metric]) -> None:
     """
     metrics = list(metrics)
     keys = [key for metric in metrics for key in metric.keys]
-    used = {key for registered in METRICS.values() for key in registered.keys}
+    used = {key for registered in all_metrics() for key in registered.keys}
     clash = sorted(key for key in set(keys) if keys.count(key) > 1 or key in used)
     if clash:
         raise ValueError(f"metric keys already taken: {', '.join(clash)}")

@@ -11,21 +11,15 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from pipeline.backend import (
-    attach_optimizers,
-    minimise,
-    replica_index,
-    replicas_in_sync,
-    run_train_step,
-    step_results,
-)
+from pipeline.backend import minimise, replica_index, replicas_in_sync, step_results
 from pipeline.models.conditioning.base import Conditioning
 from pipeline.models.conditioning.none import Unconditional
 from pipeline.models.losses.base import AdversarialLoss
 from pipeline.models.regularisers.base import Critic, Regulariser
+from pipeline.models.two_networks import TwoNetworkModel
 
 
-class AdversarialModel(keras.Model):
+class AdversarialModel(TwoNetworkModel):
     """A generator and a discriminator (or critic) trained in alternation.
 
     Each `train_step` takes a batch of `d_steps * batch_size` real images
@@ -78,7 +72,7 @@ class AdversarialModel(keras.Model):
         loss_scaling: bool = False,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(generator=generator, discriminator=discriminator, **kwargs)
         conditioning = conditioning or Unconditional()
         if conditioning.conditional != (num_classes > 0):
             raise ValueError(
@@ -89,8 +83,6 @@ class AdversarialModel(keras.Model):
         self.instance_noise_std = keras.Variable(
             0.0, trainable=False, name="instance_noise_std", dtype="float32"
         )
-        self.generator = generator
-        self.discriminator = discriminator
         self.adversarial_loss = loss
         self.regularisers = tuple(regularisers)
         self.conditioning = conditioning
@@ -99,11 +91,7 @@ class AdversarialModel(keras.Model):
         self.d_steps = d_steps
         self.loss_scaling = loss_scaling
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked_names()}
-        # Both networks arrive built. Without this, `fit` under a distribution
-        # strategy builds the model by calling it on a data batch: images,
-        # where `call` expects z.
-        self.built = True
+        self.make_trackers()
 
     def tracked_names(self) -> list[str]:
         """What each step reports, in the order of history.csv's columns."""
@@ -120,50 +108,6 @@ class AdversarialModel(keras.Model):
     @property
     def conditional(self) -> bool:
         return self.num_classes > 0
-
-    def compile(
-        self,
-        *,
-        d_optimizer: keras.optimizers.Optimizer,
-        g_optimizer: keras.optimizers.Optimizer,
-        **kwargs,
-    ) -> None:
-        """Configure the two optimizers (and no third: `optimizer` stays None).
-
-        Args:
-            d_optimizer: updates the discriminator.
-            g_optimizer: updates the generator.
-        """
-        # Keras' `compile` defaults `optimizer` to a third, unused RMSprop
-        # with slots for every weight; None keeps it out of the model's state.
-        super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
-        attach_optimizers(self, d_optimizer, g_optimizer)
-
-    def build_optimizers(self) -> None:
-        """Create the optimizers' slot variables now, not inside the first step.
-
-        Under a tf.distribute strategy, slots first created inside the traced
-        `train_step` fail (keras-team/keras#20164); building them here, inside
-        the strategy's scope, avoids that. It also lets a checkpoint restore
-        optimizer state before training starts.
-        """
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
-
-    @property
-    def metrics(self) -> list[keras.metrics.Metric]:
-        return list(self.trackers.values())
-
-    def call(self, inputs, training: bool = False):
-        return self.generator(inputs, training=training)
-
-    # --- the step -------------------------------------------------------------
-
-    def train_step(self, *args):
-        # `(data)` on TensorFlow, `(state, data)` on JAX: the backend runs the one step.
-        return run_train_step(self, self.step, *args)
 
     def step(self, data) -> dict:
         """One generator step and its `d_steps` discriminator steps; returns the trackers' means."""

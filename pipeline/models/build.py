@@ -70,7 +70,10 @@ def generator_optimizer_options(params: ModelParams) -> dict:
 
 
 def training_callbacks(params: ModelParams) -> list[keras.callbacks.Callback]:
-    """The callbacks the regularisers need during `fit` (instance noise's schedule)."""
+    """The callbacks the regularisers need during `fit` (instance noise's schedule);
+    none for a model without regularisers (a translation model)."""
+    if not isinstance(params, ModelParams):
+        return []
     return [
         callback
         for part in params.regularisers.parts()

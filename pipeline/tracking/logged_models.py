@@ -87,7 +87,9 @@ def log_generator(generator: keras.Model, name: str, step: int) -> str:
     def spec(tensor, label: str) -> TensorSpec:
         return TensorSpec(np.dtype(tensor.dtype), (-1, *tensor.shape[1:]), label)
 
-    labels = ["z", "label"][: len(generator.inputs)]
+    # A translation's generator takes an image; the others z (and a label).
+    takes_image = len(generator.inputs[0].shape) == 4
+    labels = ["image"] if takes_image else ["z", "label"][: len(generator.inputs)]
     signature = ModelSignature(
         inputs=Schema([spec(t, n) for t, n in zip(generator.inputs, labels, strict=True)]),
         outputs=Schema([spec(generator.outputs[0], "images")]),

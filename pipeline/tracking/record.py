@@ -39,10 +39,7 @@ def model_tags(name: str, stage: TrainStage, info: DatasetInfo) -> dict[str, str
     return {
         "model": name,
         "family": model.family,
-        "loss": model.loss.name,
-        "network": model.network.kind,
-        "conditioning": model.conditioning.kind,
-        "regularisers": ",".join(name for name, _ in model.regularisers.named_parts()) or "none",
+        **model.part_tags(),
         "conditional": str(model.conditional).lower(),
         "data_hash": info.content_hash,
         **environment_tags(),

@@ -24,7 +24,7 @@ import numpy as np
 from pipeline.errors import PipelineError, first_line, typed_first_line
 from pipeline.faults import server_unreachable
 from pipeline.fileio import read_json
-from pipeline.params import BACKENDS, TrainStage
+from pipeline.params import TrainStage
 from pipeline.tracking import record
 from pipeline.tracking.logged_models import discard_unfinished_models
 from pipeline.tracking.store import (
@@ -36,6 +36,7 @@ from pipeline.tracking.store import (
     store_exists,
     tracking_uri,
 )
+from pipeline.train_settings import BACKENDS
 
 if TYPE_CHECKING:
     import mlflow

@@ -9,13 +9,17 @@ from typing import Any
 import keras
 
 from pipeline import backend
-from pipeline.models.adversarial import AdversarialModel
 from pipeline.models.build import (
     build_networks,
     generator_optimizer_options,
     make_model,
 )
-from pipeline.params import ModelParams, OptimizerParams
+from pipeline.models.translation.build import build_paired_translation
+from pipeline.models.translation.reconstruction import NO_CONTEXT, TermContext
+from pipeline.models.translation.settings import PairedTranslationParams
+from pipeline.models.two_networks import TwoNetworkModel
+from pipeline.params import ModelParams, ModelSection
+from pipeline.train_settings import OptimizerParams
 
 
 @contextmanager
@@ -62,21 +66,27 @@ def inner_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.O
 
 
 def build_model(
-    params: ModelParams,
+    params: ModelSection,
     image_shape: tuple[int, int, int],
     seed: int,
     num_classes: int = 0,
     placement: Any = None,
-) -> AdversarialModel:
+    target_shape: tuple[int, int, int] | None = None,
+    context: TermContext = NO_CONTEXT,
+) -> TwoNetworkModel:
     """Build and compile a model of `params.family` with its optimizers' variables created.
 
     Args:
         params: the model's params section.
-        image_shape: (height, width, channels) from the dataset's info file.
+        image_shape: (height, width, channels) from the dataset's info file:
+            of the images a noise-to-image model makes, or of a translation
+            model's inputs.
         seed: seeds weight initialisation and the noise inside `train_step`.
         num_classes: 0 for an unconditional model, else the dataset's classes.
         placement: the devices (`backend.select_placement`); by default what
             `train.strategy` names.
+        target_shape: a translation model's output images' shape.
+        context: what a translation model's reconstruction term needs.
     """
     train = params.train
     placement = placement or backend.select_placement(train.strategy)
@@ -85,16 +95,33 @@ def build_model(
     scaled = train.scales_losses
     with placement.scope():
         with precision_policy(train.precision):
-            generator, discriminator = build_networks(params, image_shape, num_classes)
-        model = make_model(params, generator, discriminator, num_classes, seed)
+            model = _networks_in_model(
+                params, image_shape, target_shape, num_classes, seed, context
+            )
+        g_options = generator_optimizer_options(params) if isinstance(params, ModelParams) else {}
         model.compile(
             d_optimizer=make_optimizer(train.d_optimizer, scaled),
-            g_optimizer=make_optimizer(
-                train.g_optimizer, scaled, **generator_optimizer_options(params)
-            ),
+            g_optimizer=make_optimizer(train.g_optimizer, scaled, **g_options),
             jit_compile=xla,
             steps_per_execution=train.steps_per_execution,
         )
         model.build_optimizers()
     backend.avoid_failing_graph_rewrites(model)
     return model
+
+
+def _networks_in_model(
+    params: ModelSection,
+    image_shape: tuple[int, int, int],
+    target_shape: tuple[int, int, int] | None,
+    num_classes: int,
+    seed: int,
+    context: TermContext,
+) -> TwoNetworkModel:
+    """The networks `params` names, built for these shapes, inside their model."""
+    if isinstance(params, PairedTranslationParams):
+        if target_shape is None:
+            raise ValueError(f"{params.family}: a translation model needs its target's shape")
+        return build_paired_translation(params, image_shape, target_shape, context)
+    generator, discriminator = build_networks(params, image_shape, num_classes)
+    return make_model(params, generator, discriminator, num_classes, seed)

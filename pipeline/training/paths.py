@@ -29,6 +29,11 @@ class ModelFiles:
         return self.folder / "samples"
 
     @property
+    def task(self) -> Path:
+        """A translation model's task (`pipeline.training.tasks`); absent for the others."""
+        return self.folder / "task.json"
+
+    @property
     def run_file(self) -> Path:
         return self.folder / "run.json"
 

@@ -10,9 +10,10 @@ import keras
 from pipeline import backend, cluster
 from pipeline.data import DatasetInfo, verify_prepared
 from pipeline.errors import PipelineError
-from pipeline.params import ModelParams
+from pipeline.params import ModelSection
 from pipeline.saved_models import load_keras
 from pipeline.training.paths import TrainPaths
+from pipeline.training.tasks import Generation, Task, task_for
 
 
 def epoch_steps(steps_per_pass: int, steps_per_execution: int) -> int:
@@ -35,23 +36,29 @@ class TrainingPlan:
         placement: the devices `train.strategy` names (`backend.select_placement`).
         steps_per_epoch: generator steps per pass over the training split.
         num_classes: 0 for an unconditional model, else the dataset's classes.
-        classifier: the evaluator, loaded, when training scores the generator.
+        scoring: whether training scores the generator every `eval_every` epochs.
+        classifier: the evaluator, loaded, when those scores need it.
+        task: what the model learns from the data (`pipeline.training.tasks`).
     """
 
     info: DatasetInfo
     placement: Any
     steps_per_epoch: int
     num_classes: int
+    scoring: bool
     classifier: keras.Model | None
+    task: Task
 
 
-def check_training_inputs(params: ModelParams, paths: TrainPaths) -> TrainingPlan:
+def check_training_inputs(params: ModelSection, paths: TrainPaths) -> TrainingPlan:
     """Check the data, the batch sizes and the evaluator before anything is written.
 
     Raises:
         PipelineError: one line naming the value and what is allowed.
     """
     info = verify_prepared(paths.data_dir)
+    num_classes = info.num_classes if params.conditional else 0
+    task = task_for(params, info, num_classes)
     train = params.train
     placement = backend.select_placement(train.strategy)
     replicas = placement.num_replicas_in_sync
@@ -61,10 +68,10 @@ def check_training_inputs(params: ModelParams, paths: TrainPaths) -> TrainingPla
             f"{replicas} replicas of the {train.strategy!r} strategy"
         )
     count = info.splits["train"].count
-    global_batch = train.batch_size * train.d_steps
+    global_batch = train.examples_per_step
     if global_batch > count:
         raise PipelineError(
-            f"train.batch_size * train.d_steps = {global_batch}: larger than the "
+            f"{train.examples_per_step_keys} = {global_batch}: larger than the "
             f"{count} training images; make it at most {count}"
         )
     steps_per_pass = count // global_batch
@@ -76,16 +83,22 @@ def check_training_inputs(params: ModelParams, paths: TrainPaths) -> TrainingPla
         )
     # Scoring during training is the chief's; another worker would only repeat it.
     scoring = bool(train.eval_every) and paths.classifier is not None and cluster.is_chief()
-    if scoring and train.eval_samples > count:
+    if scoring and isinstance(task, Generation) and train.eval_samples > count:
         raise PipelineError(
             f"train.eval_samples = {train.eval_samples}: larger than the {count} "
             f"training images it is compared with; use at most {count}"
         )
-    classifier = load_keras(paths.classifier, "evaluator") if scoring else None
+    # The noise models' scores need the evaluator; a content loss needs it to train.
+    needs_classifier = paths.classifier is not None and (
+        (scoring and isinstance(task, Generation)) or task.needs_classifier
+    )
+    classifier = load_keras(paths.classifier, "evaluator") if needs_classifier else None
     return TrainingPlan(
         info=info,
         placement=placement,
         steps_per_epoch=epoch_steps(steps_per_pass, train.steps_per_execution),
-        num_classes=info.num_classes if params.conditional else 0,
+        num_classes=num_classes,
+        scoring=scoring,
         classifier=classifier,
+        task=task,
     )

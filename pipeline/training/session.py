@@ -23,18 +23,17 @@ from pipeline.callbacks import (
     restore_checkpoint,
 )
 from pipeline.epoch_progress import progress_callbacks
-from pipeline.evaluation.evaluate import training_scorer
-from pipeline.fileio import atomic_dir, atomic_file
-from pipeline.models.adversarial import AdversarialModel
+from pipeline.fileio import atomic_dir, atomic_file, write_json
 from pipeline.models.build import (
     training_callbacks,
 )
-from pipeline.params import ModelParams
+from pipeline.models.two_networks import TwoNetworkModel
+from pipeline.params import ModelSection
 from pipeline.progress import line_verbosity, progress_verbosity
-from pipeline.sampling import grid_inputs
 from pipeline.training.model import build_model, inner_optimizer
 from pipeline.training.paths import ModelFiles, TrainPaths
 from pipeline.training.plan import TrainingPlan, check_training_inputs
+from pipeline.training.tasks import Task
 
 if TYPE_CHECKING:  # only a type here: a training need not load MLflow
     from pipeline import tracking
@@ -60,12 +59,12 @@ class Training:
         state: the restored checkpoint (epoch, history rows); None on a fresh start.
     """
 
-    params: ModelParams
+    params: ModelSection
     seed: int
     paths: TrainPaths
     fingerprint: str
     plan: TrainingPlan
-    model: AdversarialModel
+    model: TwoNetworkModel
     state: dict | None
 
     @property
@@ -75,7 +74,7 @@ class Training:
 
 
 def start_training(
-    params: ModelParams,
+    params: ModelSection,
     seed: int,
     paths: TrainPaths,
     fingerprint: str,
@@ -91,7 +90,16 @@ def start_training(
         plan: the result of `check_training_inputs`, if the caller has it.
     """
     plan = plan or check_training_inputs(params, paths)
-    model = build_model(params, plan.info.image_shape, seed, plan.num_classes, plan.placement)
+    image_shape, target_shape = plan.task.shapes
+    model = build_model(
+        params,
+        image_shape,
+        seed,
+        plan.num_classes,
+        plan.placement,
+        target_shape=target_shape,
+        context=plan.task.term_context(plan.classifier),
+    )
     state = restore_checkpoint(paths.state_dir, fingerprint, model)
     backend.check_workers_agree(plan.placement, state["epoch"] if state else 0)
     if state is None:
@@ -116,16 +124,14 @@ def fit_callbacks(
     """
     params, paths = training.params, training.paths
     histories = _histories(training, sinks)
-    grid = grid_inputs(
-        training.seed, params.network.latent_dim, params.train.grid_size, training.plan.num_classes
-    )
+    draw = training.plan.task.grid(paths.data_dir, training.seed, params.train.grid_size)
     callbacks = [
         # The model's parts' own (instance noise's schedule) set up each epoch.
         *training_callbacks(params),
         # Then: a diverged epoch must reach neither the grids nor the checkpoint.
         StopOnDivergence(name),
         SampleGrid(
-            *grid,
+            draw,
             paths.live.samples,
             training.initial_epoch,
             sinks.grid if sinks else None,
@@ -194,12 +200,12 @@ class Hooks:
     """
 
     sinks: tracking.Sinks | None = None
-    before_publish: Callable[[ModelFiles, AdversarialModel], None] | None = None
+    before_publish: Callable[[ModelFiles, TwoNetworkModel], None] | None = None
     callbacks: Sequence[keras.callbacks.Callback] = ()
 
 
 def run_training(
-    params: ModelParams,
+    params: ModelSection,
     seed: int,
     paths: TrainPaths,
     fingerprint: str,
@@ -208,7 +214,7 @@ def run_training(
     name: str = "model",
     verbose: int | None = None,
     progress: str | None = None,
-) -> AdversarialModel:
+) -> TwoNetworkModel:
     """Train a model, resuming from a matching checkpoint, and publish its outputs.
 
     The one sequence every training runs: build and restore, fit, publish.
@@ -237,12 +243,12 @@ def run_training(
     training = start_training(params, seed, paths, fingerprint, plan)
     callbacks = fit_callbacks(training, hooks.sinks, name, hooks.callbacks)
     fit_epochs(training, callbacks, verbose, progress)
-    publish_outputs(training.model, paths, hooks.before_publish)
+    publish_outputs(training.model, paths, hooks.before_publish, training.plan.task)
     return training.model
 
 
 def fit_model(
-    params: ModelParams,
+    params: ModelSection,
     seed: int,
     paths: TrainPaths,
     fingerprint: str,
@@ -252,7 +258,7 @@ def fit_model(
     name: str = "model",
     plan: TrainingPlan | None = None,
     progress: str | None = None,
-) -> AdversarialModel:
+) -> TwoNetworkModel:
     """`run_training` with nothing recorded around it; the checkpoint is discarded after.
 
     See `run_training` for the arguments (`sinks` and `callbacks` are its hooks).
@@ -284,13 +290,13 @@ def discard_checkpoint_dir(paths: TrainPaths) -> None:
 def _training_stream(training: Training):
     """The seeded batch stream, positioned where epoch `training.initial_epoch` starts."""
     params, plan = training.params, training.plan
-    return backend.training_batches(
+    stream = plan.task.batches(
         training.paths.data_dir,
-        params.train.batch_size * params.train.d_steps,
+        params.train.examples_per_step,
         training.seed,
         start_batch=training.initial_epoch * plan.steps_per_epoch,
-        labels=bool(plan.num_classes),
     )
+    return backend.training_batches(stream)
 
 
 def _histories(training: Training, sinks: tracking.Sinks | None) -> dict[str, HistoryFile]:
@@ -302,11 +308,13 @@ def _histories(training: Training, sinks: tracking.Sinks | None) -> dict[str, Hi
             paths.live.history, saved_rows.get("losses"), sinks.metrics if sinks else None
         )
     }
-    classifier = training.plan.classifier
-    if classifier is not None:
+    if training.plan.scoring:
+        scorer = training.plan.task.scorer(
+            paths.data_dir, training.plan.classifier, training.seed, params.train.eval_samples
+        )
         histories["quality"] = QualityHistory(
             paths.live.quality,
-            training_scorer(classifier, paths.data_dir, training.seed, params.train.eval_samples),
+            scorer,
             params.train.eval_every,
             training.initial_epoch,
             saved_rows.get("quality"),
@@ -320,9 +328,10 @@ def _histories(training: Training, sinks: tracking.Sinks | None) -> dict[str, Hi
 
 
 def publish_outputs(
-    model: AdversarialModel,
+    model: TwoNetworkModel,
     paths: TrainPaths,
-    before_publish: Callable[[ModelFiles, AdversarialModel], None] | None = None,
+    before_publish: Callable[[ModelFiles, TwoNetworkModel], None] | None = None,
+    task: Task | None = None,
 ) -> None:
     """Replace `paths.out_dir` with the finished outputs in one step.
 
@@ -332,6 +341,7 @@ def publish_outputs(
         before_publish: called with the staged outputs and the model before
             they replace `paths.out_dir`; what it writes there is published
             with them.
+        task: what the model learnt; a translation's is written to task.json.
     """
     with atomic_dir(paths.out_dir) as staging:
         staged = ModelFiles(staging)
@@ -344,5 +354,7 @@ def publish_outputs(
             if live.is_file():
                 shutil.copy2(live, final)
         model.generator.save(staged.generator)
+        if task is not None:
+            write_json(staged.task, task.describe())
         if before_publish is not None:
             before_publish(staged, model)

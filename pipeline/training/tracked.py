@@ -10,8 +10,8 @@ from pipeline.callbacks import (
     fingerprint_of,
 )
 from pipeline.fileio import read_json, write_json
-from pipeline.models.adversarial import AdversarialModel
-from pipeline.params import ModelParams, TrainStage
+from pipeline.models.two_networks import TwoNetworkModel
+from pipeline.params import ModelSection, TrainStage
 from pipeline.training.paths import ModelFiles, TrainPaths
 from pipeline.training.plan import check_training_inputs
 from pipeline.training.session import Hooks, discard_checkpoint_dir, run_training
@@ -50,7 +50,7 @@ def train_model(
         run_id = run.info.run_id
         logged = _record_attempt(paths, fingerprint, run_id, resume, name, stage.model)
 
-        def log_and_reference(staged: ModelFiles, model: AdversarialModel) -> None:
+        def log_and_reference(staged: ModelFiles, model: TwoNetworkModel) -> None:
             model_id = tracking.log_generator(model.generator, name, stage.model.train.epochs)
             write_json(
                 staged.run_file,
@@ -66,7 +66,7 @@ def train_model(
     return run_id
 
 
-def device_tags(placement: Any, params: ModelParams) -> dict[str, str]:
+def device_tags(placement: Any, params: ModelSection) -> dict[str, str]:
     """What a training ran on, as MLflow tags: backend, GPUs, replicas, precision, XLA."""
     names = backend.gpu_names()
     train = params.train
@@ -91,7 +91,7 @@ def _record_attempt(
     run_id: str,
     resume: tracking.Resume | None,
     name: str,
-    params: ModelParams,
+    params: ModelSection,
 ) -> tracking.LoggedSteps:
     """Save the run of this attempt, so a rerun resumes it; say so if this is one.
 

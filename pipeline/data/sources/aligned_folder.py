@@ -11,7 +11,7 @@ user's split is kept; without it the images are split with the seed and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -30,6 +30,8 @@ class AlignedFolder(DataSource):
         path: the folder holding train/ and optionally test/. Recorded in
             info.json as given.
     """
+
+    second_domains: ClassVar[dict[str, bool]] = {"B": True}
 
     kind: Literal["aligned_folder"] = "aligned_folder"
     path: str = "data/raw/aligned"

@@ -8,7 +8,7 @@ path: ...}}` in params.yaml).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from pipeline.schema import Section
 
@@ -29,9 +29,16 @@ class DataSource(Section):
 
     Attributes:
         kind: the source's name in `SOURCES`, which picks it in params.yaml.
+
+    Class attributes:
+        second_domains: the domains it hands over besides its images (`A`),
+            each with whether it pairs with them image for image; what the
+            params schema checks a translation model's task against.
     """
 
     kind: str  # each source narrows it to its own registry name
+
+    second_domains: ClassVar[dict[str, bool]] = {}
 
     def read(self, scratch: Path) -> RawData:
         """The whole source, its own splits pooled (unless it keeps them), as `RawData`.

@@ -11,7 +11,7 @@ with a generator of its own. The images are unlabelled: one class, label 0.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -33,6 +33,8 @@ class UnalignedFolders(DataSource):
         path: the folder holding trainA/, trainB/ and optionally testA/,
             testB/. Recorded in info.json as given.
     """
+
+    second_domains: ClassVar[dict[str, bool]] = {"B": False}
 
     kind: Literal["unaligned_folders"] = "unaligned_folders"
     path: str = "data/raw/unaligned"

@@ -1,0 +1,165 @@
+"""The metrics of image-to-image models, registered like the others (`register_metric`).
+
+A translation is scored against the targets it should have produced: pixel
+by pixel (L1, PSNR, SSIM; on the hole only, for inpainting) and, where the
+targets are the images the evaluator was trained on, as a sample of that
+domain (the Fréchet distance of the outputs' features). Each score sits
+beside the same score of the task's baseline (`pipeline.evaluation.baselines`),
+as the noise models' scores sit beside the real data's floor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.evaluation.metrics import frechet_distance
+from pipeline.evaluation.pixel_metrics import l1_error, psnr, ssim
+from pipeline.evaluation.suite import REGISTRIES, Better, Metric, register_metric
+
+# Every translation metric, by name, in the order of the metrics files.
+TRANSLATION_METRICS: dict[str, Metric] = {}
+REGISTRIES.append(TRANSLATION_METRICS)
+
+
+@dataclass(frozen=True)
+class Translated:
+    """A model's (or a baseline's) outputs for the test inputs, and what they are compared with.
+
+    Args:
+        outputs: float32 images in [-1, 1], NHWC.
+        targets: the test pairs' targets, the same shape.
+        mask: where the pixel metrics look (the hole of an inpainting task),
+            a boolean (H, W); None for every pixel.
+        features: the evaluator's features of `outputs`, when the targets
+            are its domain; else None, and the feature metrics are left out.
+        reference: the evaluator's features of real training targets.
+    """
+
+    outputs: np.ndarray
+    targets: np.ndarray
+    mask: np.ndarray | None = None
+    features: np.ndarray | None = None
+    reference: np.ndarray | None = None
+
+
+TranslationScore = Callable[[Translated], dict[str, float]]
+
+# The metrics that need the evaluator's features (`Translated.features`).
+NEEDS_FEATURES: set[str] = set()
+
+
+def translation_scores(translated: Translated, cheap_only: bool = False) -> dict[str, float]:
+    """Every translation metric that applies, with its spread, in registration order.
+
+    With `cheap_only`, the cheap ones (`Metric.cheap`) without their spreads:
+    what training tracks every `eval_every` epochs.
+    """
+    scores: dict[str, float] = {}
+    computed: dict[Callable, dict[str, float]] = {}
+    for metric in TRANSLATION_METRICS.values():
+        if metric.name in NEEDS_FEATURES and translated.features is None:
+            continue
+        if cheap_only and not metric.cheap:
+            continue
+        if metric.compute not in computed:
+            computed[metric.compute] = metric.compute(translated)
+        result = computed[metric.compute]
+        for key in (metric.name,) if cheap_only else metric.keys:
+            scores[key] = result[key]
+    return scores
+
+
+def with_baselines(scores: dict[str, float], baseline: dict[str, float]) -> dict[str, float]:
+    """Each metric followed by its spread and `<name>_baseline`, the baseline's score."""
+    merged: dict[str, float] = {}
+    for metric in TRANSLATION_METRICS.values():
+        if metric.name not in scores:
+            continue
+        for key in metric.keys:
+            merged[key] = scores[key]
+        merged[f"{metric.name}_baseline"] = baseline[metric.name]
+    return merged
+
+
+def _pixel_metric(name: str, label: str, better: Better, description: str) -> Metric:
+    # L1 and PSNR are cheap enough to track during training; SSIM's windows are not.
+    cheap = name != "ssim"
+    return Metric(
+        name,
+        label,
+        better,
+        description,
+        spread=f"{name}_std",
+        cheap=cheap,
+        headline=cheap,
+        floor=False,
+        baseline=True,
+    )
+
+
+@register_metric(
+    _pixel_metric(
+        "l1",
+        "L1 to the target",
+        Better.LOWER,
+        "mean absolute pixel error against the target, in [-1, 1] units (on the hole "
+        "for inpainting); mean (std) over images",
+    ),
+    registry=TRANSLATION_METRICS,
+)
+def _l1(translated: Translated) -> dict[str, float]:
+    mean, std = l1_error(translated.outputs, translated.targets, translated.mask)
+    return {"l1": mean, "l1_std": std}
+
+
+@register_metric(
+    _pixel_metric(
+        "psnr",
+        "PSNR (dB)",
+        Better.HIGHER,
+        "peak signal-to-noise ratio against the target, 10 log10(2² / MSE), per image "
+        "(capped at 100 dB), mean (std)",
+    ),
+    registry=TRANSLATION_METRICS,
+)
+def _psnr(translated: Translated) -> dict[str, float]:
+    mean, std = psnr(translated.outputs, translated.targets, translated.mask)
+    return {"psnr": mean, "psnr_std": std}
+
+
+@register_metric(
+    _pixel_metric(
+        "ssim",
+        "SSIM",
+        Better.HIGHER,
+        "structural similarity (Wang et al. 2004: Gaussian window σ 1.5) against the "
+        "target, per image, mean (std)",
+    ),
+    registry=TRANSLATION_METRICS,
+)
+def _ssim(translated: Translated) -> dict[str, float]:
+    mean, std = ssim(translated.outputs, translated.targets, translated.mask)
+    return {"ssim": mean, "ssim_std": std}
+
+
+@register_metric(
+    Metric(
+        "output_fid",
+        "Domain FID of the outputs",
+        Better.LOWER,
+        "Fréchet distance between the evaluator's features of the outputs and of real "
+        "training targets (when the target is the evaluator's domain)",
+        headline=True,
+        floor=False,
+        baseline=True,
+    ),
+    registry=TRANSLATION_METRICS,
+)
+def _output_fid(translated: Translated) -> dict[str, float]:
+    return {"output_fid": frechet_distance(translated.features, translated.reference)}
+
+
+NEEDS_FEATURES.add("output_fid")

@@ -1,0 +1,36 @@
+"""The one place that turns a translation model's params section into networks and a model."""
+
+from __future__ import annotations
+
+from pipeline.models.networks.base import unwrapped
+from pipeline.models.translation.paired import PairedTranslation
+from pipeline.models.translation.reconstruction import NO_CONTEXT, TermContext
+from pipeline.models.translation.settings import PairedTranslationParams
+
+
+def build_paired_translation(
+    params: PairedTranslationParams,
+    input_shape: tuple[int, int, int],
+    target_shape: tuple[int, int, int],
+    context: TermContext = NO_CONTEXT,
+) -> PairedTranslation:
+    """The model `params` describes, with its networks built for these image shapes.
+
+    Args:
+        params: the model's params section.
+        input_shape: (H, W, C) of `task.input`'s images.
+        target_shape: (H, W, C) of `task.target`'s images (what G outputs).
+        context: what the reconstruction term needs (the hole, the evaluator).
+    """
+    generator = params.generator.build(tuple(input_shape), tuple(target_shape))
+    condition = tuple(input_shape) if params.discriminator_sees_input else None
+    discriminator = params.discriminator.build(tuple(target_shape), condition, unwrapped)
+    return PairedTranslation(
+        generator=generator,
+        discriminator=discriminator,
+        loss=params.loss,
+        reconstruction=params.reconstruction,
+        context=context,
+        adversarial_weight=params.adversarial_weight,
+        conditional_discriminator=params.discriminator_sees_input,
+    )

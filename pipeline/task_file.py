@@ -1,0 +1,45 @@
+"""task.json: what a trained generator makes, written by train, read by evaluate and export.
+
+Read without Keras, so that a stage can check it before anything heavy loads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import PipelineError
+from pipeline.fileio import read_json
+
+# What a generator makes: images from noise (and a label), or translations of
+# one prepared domain's images into another's.
+GENERATION = "generation"
+PAIRED_TRANSLATION = "paired_translation"
+# The keys each kind carries besides `kind`.
+FIELDS: dict[str, tuple[str, ...]] = {
+    GENERATION: (),
+    PAIRED_TRANSLATION: ("family", "input", "target", "baseline"),
+}
+_RETRAIN = "rerun its training (`dvc repro train@<model>`)"
+
+
+def read_task(path: str | Path) -> dict[str, Any]:
+    """The task a generator was trained on.
+
+    Raises:
+        PipelineError: the file is missing, unreadable, of an unknown kind or
+            lacks a field, in one line.
+    """
+    try:
+        task = read_json(path)
+    except (OSError, ValueError):
+        raise PipelineError(f"{path}: missing or unreadable; {_RETRAIN}") from None
+    kind = task.get("kind") if isinstance(task, dict) else None
+    if kind not in FIELDS:
+        raise PipelineError(
+            f"{path}: kind {str(kind)[:32]!r} is not one of {', '.join(FIELDS)}; {_RETRAIN}"
+        )
+    missing = [key for key in FIELDS[kind] if not isinstance(task.get(key), str)]
+    if missing:
+        raise PipelineError(f"{path}: {missing[0]!r} is missing; {_RETRAIN}")
+    return task

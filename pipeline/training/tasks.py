@@ -1,0 +1,165 @@
+"""What a model learns from the prepared data: images from noise, or one domain from another.
+
+The one training sequence (`pipeline.training.session`) asks its task for
+the shapes to build the networks for, the batches to fit on and the grid to
+draw; the task reads the prepared data accordingly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from pipeline.data import DatasetInfo
+from pipeline.data.pairs import check_paired, domain_shape, paired_examples
+from pipeline.data.stream import BatchStream, training_stream
+from pipeline.evaluation.evaluate import Scorer, training_scorer
+from pipeline.evaluation.features import feature_extractor
+from pipeline.evaluation.translation import hole_mask, translation_scorer
+from pipeline.images import make_grid, rows_grid
+from pipeline.models.translation.reconstruction import TermContext
+from pipeline.models.translation.settings import PairedTranslationParams
+from pipeline.params import ModelSection
+from pipeline.sampling import generate, grid_inputs, translate
+from pipeline.task_file import GENERATION, PAIRED_TRANSLATION
+
+GridDrawer = Callable[[keras.Model], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Images from noise (and a label): the GAN, CGAN, WGAN... models.
+
+    Attributes:
+        info: the prepared data.
+        latent_dim: size of z.
+        num_classes: 0 for an unconditional model, else the dataset's classes.
+    """
+
+    info: DatasetInfo
+    latent_dim: int
+    num_classes: int
+
+    # Training itself never needs the evaluator (its scores do: `plan`).
+    needs_classifier = False
+
+    @property
+    def shapes(self) -> tuple[tuple[int, int, int], None]:
+        """The generated images' shape; no second shape."""
+        return tuple(self.info.image_shape), None  # type: ignore[return-value]
+
+    def batches(self, data_dir: Path, batch_size: int, seed: int, start_batch: int) -> BatchStream:
+        """Real images (with labels for a conditional model) from the training split."""
+        return training_stream(data_dir, batch_size, seed, start_batch, bool(self.num_classes))
+
+    def grid(self, data_dir: Path, seed: int, grid_size: int) -> GridDrawer:
+        """A grid of samples of fixed noise: a row per class for a conditional model."""
+        latents, labels, rows, cols = grid_inputs(
+            seed, self.latent_dim, grid_size, self.num_classes
+        )
+        return lambda generator: make_grid(generate(generator, latents, labels), rows, cols)
+
+    def term_context(self, classifier: keras.Model | None) -> TermContext:
+        """Nothing: a noise-to-image model has no reconstruction term."""
+        return TermContext()
+
+    def scorer(
+        self, data_dir: Path, classifier: keras.Model, seed: int, num_samples: int
+    ) -> Scorer:
+        """The cheap metrics of `num_samples` images of the seed's noise (the evaluator's)."""
+        return training_scorer(classifier, data_dir, seed, num_samples)
+
+    def describe(self) -> dict[str, Any]:
+        """task.json: what evaluate and export need to know beyond the generator."""
+        return {"kind": GENERATION}
+
+
+@dataclass(frozen=True)
+class PairedTranslation:
+    """One domain's images into another's, learnt from pairs (pix2pix).
+
+    Attributes:
+        info: the prepared data.
+        input_domain: the domain G reads.
+        target_domain: the domain G writes.
+        family: the model's family, recorded for the later stages.
+        baseline: what evaluate compares it with (`pipeline.evaluation.baselines`).
+    """
+
+    info: DatasetInfo
+    input_domain: str
+    target_domain: str
+    family: str
+    baseline: str
+    reconstruction_needs_evaluator: bool = False
+
+    @property
+    def needs_classifier(self) -> bool:
+        """Its scores during training compare pixels; a content loss needs the evaluator."""
+        return self.reconstruction_needs_evaluator
+
+    def __post_init__(self) -> None:
+        check_paired(self.info, self.input_domain, self.target_domain)
+
+    @property
+    def shapes(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """(input shape, target shape)."""
+        return domain_shape(self.info, self.input_domain), domain_shape(
+            self.info, self.target_domain
+        )
+
+    def batches(self, data_dir: Path, batch_size: int, seed: int, start_batch: int) -> BatchStream:
+        """(inputs, targets) batches of the training split's pairs."""
+        pairs = paired_examples(data_dir, self.input_domain, self.target_domain, "train")
+        return BatchStream(pairs, batch_size, seed, start_batch, labels=True)
+
+    def grid(self, data_dir: Path, seed: int, grid_size: int) -> GridDrawer:
+        """Rows of test inputs, their translations and their targets: the first
+        `grid_size` test pairs (the test split's order is already shuffled)."""
+        pairs = paired_examples(data_dir, self.input_domain, self.target_domain, "test")
+        shown = np.arange(min(grid_size, len(pairs)))
+        inputs, targets = pairs.take(shown)
+        return lambda generator: rows_grid([inputs, translate(generator, inputs), targets])
+
+    def term_context(self, classifier: keras.Model | None) -> TermContext:
+        """The input domain's hole, and the evaluator's frozen features when there is one."""
+        features = None
+        if classifier is not None:
+            classifier.trainable = False
+            features = feature_extractor(classifier)
+        return TermContext(hole=hole_mask(self.info, self.input_domain), features=features)
+
+    def scorer(
+        self, data_dir: Path, classifier: keras.Model | None, seed: int, num_samples: int
+    ) -> Scorer:
+        """The cheap pixel metrics of the first `num_samples` test pairs' translations."""
+        return translation_scorer(data_dir, self.input_domain, self.target_domain, num_samples)
+
+    def describe(self) -> dict[str, Any]:
+        """task.json: what the generator translates, for evaluate, export and generate."""
+        return {
+            "kind": PAIRED_TRANSLATION,
+            "family": self.family,
+            "input": self.input_domain,
+            "target": self.target_domain,
+            "baseline": self.baseline,
+        }
+
+
+Task = Generation | PairedTranslation
+
+
+def task_for(params: ModelSection, info: DatasetInfo, num_classes: int) -> Task:
+    """The task a model's params section sets it on this data."""
+    if isinstance(params, PairedTranslationParams):
+        task = params.task
+        needs_evaluator = params.reconstruction.needs_evaluator
+        return PairedTranslation(
+            info, task.input, task.target, params.family, params.baseline, needs_evaluator
+        )
+    return Generation(info, params.network.latent_dim, num_classes)

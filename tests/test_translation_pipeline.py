@@ -1,0 +1,123 @@
+"""End to end: a tiny `dvc repro` of the image-to-image models, then translating a folder.
+
+One model of each paired kind (pix2pix, srgan, context_encoder) beside a
+noise model, on the derived domains of the offline digits: each trains,
+evaluates against its baseline, exports, and the report shows them apart.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_pipeline import TINY_NETS, TINY_PARAMS, clean_env, copy_repo, run
+
+pytestmark = pytest.mark.slow
+
+TRANSLATORS = ("pix2pix", "srgan", "context_encoder")
+TINY_TRAIN = {"epochs": 1, "batch_size": 500, "grid_size": 3, "eval_samples": 50}
+TINY_TRANSLATION = {
+    "prepare": {"domains": ["edges", "low_res", "masked"]},
+    "models": ["gan", *TRANSLATORS],
+    "gan": {"network": TINY_NETS, "train": {**TINY_TRAIN, "eval_every": 0}},
+    "pix2pix": {
+        "family": "pix2pix",
+        "generator": {"kind": "unet", "filters": 4},
+        "discriminator": {"kind": "patchgan", "filters": 4},
+        "train": TINY_TRAIN,
+    },
+    "srgan": {
+        "family": "srgan",
+        "generator": {"kind": "srresnet", "filters": 4, "blocks": 1},
+        "discriminator": {"kind": "srgan", "filters": 4, "dense_units": 8},
+        "train": TINY_TRAIN,
+    },
+    "context_encoder": {
+        "family": "context_encoder",
+        "generator": {"kind": "unet", "filters": 4},
+        "discriminator": {"kind": "patchgan", "filters": 4},
+        "train": TINY_TRAIN,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    # The noise models' tiny settings (evaluator, evaluate, export), these models.
+    root = copy_repo(tmp_path_factory.mktemp("translation"), {**TINY_PARAMS, **TINY_TRANSLATION})
+    run(root, "dvc", "repro")
+    return root
+
+
+def test_each_translation_model_is_scored_beside_its_baseline(repo):
+    baselines = {"pix2pix": "mean_target", "srgan": "bicubic", "context_encoder": "mean_fill"}
+    for name in TRANSLATORS:
+        task = json.loads((repo / f"trained/{name}/task.json").read_text())
+        assert task["kind"] == "paired_translation" and task["baseline"] == baselines[name]
+        metrics = json.loads((repo / f"metrics/{name}.json").read_text())
+        for key in ("l1", "psnr", "ssim", "output_fid"):
+            assert np.isfinite(metrics[key]) and np.isfinite(metrics[f"{key}_baseline"]), name
+        for name_export in ("grid.png", "interpolation.png", "samples.npz"):
+            assert (repo / f"exports/{name}/{name_export}").is_file()
+    # Bicubic upsampling of the 2x2 means is a strong baseline: about 20 dB on digits.
+    srgan = json.loads((repo / "metrics/srgan.json").read_text())
+    assert 15 < srgan["psnr_baseline"] < 25
+    summary = (repo / "reports/summary.md").read_text()
+    assert "## Image-to-image models" in summary
+    assert "| metric | better | pix2pix | srgan | context_encoder |" in summary
+    assert "| metric | better | real floor | gan |" in summary
+    comparison = json.loads((repo / "reports/headline.json").read_text())
+    assert set(comparison["psnr"]) == set(TRANSLATORS) == set(comparison["baseline"]["psnr"])
+    assert list(comparison["domain_fid"]) == ["gan"]
+
+
+def test_the_export_grid_shows_inputs_outputs_and_targets(repo):
+    grid = np.asarray(Image.open(repo / "exports/srgan/grid.png"))
+    # Three rows (input, output, target) of 28x28 cells, padded by 2.
+    assert grid.shape[0] == 3 * (28 + 2) + 2
+    data = np.load(repo / "exports/srgan/samples.npz")
+    assert data["inputs"].shape[1:] == (14, 14, 1)
+    assert data["outputs"].shape[1:] == data["targets"].shape[1:] == (28, 28, 1)
+
+
+def test_dvc_reruns_nothing_and_the_logged_model_takes_an_image(repo):
+    status = run(repo, "dvc", "status")
+    assert "up to date" in status.stdout, status.stdout
+    import mlflow
+
+    from pipeline.tracking.store import serve_artifacts_locally
+
+    serve_artifacts_locally()  # the store's mlflow-artifacts:/ URIs, read from its folder
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow' / 'mlflow.db'}")
+    reference = json.loads((repo / "trained/pix2pix/run.json").read_text())
+    finished = mlflow.MlflowClient().get_run(reference["run_id"])
+    assert finished.info.status == "FINISHED"
+    assert finished.data.tags["task"] == "edges -> A"
+    info = mlflow.models.get_model_info(f"models:/{reference['model_id']}")
+    assert info.signature.inputs.input_names() == ["image"]
+
+
+def test_generate_translates_a_folder_with_the_trained_pix2pix(repo, tmp_path):
+    folder = tmp_path / "edges"
+    folder.mkdir()
+    edges = np.load(repo / "exports/pix2pix/samples.npz")["inputs"][:3]
+    for index, image in enumerate(edges):
+        pixels = np.round((image[..., 0] + 1) * 127.5).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"digit{index}.png")
+    out = tmp_path / "translated"
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.generate", "pix2pix", "--input", str(folder)]
+        + ["--out", str(out)],
+        cwd=repo,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = sorted(path.name for path in out.iterdir())
+    assert written == ["digit0.png", "digit1.png", "digit2.png"]
+    assert np.asarray(Image.open(out / "digit0.png")).shape == (28, 28)
