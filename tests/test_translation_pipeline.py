@@ -61,6 +61,7 @@ def test_each_translation_model_is_scored_beside_its_baseline(repo):
         metrics = json.loads((repo / f"metrics/{name}.json").read_text())
         for key in ("l1", "psnr", "ssim", "output_fid"):
             assert np.isfinite(metrics[key]) and np.isfinite(metrics[f"{key}_baseline"]), name
+        assert (repo / f"trained/{name}/networks/discriminator.keras").is_file()
         for name_export in ("grid.png", "interpolation.png", "samples.npz"):
             assert (repo / f"exports/{name}/{name_export}").is_file()
     # Bicubic upsampling of the 2x2 means is a strong baseline: about 20 dB on digits.

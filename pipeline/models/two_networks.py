@@ -41,6 +41,14 @@ class TwoNetworkModel(keras.Model):
     def tracked_names(self) -> list[str]:
         raise NotImplementedError
 
+    def published_networks(self) -> dict[str, keras.Model]:
+        """The networks published beside `generator.keras`, by file stem (`networks/<stem>.keras`).
+
+        The discriminator always; a model whose evaluation needs more (a second
+        generator) adds them.
+        """
+        return {"discriminator": self.discriminator}
+
     def compile(
         self,
         *,

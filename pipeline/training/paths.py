@@ -29,6 +29,12 @@ class ModelFiles:
         return self.folder / "samples"
 
     @property
+    def networks(self) -> Path:
+        """The model's other networks, one `.keras` file each: the discriminator, and
+        whatever else its evaluation reads (a CycleGAN's inverse generator)."""
+        return self.folder / "networks"
+
+    @property
     def task(self) -> Path:
         """A translation model's task (`pipeline.training.tasks`); absent for the others."""
         return self.folder / "task.json"

@@ -354,6 +354,9 @@ def publish_outputs(
             if live.is_file():
                 shutil.copy2(live, final)
         model.generator.save(staged.generator)
+        staged.networks.mkdir()
+        for stem, network in model.published_networks().items():
+            network.save(staged.networks / f"{stem}.keras")
         if task is not None:
             write_json(staged.task, task.describe())
         if before_publish is not None:
