@@ -2,7 +2,8 @@
 
 `python tests/one_step.py OUT.npz [--init INIT.npz] [--steps N]`
 
-For each preset, on small MLPs and a fixed batch: build the model (seed 0),
+For each preset, on small MLPs (small U-Nets and PatchGANs for the
+translation presets, on 8x8 pairs) and a fixed batch: build the model (seed 0),
 optionally load every variable from INIT.npz (so two backends start from
 the same weights), take N steps with `train_on_batch`, and save the step's
 logs and every variable to OUT.npz (`<preset>/log/<name>`,
@@ -32,6 +33,9 @@ from keras import ops
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.models.presets import PRESETS  # noqa: E402
+from pipeline.models.translation.presets import PAIRED_PRESETS  # noqa: E402
+from pipeline.models.translation.reconstruction import TermContext  # noqa: E402
+from pipeline.models.translation.settings import PairedTranslationParams  # noqa: E402
 from pipeline.params import ModelParams  # noqa: E402
 from pipeline.training.model import build_model  # noqa: E402
 
@@ -47,6 +51,24 @@ SECTION = {
         "dropout": 0.0,
     },
     "train": {"batch_size": BATCH},
+}
+
+
+# The translation presets on 8x8 images (4x4 inputs for super-resolution), no dropout.
+PAIR_SHAPE = (8, 8, 1)
+TRANSLATION_SECTION = {
+    "generator": {"kind": "unet", "filters": 4, "dropout": 0.0},
+    "discriminator": {"kind": "patchgan", "filters": 4},
+    "train": {"batch_size": BATCH},
+}
+TRANSLATION_PARTS = {
+    "srgan": {
+        "generator": {"kind": "srresnet", "filters": 4, "blocks": 1},
+        "discriminator": {"kind": "srgan", "filters": 4, "dense_units": 8},
+    },
+    "context_encoder": {
+        "generator": {"kind": "unet", "filters": 4, "dropout": 0.0, "skip_connections": False},
+    },
 }
 
 
@@ -86,10 +108,10 @@ def fixed_batch():
 def take_steps(
     preset: str, init: dict | None, steps: int, draws: FixedDraws, strategy: str = "auto"
 ) -> dict:
-    section = {**SECTION, "train": {**SECTION["train"], "strategy": strategy}}
-    params = ModelParams.model_validate({"family": preset, **section})
-    classes = NUM_CLASSES if params.conditional else 0
-    model = build_model(params, IMAGE_SHAPE, seed=0, num_classes=classes)
+    if preset in PAIRED_PRESETS:
+        model, batch = translation_model(preset, strategy)
+    else:
+        model, batch = noise_model(preset, strategy)
     variables = [*model.variables, *model.d_optimizer.variables, *model.g_optimizer.variables]
     saved = {}
     if init is None:
@@ -105,11 +127,8 @@ def take_steps(
         return step(data)
 
     model.step = step_with_fixed_draws
-    images, labels = fixed_batch()
-    rows = BATCH * params.train.d_steps
-    step_labels = labels[:rows] if params.conditional else None
     for _ in range(steps):
-        logs = model.train_on_batch(images[:rows], step_labels, return_dict=True)
+        logs = model.train_on_batch(*batch, return_dict=True)
     for name, value in logs.items():
         saved[f"{preset}/log/{name}"] = np.asarray(value)
     saved[f"{preset}/replicas"] = np.asarray(devices_holding(model.generator.weights[0]))
@@ -120,6 +139,47 @@ def take_steps(
         matrix = ops.convert_to_numpy(kernel).reshape(-1, kernel.shape[-1])
         saved[f"{preset}/sigma/{i}"] = np.linalg.svd(matrix, compute_uv=False)[0]
     return saved
+
+
+def noise_model(preset: str, strategy: str):
+    """A noise-to-image preset's model on small MLPs, and its batch."""
+    section = {**SECTION, "train": {**SECTION["train"], "strategy": strategy}}
+    params = ModelParams.model_validate({"family": preset, **section})
+    classes = NUM_CLASSES if params.conditional else 0
+    model = build_model(params, IMAGE_SHAPE, seed=0, num_classes=classes)
+    images, labels = fixed_batch()
+    rows = BATCH * params.train.d_steps
+    return model, (images[:rows], labels[:rows] if params.conditional else None)
+
+
+def translation_model(preset: str, strategy: str):
+    """A translation preset's model on small networks, and a batch of (input, target) pairs.
+
+    srgan's content loss reads an evaluator: a stand-in with constant weights,
+    so both backends hold the same one; context_encoder's L2 reads a hole.
+    """
+    parts = TRANSLATION_PARTS.get(preset, {})
+    train = {**TRANSLATION_SECTION["train"], "strategy": strategy}
+    section = {"family": preset, **TRANSLATION_SECTION, **parts, "train": train}
+    params = PairedTranslationParams.model_validate(section)
+    input_shape = (4, 4, 1) if preset == "srgan" else PAIR_SHAPE
+    hole = np.zeros(PAIR_SHAPE[:2], bool)
+    hole[2:6, 2:6] = True
+    context = TermContext(hole=hole, features=constant_extractor())
+    model = build_model(params, input_shape, seed=0, target_shape=PAIR_SHAPE, context=context)
+    rng = np.random.default_rng(11)
+    inputs = rng.uniform(-1, 1, (BATCH, *input_shape)).astype("float32")
+    targets = rng.uniform(-1, 1, (BATCH, *PAIR_SHAPE)).astype("float32")
+    return model, (inputs, targets)
+
+
+def constant_extractor() -> keras.Model:
+    """An evaluator stand-in mapping 8x8 images to (features, logits), the same on every backend."""
+    images = keras.Input(PAIR_SHAPE)
+    flat = keras.layers.Flatten()(images)
+    features = keras.layers.Dense(6, activation="tanh", kernel_initializer="ones")(flat)
+    logits = keras.layers.Dense(3, kernel_initializer="ones")(features)
+    return keras.Model(images, [features, logits])
 
 
 def devices_holding(variable) -> int:
@@ -133,7 +193,7 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("--init")
     parser.add_argument("--steps", type=int, default=1)
-    parser.add_argument("--presets", nargs="*", default=list(PRESETS))
+    parser.add_argument("--presets", nargs="*", default=[*PRESETS, *PAIRED_PRESETS])
     parser.add_argument("--strategy", default="auto", help="train.strategy")
     args = parser.parse_args()
     draws = FixedDraws()

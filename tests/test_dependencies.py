@@ -24,7 +24,15 @@ PACKAGES = ("pipeline", "stages")
 # the schema imports as well (the parts' settings, which it validates): a
 # stage depends on those modules only when it runs them by another import
 # (training runs the parts' code; evaluation only validates their settings).
-COVERED_BY_RESOLVED_PARAMS = {"pipeline/params.py", "pipeline/train_settings.py"}
+# The schema: what these decide reaches a stage through its resolved/ file, so a
+# change re-runs exactly the stages whose values moved (a preset's models only).
+COVERED_BY_RESOLVED_PARAMS = {
+    "pipeline/params.py",
+    "pipeline/train_settings.py",
+    "pipeline/models/presets.py",
+    "pipeline/models/translation/presets.py",
+    "pipeline/models/translation/settings.py",
+}
 
 
 def module_file(name: str) -> Path | None:

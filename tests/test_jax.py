@@ -17,6 +17,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from pipeline.models.presets import PRESETS
+from pipeline.models.translation.presets import PAIRED_PRESETS
 
 ONE_STEP = REPO_ROOT / "tests" / "one_step.py"
 # One step from the same weights, batch and draws: the backends' kernels sum in
@@ -61,7 +62,7 @@ def entries(results: np.lib.npyio.NpzFile, preset: str, kind: str) -> dict[str, 
     return {k[len(prefix) :]: results[k] for k in results.files if k.startswith(prefix)}
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("preset", [*PRESETS, *PAIRED_PRESETS])
 def test_one_step_agrees_across_backends(preset, tensorflow_step, jax_step):
     tf_logs, jax_logs = entries(tensorflow_step, preset, "log"), entries(jax_step, preset, "log")
     assert set(tf_logs) == set(jax_logs) and "d_loss" in tf_logs

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+# The networks' code runs here, through the objects the schema made of params.yaml
+# (`params.generator.build`): importing their package says so, and makes it a
+# dependency of every stage that builds a model (tests/test_dependencies.py).
 from pipeline.models.networks.base import unwrapped
+from pipeline.models.translation import networks  # noqa: F401
 from pipeline.models.translation.paired import PairedTranslation
 from pipeline.models.translation.reconstruction import NO_CONTEXT, TermContext
 from pipeline.models.translation.settings import PairedTranslationParams
