@@ -95,10 +95,7 @@ class AdversarialModel(TwoNetworkModel):
 
     def tracked_names(self) -> list[str]:
         """What each step reports, in the order of history.csv's columns."""
-        names = ["d_loss", "g_loss"]
-        if self.adversarial_loss.threshold is not None:
-            names += ["d_acc_real", "d_acc_fake"]
-        names += list(self.adversarial_loss.tracked_as)
+        names = ["d_loss", "g_loss", *self.adversarial_loss.tracked_names()]
         names += list(self.conditioning.tracked_as)
         names += [part.tracked_as for part in self.regularisers if part.tracked_as]
         if self.loss_scaling:
@@ -230,14 +227,9 @@ class AdversarialModel(TwoNetworkModel):
 
     def _track_discriminator(self, track, total, real_scores, fake_scores, penalties) -> None:
         track("d_loss", total)
-        threshold = self.adversarial_loss.threshold
-        if threshold is not None:
-            real_right = ops.cast(real_scores > threshold, "float32")
-            fake_right = ops.cast(fake_scores < threshold, "float32")
-            track("d_acc_real", ops.mean(real_right))
-            track("d_acc_fake", ops.mean(fake_right))
-        own = self.adversarial_loss.discriminator_metrics(real_scores, fake_scores)
-        for name, value in own.items():
+        for name, value in self.adversarial_loss.discriminator_numbers(
+            real_scores, fake_scores
+        ).items():
             track(name, value)
         for part, value in zip(self.regularisers, penalties, strict=True):
             if part.tracked_as:

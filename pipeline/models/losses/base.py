@@ -50,6 +50,21 @@ class AdversarialLoss(Section):
         """The numbers named in `tracked_as`, from one discriminator step."""
         return {}
 
+    def tracked_names(self) -> list[str]:
+        """What a discriminator step tracks of this loss, in history.csv's order: D's
+        accuracies where there is a decision threshold, then `tracked_as`."""
+        accuracies = ["d_acc_real", "d_acc_fake"] if self.threshold is not None else []
+        return [*accuracies, *self.tracked_as]
+
+    def discriminator_numbers(self, real_scores, fake_scores) -> dict:
+        """The values of `tracked_names()` for one discriminator step (patch maps too)."""
+        numbers = {}
+        if self.threshold is not None:
+            real_right = ops.cast(real_scores > self.threshold, "float32")
+            fake_right = ops.cast(fake_scores < self.threshold, "float32")
+            numbers = {"d_acc_real": ops.mean(real_right), "d_acc_fake": ops.mean(fake_right)}
+        return {**numbers, **self.discriminator_metrics(real_scores, fake_scores)}
+
 
 def binary_cross_entropy(logits, target: float):
     """-[t log sigmoid(l) + (1 - t) log(1 - sigmoid(l))], stable for any logit."""

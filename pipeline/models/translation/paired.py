@@ -57,10 +57,7 @@ class PairedTranslation(TwoNetworkModel):
         self.make_trackers()
 
     def tracked_names(self) -> list[str]:
-        names = ["d_loss", "g_loss"]
-        if self.adversarial_loss.threshold is not None:
-            names += ["d_acc_real", "d_acc_fake"]
-        names += list(self.adversarial_loss.tracked_as)
+        names = ["d_loss", "g_loss", *self.adversarial_loss.tracked_names()]
         names += ["g_adversarial", self.reconstruction.tracked_as]
         return names
 
@@ -86,15 +83,7 @@ class PairedTranslation(TwoNetworkModel):
 
         loss, real_scores, fake_scores = minimise(losses, self.discriminator, self.d_optimizer)
         self.trackers["d_loss"].update_state(loss)
-        threshold = self.adversarial_loss.threshold
-        if threshold is not None:
-            self.trackers["d_acc_real"].update_state(
-                ops.mean(ops.cast(real_scores > threshold, "float32"))
-            )
-            self.trackers["d_acc_fake"].update_state(
-                ops.mean(ops.cast(fake_scores < threshold, "float32"))
-            )
-        for name, value in self.adversarial_loss.discriminator_metrics(
+        for name, value in self.adversarial_loss.discriminator_numbers(
             real_scores, fake_scores
         ).items():
             self.trackers[name].update_state(value)
