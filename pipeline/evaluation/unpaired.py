@@ -83,10 +83,8 @@ def evaluate_unpaired(
             f"use at most {len(inputs)}"
         )
     inputs, labels = inputs[:n], labels[:n]
-    generator = _translator(generator_path, "generator", source_shape, target_shape)
-    inverse = _translator(
-        Path(networks_dir) / INVERSE_GENERATOR, "G_BA", target_shape, source_shape
-    )
+    generator = _translator(generator_path, source_shape, target_shape)
+    inverse = _translator(Path(networks_dir) / INVERSE_GENERATOR, target_shape, source_shape)
     outputs = require_finite(translate(generator, inputs, params.batch_size), generator_path)
     cycled = translate(inverse, outputs, params.batch_size)
     unchanged = as_channels(inputs, target_shape[-1])
@@ -135,12 +133,11 @@ def as_channels(images: np.ndarray, channels: int) -> np.ndarray:
 
 def _translator(
     path: str | Path,
-    role: str,
     input_shape: tuple[int, int, int],
     output_shape: tuple[int, int, int],
 ) -> keras.Model:
     """A saved generator checked to map `input_shape` images to `output_shape` ones."""
-    generator = load_keras(path, role)
+    generator = load_keras(path, "generator")  # both are train's
     made = check_translator(generator, path, input_shape)
     if tuple(made) != tuple(output_shape):
         raise PipelineError(

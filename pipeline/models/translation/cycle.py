@@ -74,8 +74,9 @@ class HistoryPool(keras.layers.Layer):
             return images
         batch = ops.shape(images)[0]
         flat = ops.reshape(images, (batch, -1))
-        pool = ops.reshape(self.images, (self.size, -1))
-        count = self.count
+        # The variables' values (a traced step cannot take a JAX variable object itself).
+        pool = ops.reshape(ops.convert_to_tensor(self.images), (self.size, -1))
+        count = ops.convert_to_tensor(self.count)
         full = count >= self.size
         # Drawn every step, full or not, so the draws do not depend on the pool's state.
         draws = keras.random.uniform((self.size,), seed=seed)
