@@ -1,6 +1,6 @@
 """Take CycleGAN steps on the backend KERAS_BACKEND names, and save the result.
 
-`python tests/cycle_step.py OUT.npz [--init INIT.npz] [--steps N]`
+`python tests/cycle_step.py OUT.npz [--init INIT.npz] [--steps N]`, or `take_steps` in-process.
 
 The counterpart of `tests/one_step.py` for the unpaired model: tiny ResNet
 generators and PatchGANs, a fixed batch, a pool of 2 images so that the
@@ -39,32 +39,41 @@ SECTION = {
 }
 
 
+def take_steps(init: dict | None, steps: int = 3) -> dict[str, np.ndarray]:
+    """Build the model (seed 0), optionally load every variable from `init`, take `steps`
+    steps with the pool's draws fixed; every variable and log, and the start without `init`."""
+    draws, uniform = FixedDraws(), keras.random.uniform
+    keras.random.uniform = draws.uniform
+    try:
+        raw = {"models": ["cyc"], "prepare": {"domains": ["negative"]}, "cyc": SECTION}
+        model = build_model(parse_params(raw).model("cyc"), SHAPE, seed=0, target_shape=SHAPE)
+        variables = [*model.variables, *model.d_optimizer.variables, *model.g_optimizer.variables]
+        saved = {}
+        if init is not None:
+            for i, variable in enumerate(variables):
+                variable.assign(init[f"init/{i}"])
+        else:
+            saved.update({f"init/{i}": ops.convert_to_numpy(v) for i, v in enumerate(variables)})
+        rng = np.random.default_rng(7)
+        a = rng.uniform(-1, 1, (BATCH, *SHAPE)).astype("float32")
+        b = rng.uniform(-1, 1, (BATCH, *SHAPE)).astype("float32")
+        for _ in range(steps):
+            logs = model.train_on_batch(a, b, return_dict=True)
+    finally:
+        keras.random.uniform = uniform
+    saved.update({f"log/{name}": np.asarray(value) for name, value in logs.items()})
+    saved.update({f"var/{i}": ops.convert_to_numpy(v) for i, v in enumerate(variables)})
+    return saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--init")
     parser.add_argument("--steps", type=int, default=3)
     args = parser.parse_args()
-    draws = FixedDraws()
-    keras.random.uniform = draws.uniform
-    raw = {"models": ["cyc"], "prepare": {"domains": ["negative"]}, "cyc": SECTION}
-    model = build_model(parse_params(raw).model("cyc"), SHAPE, seed=0, target_shape=SHAPE)
-    variables = [*model.variables, *model.d_optimizer.variables, *model.g_optimizer.variables]
-    saved = {}
-    if args.init:
-        init = np.load(args.init)
-        for i, variable in enumerate(variables):
-            variable.assign(init[f"init/{i}"])
-    else:
-        saved.update({f"init/{i}": ops.convert_to_numpy(v) for i, v in enumerate(variables)})
-    rng = np.random.default_rng(7)
-    a = rng.uniform(-1, 1, (BATCH, *SHAPE)).astype("float32")
-    b = rng.uniform(-1, 1, (BATCH, *SHAPE)).astype("float32")
-    for _ in range(args.steps):
-        logs = model.train_on_batch(a, b, return_dict=True)
-    saved.update({f"log/{name}": np.asarray(value) for name, value in logs.items()})
-    saved.update({f"var/{i}": ops.convert_to_numpy(v) for i, v in enumerate(variables)})
-    np.savez(args.out, **saved)
+    init = dict(np.load(args.init)) if args.init else None
+    np.savez(args.out, **take_steps(init, args.steps))
 
 
 if __name__ == "__main__":
