@@ -37,6 +37,10 @@ from pipeline.models.networks import NetworkSettings
 from pipeline.models.presets import PRESETS, TAGS, with_preset
 from pipeline.models.regularisers import Regularisers
 from pipeline.models.translation.settings import TRANSLATION_FAMILIES, PairedTranslationParams
+from pipeline.models.translation.unpaired_settings import (
+    UNPAIRED_FAMILIES,
+    UnpairedTranslationParams,
+)
 from pipeline.schema import (
     MAX_FEATURE_DIM,
     MAX_INTERPOLATION_STEPS,
@@ -165,7 +169,7 @@ class EvaluatorParams(Section):
 
 # Every family a model section may name: the translation ones are validated
 # as `PairedTranslationParams` (`section_class`), so this class never sees them.
-Family = Literal[tuple(PRESETS) + TRANSLATION_FAMILIES]  # type: ignore[valid-type]
+Family = Literal[tuple(PRESETS) + TRANSLATION_FAMILIES + UNPAIRED_FAMILIES]  # type: ignore[valid-type]
 
 
 class ModelParams(Section):
@@ -224,14 +228,18 @@ class ModelParams(Section):
         }
 
 
-ModelSection = ModelParams | PairedTranslationParams
+ModelSection = ModelParams | PairedTranslationParams | UnpairedTranslationParams
+# The sections of models that translate one prepared domain into another.
+TRANSLATION_SECTIONS = (PairedTranslationParams, UnpairedTranslationParams)
 
 
-def section_class(raw: Any) -> type[ModelParams] | type[PairedTranslationParams]:
+def section_class(raw: Any) -> type[ModelSection]:
     """The class a model section is validated as, from the family it names."""
     family = raw.get("family") if isinstance(raw, dict) else None
     if isinstance(family, str) and family in TRANSLATION_FAMILIES:
         return PairedTranslationParams
+    if isinstance(family, str) and family in UNPAIRED_FAMILIES:
+        return UnpairedTranslationParams
     return ModelParams
 
 
@@ -354,7 +362,7 @@ class Params(Section):
         prepared = self.prepare.domain_names()
         for name in self.models:
             section = self.model(name)
-            if not isinstance(section, PairedTranslationParams):
+            if not isinstance(section, TRANSLATION_SECTIONS):
                 continue
             for key, domain in zip(("input", "target"), section.domains, strict=True):
                 if domain not in prepared:
@@ -362,6 +370,8 @@ class Params(Section):
                         f"{name}.task.{key} = {domain!r}: not a prepared domain (prepared: "
                         f"{', '.join(prepared)}; add it to prepare.domains)"
                     )
+            if not getattr(section, "learns_from_pairs", True):
+                continue  # CycleGAN: any two prepared domains
             unpaired = [d for d in section.domains if d not in self.prepare.paired_domains()]
             if unpaired:
                 raise ValueError(

@@ -15,10 +15,12 @@ from pipeline.fileio import read_json
 # one prepared domain's images into another's.
 GENERATION = "generation"
 PAIRED_TRANSLATION = "paired_translation"
+UNPAIRED_TRANSLATION = "unpaired_translation"
 # The keys each kind carries besides `kind`.
 FIELDS: dict[str, tuple[str, ...]] = {
     GENERATION: (),
     PAIRED_TRANSLATION: ("family", "input", "target", "baseline"),
+    UNPAIRED_TRANSLATION: ("family", "input", "target"),
 }
 _RETRAIN = "rerun its training (`dvc repro train@<model>`)"
 

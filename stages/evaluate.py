@@ -22,7 +22,7 @@ from pipeline.fileio import write_json
 from pipeline.locking import model_lock
 from pipeline.params import EvaluateStage, flatten
 from pipeline.progress import stage_label, timed_stage
-from pipeline.task_file import GENERATION, read_task
+from pipeline.task_file import GENERATION, UNPAIRED_TRANSLATION, read_task
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store
 
@@ -30,6 +30,8 @@ PATHS = {
     "data": "the prepared dataset: the real images the samples are compared with",
     "classifier": "the evaluator's .keras file",
     "generator": "the trained generator's .keras file",
+    "networks": "the folder of the model's other trained networks (an unpaired model's "
+    "inverse generator, which its cycle error needs)",
     "run": "the run.json naming the model's MLflow training run",
     "task": "the task.json saying what the generator makes: images from noise, or "
     "translations of one prepared domain into another",
@@ -59,6 +61,7 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
         from pipeline.data import verify_prepared
         from pipeline.evaluation.evaluate import evaluate_generator, headline, measurements
         from pipeline.evaluation.translation import evaluate_translation
+        from pipeline.evaluation.unpaired import evaluate_unpaired
 
     run = tracking.find_run(args.run)
     if task["kind"] == GENERATION:
@@ -67,6 +70,16 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
             stage.seed,
             data_dir=args.data,
             generator_path=args.generator,
+            classifier_path=args.classifier,
+        )
+    elif task["kind"] == UNPAIRED_TRANSLATION:
+        metrics = evaluate_unpaired(
+            stage.evaluate,
+            stage.seed,
+            task,
+            data_dir=args.data,
+            generator_path=args.generator,
+            networks_dir=args.networks,
             classifier_path=args.classifier,
         )
     else:

@@ -18,7 +18,7 @@ from pipeline.cli import (
 from pipeline.locking import model_lock
 from pipeline.params import ExportStage, flatten
 from pipeline.progress import stage_label, timed_stage
-from pipeline.task_file import GENERATION, read_task
+from pipeline.task_file import GENERATION, UNPAIRED_TRANSLATION, read_task
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store
 
@@ -52,6 +52,7 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
         from pipeline import tracking
         from pipeline.data import verify_prepared
         from pipeline.data.pairs import held_out_pairs
+        from pipeline.data.unpaired import held_out_unpaired
         from pipeline.export import ExportPaths, export_samples, export_translations
 
     run = tracking.find_run(args.run)
@@ -71,7 +72,9 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
             before_publish=log,
         )
     else:
-        inputs, targets = held_out_pairs(args.data, task["input"], task["target"])
+        unpaired = task["kind"] == UNPAIRED_TRANSLATION
+        held_out = held_out_unpaired if unpaired else held_out_pairs
+        inputs, targets = held_out(args.data, task["input"], task["target"])
         paths = export_translations(
             stage.export, args.generator, args.out, inputs, targets, before_publish=log
         )

@@ -32,6 +32,7 @@ COVERED_BY_RESOLVED_PARAMS = {
     "pipeline/models/presets.py",
     "pipeline/models/translation/presets.py",
     "pipeline/models/translation/settings.py",
+    "pipeline/models/translation/unpaired_settings.py",
 }
 
 

@@ -158,8 +158,10 @@ def test_docs_list_every_translation_preset_part_and_setting():
 
     from pipeline.evaluation.baselines import BASELINES
     from pipeline.models.translation.networks import DISCRIMINATORS, GENERATORS
+    from pipeline.models.translation.presets import UNPAIRED_PRESETS
     from pipeline.models.translation.reconstruction import RECONSTRUCTIONS
     from pipeline.models.translation.settings import PairedTranslationParams
+    from pipeline.models.translation.unpaired_settings import UnpairedTranslationParams
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "params.md").read_text()
     for preset in PAIRED_PRESETS:
@@ -169,8 +171,11 @@ def test_docs_list_every_translation_preset_part_and_setting():
             assert f"`{name}`" in text, f"docs/params.md never names the part {name}"
             for field in set(part.model_fields) - {"kind"}:
                 assert re.search(rf"`(\w+\.)?{field}`", text), f"{name}'s {field} undocumented"
-    for field in PairedTranslationParams.model_fields:
-        assert re.search(rf"`(\w+\.)?{field}", text), f"translation key {field} undocumented"
+    for params_class in (PairedTranslationParams, UnpairedTranslationParams):
+        for field in params_class.model_fields:
+            assert re.search(rf"`(\w+\.)?{field}", text), f"translation key {field} undocumented"
+    for preset in UNPAIRED_PRESETS:
+        assert f"| `{preset}` |" in text, f"docs/params.md has no row for preset {preset}"
     # The schema's baselines are exactly the ones evaluate knows.
     baseline = PairedTranslationParams.model_fields["baseline"].annotation
     assert set(get_args(baseline)) == set(BASELINES)

@@ -1,7 +1,7 @@
 """End to end: a tiny `dvc repro` of the image-to-image models, then translating a folder.
 
-One model of each paired kind (pix2pix, srgan, context_encoder) beside a
-noise model, on the derived domains of the offline digits: each trains,
+One model of each paired kind (pix2pix, srgan, context_encoder) and the
+unpaired CycleGAN beside a noise model, on the derived domains of the offline digits: each trains,
 evaluates against its baseline, exports, and the report shows them apart.
 """
 
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 TRANSLATORS = ("pix2pix", "srgan", "context_encoder")
 TINY_TRAIN = {"epochs": 1, "batch_size": 500, "grid_size": 3, "eval_samples": 50}
 TINY_TRANSLATION = {
-    "prepare": {"domains": ["edges", "low_res", "masked"]},
-    "models": ["gan", *TRANSLATORS],
+    "prepare": {"domains": ["edges", "low_res", "masked", "negative"]},
+    "models": ["gan", *TRANSLATORS, "cyclegan"],
     "gan": {"network": TINY_NETS, "train": {**TINY_TRAIN, "eval_every": 0}},
     "pix2pix": {
         "family": "pix2pix",
@@ -40,6 +40,12 @@ TINY_TRANSLATION = {
         "family": "context_encoder",
         "generator": {"kind": "unet", "filters": 4},
         "discriminator": {"kind": "patchgan", "filters": 4},
+        "train": TINY_TRAIN,
+    },
+    "cyclegan": {
+        "family": "cyclegan",
+        "generator": {"kind": "resnet", "filters": 4, "blocks": 1},
+        "discriminator": {"kind": "patchgan", "filters": 4, "norm": "instance"},
         "train": TINY_TRAIN,
     },
 }
@@ -69,11 +75,37 @@ def test_each_translation_model_is_scored_beside_its_baseline(repo):
     assert 15 < srgan["psnr_baseline"] < 25
     summary = (repo / "reports/summary.md").read_text()
     assert "## Image-to-image models" in summary
-    assert "| metric | better | pix2pix | srgan | context_encoder |" in summary
+    assert "| metric | better | pix2pix | srgan | context_encoder | cyclegan |" in summary
     assert "| metric | better | real floor | gan |" in summary
     comparison = json.loads((repo / "reports/headline.json").read_text())
-    assert set(comparison["psnr"]) == set(TRANSLATORS) == set(comparison["baseline"]["psnr"])
+    assert (
+        set(comparison["psnr"]) == {*TRANSLATORS, "cyclegan"} == set(comparison["baseline"]["psnr"])
+    )
     assert list(comparison["domain_fid"]) == ["gan"]
+
+
+def test_cyclegan_is_scored_on_its_cycle_and_the_digits_it_keeps(repo):
+    task = json.loads((repo / "trained/cyclegan/task.json").read_text())
+    assert task == {
+        "kind": "unpaired_translation",
+        "family": "cyclegan",
+        "input": "A",
+        "target": "negative",
+    }
+    for stem in ("discriminator", "inverse_generator", "inverse_discriminator"):
+        assert (repo / f"trained/cyclegan/networks/{stem}.keras").is_file(), stem
+    metrics = json.loads((repo / "metrics/cyclegan.json").read_text())
+    # The negatives pair up with the digits, so the pixel metrics come too; not output_fid.
+    for key in ("digit_preservation", "cycle_l1", "target_fid", "l1", "psnr", "ssim"):
+        assert np.isfinite(metrics[key]) and np.isfinite(metrics[f"{key}_baseline"]), key
+    assert "output_fid" not in metrics
+    assert 0.5 < metrics["target_classifier_accuracy"] <= 1.0
+    quality = (repo / "trained/cyclegan/quality.csv").read_text().splitlines()
+    assert quality[0].split(",") == ["epoch", "l1", "psnr", "cycle_l1"]
+    summary = (repo / "reports/summary.md").read_text()
+    assert "| Digit preserved |" in summary and "| Cycle L1 |" in summary
+    grid = np.asarray(Image.open(repo / "exports/cyclegan/grid.png"))
+    assert grid.shape[0] == 3 * (28 + 2) + 2
 
 
 def test_the_export_grid_shows_inputs_outputs_and_targets(repo):

@@ -30,25 +30,45 @@ class Translated:
 
     Args:
         outputs: float32 images in [-1, 1], NHWC.
-        targets: the test pairs' targets, the same shape.
+        targets: the test pairs' targets, the same shape; None where the
+            domains do not pair up (a folder's unpaired B), and the pixel
+            metrics are left out.
         mask: where the pixel metrics look (the hole of an inpainting task),
             a boolean (H, W); None for every pixel.
         features: the evaluator's features of `outputs`, when the targets
             are its domain; else None, and the feature metrics are left out.
         reference: the evaluator's features of real training targets.
+        inputs: the test inputs (an unpaired model's cycle is compared with them).
+        cycled: the outputs translated back (G_BA(G_AB(inputs))), or a baseline's stand-in.
+        source_labels: the inputs' classes (their digits).
+        target_logits: the target domain's classifier's logits of `outputs`.
+        target_features: its features of `outputs`.
+        target_reference: its features of real test images of the target domain.
     """
 
     outputs: np.ndarray
-    targets: np.ndarray
+    targets: np.ndarray | None
     mask: np.ndarray | None = None
     features: np.ndarray | None = None
     reference: np.ndarray | None = None
+    inputs: np.ndarray | None = None
+    cycled: np.ndarray | None = None
+    source_labels: np.ndarray | None = None
+    target_logits: np.ndarray | None = None
+    target_features: np.ndarray | None = None
+    target_reference: np.ndarray | None = None
 
 
 TranslationScore = Callable[[Translated], dict[str, float]]
 
 # The metrics that need the evaluator's features (`Translated.features`).
 NEEDS_FEATURES: set[str] = set()
+# What else a metric reads from `Translated`: it is left out where one of these is None.
+NEEDS_FIELDS: dict[str, tuple[str, ...]] = {}
+
+
+def _lacks_fields(name: str, translated: Translated) -> bool:
+    return any(getattr(translated, field) is None for field in NEEDS_FIELDS.get(name, ()))
 
 
 def translation_scores(translated: Translated, cheap_only: bool = False) -> dict[str, float]:
@@ -61,6 +81,8 @@ def translation_scores(translated: Translated, cheap_only: bool = False) -> dict
     computed: dict[Callable, dict[str, float]] = {}
     for metric in TRANSLATION_METRICS.values():
         if metric.name in NEEDS_FEATURES and translated.features is None:
+            continue
+        if _lacks_fields(metric.name, translated):
             continue
         if cheap_only and not metric.cheap:
             continue
@@ -163,3 +185,77 @@ def _output_fid(translated: Translated) -> dict[str, float]:
 
 
 NEEDS_FEATURES.add("output_fid")
+
+
+NEEDS_FIELDS.update({name: ("targets",) for name in ("l1", "psnr", "ssim")})
+
+
+# --- unpaired translation (CycleGAN) -----------------------------------------------
+#
+# Its baseline is doing nothing: the untranslated inputs as the outputs, and as
+# the cycle's stand-in the input domain's mean training image, what a cycle
+# that forgets its input gives back (the identity's cycle error is 0).
+
+
+@register_metric(
+    Metric(
+        "digit_preservation",
+        "Digit preserved",
+        Better.HIGHER,
+        "share of translated test images that a classifier of the target domain (trained "
+        "at evaluate time on its training split) calls their input's class",
+        headline=True,
+        floor=False,
+        baseline=True,
+    ),
+    registry=TRANSLATION_METRICS,
+)
+def _digit_preservation(translated: Translated) -> dict[str, float]:
+    predicted = np.argmax(translated.target_logits, axis=1)
+    return {"digit_preservation": float(np.mean(predicted == translated.source_labels))}
+
+
+@register_metric(
+    Metric(
+        "cycle_l1",
+        "Cycle L1",
+        Better.LOWER,
+        "mean absolute error between the test inputs and their translations translated "
+        "back, G_BA(G_AB(a)), in [-1, 1] units; mean (std) over images",
+        spread="cycle_l1_std",
+        cheap=True,
+        headline=True,
+        floor=False,
+        baseline=True,
+    ),
+    registry=TRANSLATION_METRICS,
+)
+def _cycle_l1(translated: Translated) -> dict[str, float]:
+    mean, std = l1_error(translated.cycled, translated.inputs)
+    return {"cycle_l1": mean, "cycle_l1_std": std}
+
+
+@register_metric(
+    Metric(
+        "target_fid",
+        "Target-domain FID",
+        Better.LOWER,
+        "Fréchet distance between the outputs and real test images of the target domain, "
+        "in the features of the target domain's classifier (for targets other than A)",
+        headline=True,
+        floor=False,
+        baseline=True,
+    ),
+    registry=TRANSLATION_METRICS,
+)
+def _target_fid(translated: Translated) -> dict[str, float]:
+    return {"target_fid": frechet_distance(translated.target_features, translated.target_reference)}
+
+
+NEEDS_FIELDS.update(
+    {
+        "digit_preservation": ("target_logits", "source_labels"),
+        "cycle_l1": ("cycled", "inputs"),
+        "target_fid": ("target_features", "target_reference"),
+    }
+)

@@ -14,9 +14,10 @@ from pipeline.models.build import (
     generator_optimizer_options,
     make_model,
 )
-from pipeline.models.translation.build import build_paired_translation
+from pipeline.models.translation.build import build_paired_translation, build_unpaired_translation
 from pipeline.models.translation.reconstruction import NO_CONTEXT, TermContext
 from pipeline.models.translation.settings import PairedTranslationParams
+from pipeline.models.translation.unpaired_settings import UnpairedTranslationParams
 from pipeline.models.two_networks import TwoNetworkModel
 from pipeline.params import ModelParams, ModelSection
 from pipeline.train_settings import OptimizerParams
@@ -123,5 +124,9 @@ def _networks_in_model(
         if target_shape is None:
             raise ValueError(f"{params.family}: a translation model needs its target's shape")
         return build_paired_translation(params, image_shape, target_shape, context)
+    if isinstance(params, UnpairedTranslationParams):
+        if target_shape is None:
+            raise ValueError(f"{params.family}: a translation model needs its target's shape")
+        return build_unpaired_translation(params, image_shape, target_shape, seed)
     generator, discriminator = build_networks(params, image_shape, num_classes)
     return make_model(params, generator, discriminator, num_classes, seed)

@@ -18,15 +18,18 @@ import numpy as np
 from pipeline.data import DatasetInfo
 from pipeline.data.pairs import check_paired, domain_shape, paired_examples
 from pipeline.data.stream import BatchStream, training_stream
+from pipeline.data.unpaired import domains_pair_up, held_out_images, unpaired_examples
+from pipeline.evaluation.cycle_scorer import unpaired_scorer
 from pipeline.evaluation.evaluate import Scorer, training_scorer
 from pipeline.evaluation.features import feature_extractor
 from pipeline.evaluation.translation import hole_mask, translation_scorer
 from pipeline.images import make_grid, rows_grid
 from pipeline.models.translation.reconstruction import TermContext
 from pipeline.models.translation.settings import PairedTranslationParams
+from pipeline.models.translation.unpaired_settings import UnpairedTranslationParams
 from pipeline.params import ModelSection
 from pipeline.sampling import generate, grid_inputs, translate
-from pipeline.task_file import GENERATION, PAIRED_TRANSLATION
+from pipeline.task_file import GENERATION, PAIRED_TRANSLATION, UNPAIRED_TRANSLATION
 
 GridDrawer = Callable[[keras.Model], np.ndarray]
 
@@ -151,11 +154,89 @@ class PairedTranslation:
         }
 
 
-Task = Generation | PairedTranslation
+@dataclass(frozen=True)
+class UnpairedTranslation:
+    """One domain's images into another's and back, learnt without pairs (CycleGAN).
+
+    Attributes:
+        info: the prepared data.
+        input_domain: the domain G_AB reads (A).
+        target_domain: the domain G_AB writes (B).
+        family: the model's family, recorded for the later stages.
+    """
+
+    info: DatasetInfo
+    input_domain: str
+    target_domain: str
+    family: str
+
+    # Training needs no evaluator; evaluate trains its own classifier of the target.
+    needs_classifier = False
+
+    @property
+    def shapes(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """(input shape, target shape)."""
+        return domain_shape(self.info, self.input_domain), domain_shape(
+            self.info, self.target_domain
+        )
+
+    def batches(self, data_dir: Path, batch_size: int, seed: int, start_batch: int) -> BatchStream:
+        """(a, b) batches of unpaired training images (`pipeline.data.unpaired`)."""
+        examples = unpaired_examples(
+            data_dir, self.info, self.input_domain, self.target_domain, seed
+        )
+        return BatchStream(examples, batch_size, seed, start_batch, labels=True)
+
+    def grid(
+        self, data_dir: Path, seed: int, grid_size: int, inverse: keras.Model | None = None
+    ) -> GridDrawer:
+        """Rows of the first test inputs, their translations and those translated back
+        (the cycle, by G_BA, `inverse`)."""
+        inputs = held_out_images(data_dir, self.input_domain, grid_size)
+
+        def draw(generator: keras.Model) -> np.ndarray:
+            outputs = translate(generator, inputs)
+            rows = [inputs, outputs]
+            return rows_grid(rows if inverse is None else [*rows, translate(inverse, outputs)])
+
+        return draw
+
+    def term_context(self, classifier: keras.Model | None) -> TermContext:
+        """Nothing: the cycle needs no context."""
+        return TermContext()
+
+    def scorer(
+        self,
+        data_dir: Path,
+        classifier: keras.Model | None,
+        seed: int,
+        num_samples: int,
+        inverse: keras.Model | None = None,
+    ) -> Scorer:
+        """The cheap metrics of the first `num_samples` test inputs: the cycle error (by
+        `inverse`), and the pixel metrics against the true targets where the domains pair up."""
+        paired = domains_pair_up(self.info, self.input_domain, self.target_domain)
+        return unpaired_scorer(
+            data_dir, self.input_domain, self.target_domain, num_samples, inverse, paired
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """task.json: what the generator translates, for evaluate, export and generate."""
+        return {
+            "kind": UNPAIRED_TRANSLATION,
+            "family": self.family,
+            "input": self.input_domain,
+            "target": self.target_domain,
+        }
+
+
+Task = Generation | PairedTranslation | UnpairedTranslation
 
 
 def task_for(params: ModelSection, info: DatasetInfo, num_classes: int) -> Task:
     """The task a model's params section sets it on this data."""
+    if isinstance(params, UnpairedTranslationParams):
+        return UnpairedTranslation(info, params.task.input, params.task.target, params.family)
     if isinstance(params, PairedTranslationParams):
         task = params.task
         needs_evaluator = params.reconstruction.needs_evaluator

@@ -65,3 +65,30 @@ PAIRED_PRESETS: dict[str, dict[str, Any]] = {
 def with_paired_preset(family: str, section: dict[str, Any]) -> dict[str, Any]:
     """`section` over its preset over `PAIRED_BASE`: what the schema validates."""
     return merge(merge(PAIRED_BASE, PAIRED_PRESETS[family]), section)
+
+
+# What every unpaired translation starts from: the paper's networks, loss and optimizers.
+UNPAIRED_BASE: dict[str, Any] = {
+    "generator": {"kind": "resnet"},
+    "discriminator": {"kind": "patchgan", "norm": "instance"},
+    "loss": {"name": "least_squares"},
+    "train": {"d_optimizer": {"name": "adam"}, "g_optimizer": {"name": "adam"}},
+}
+
+UNPAIRED_PRESETS: dict[str, dict[str, Any]] = {
+    # Zhu et al. 2017: two ResNet generators, two 70x70 PatchGANs with instance norm,
+    # LSGAN's loss, cycle consistency weighted 10, identity 0.5 of that, a history of
+    # 50 generated images per discriminator, Adam(2e-4, 0.5) (the optimizers' own
+    # defaults). The experiment: digits to their negatives, never shown a pair.
+    "cyclegan": {
+        "task": {"input": "A", "target": "negative"},
+        "cycle_weight": 10.0,
+        "identity_weight": 0.5,
+        "pool_size": 50,
+    },
+}
+
+
+def with_unpaired_preset(family: str, section: dict[str, Any]) -> dict[str, Any]:
+    """`section` over its preset over `UNPAIRED_BASE`: what the schema validates."""
+    return merge(merge(UNPAIRED_BASE, UNPAIRED_PRESETS[family]), section)
