@@ -32,6 +32,7 @@ from pipeline.data.sources import Mnist5k, SourceSettings
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir
 from pipeline.models.conditioning import ConditioningSettings
+from pipeline.models.coupled_settings import COUPLED_FAMILIES, CoupledParams
 from pipeline.models.losses import LossSettings
 from pipeline.models.networks import NetworkSettings
 from pipeline.models.presets import PRESETS, TAGS, with_preset
@@ -165,7 +166,7 @@ class EvaluatorParams(Section):
 
 # Every family a model section may name: the translation ones are validated
 # as `PairedTranslationParams` (`section_class`), so this class never sees them.
-Family = Literal[tuple(PRESETS) + TRANSLATION_FAMILIES]  # type: ignore[valid-type]
+Family = Literal[tuple(PRESETS) + TRANSLATION_FAMILIES + COUPLED_FAMILIES]  # type: ignore[valid-type]
 
 
 class ModelParams(Section):
@@ -224,14 +225,16 @@ class ModelParams(Section):
         }
 
 
-ModelSection = ModelParams | PairedTranslationParams
+ModelSection = ModelParams | PairedTranslationParams | CoupledParams
 
 
-def section_class(raw: Any) -> type[ModelParams] | type[PairedTranslationParams]:
+def section_class(raw: Any) -> type[ModelSection]:
     """The class a model section is validated as, from the family it names."""
     family = raw.get("family") if isinstance(raw, dict) else None
     if isinstance(family, str) and family in TRANSLATION_FAMILIES:
         return PairedTranslationParams
+    if isinstance(family, str) and family in COUPLED_FAMILIES:
+        return CoupledParams
     return ModelParams
 
 
@@ -354,6 +357,11 @@ class Params(Section):
         prepared = self.prepare.domain_names()
         for name in self.models:
             section = self.model(name)
+            if isinstance(section, CoupledParams) and section.domains.second not in prepared:
+                raise ValueError(
+                    f"{name}.domains.second = {section.domains.second!r}: not a prepared domain "
+                    f"(prepared: {', '.join(prepared)}; add it to prepare.domains)"
+                )
             if not isinstance(section, PairedTranslationParams):
                 continue
             for key, domain in zip(("input", "target"), section.domains, strict=True):

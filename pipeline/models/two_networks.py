@@ -49,6 +49,11 @@ class TwoNetworkModel(keras.Model):
         """
         return {"discriminator": self.discriminator}
 
+    def task_networks(self) -> dict[str, keras.Model]:
+        """What the task's grid and scorer take besides the generator, by keyword
+        (`pipeline.training.tasks`); nothing for a model of one generator."""
+        return {}
+
     def compile(
         self,
         *,
