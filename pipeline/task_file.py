@@ -15,10 +15,13 @@ from pipeline.fileio import read_json
 # one prepared domain's images into another's.
 GENERATION = "generation"
 PAIRED_TRANSLATION = "paired_translation"
+# Images of two domains from one z (CoGAN): the published generator makes `first`'s.
+COUPLED_GENERATION = "coupled_generation"
 # The keys each kind carries besides `kind`.
 FIELDS: dict[str, tuple[str, ...]] = {
     GENERATION: (),
     PAIRED_TRANSLATION: ("family", "input", "target", "baseline"),
+    COUPLED_GENERATION: ("family", "first", "second"),
 }
 _RETRAIN = "rerun its training (`dvc repro train@<model>`)"
 

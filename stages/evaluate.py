@@ -22,7 +22,7 @@ from pipeline.fileio import write_json
 from pipeline.locking import model_lock
 from pipeline.params import EvaluateStage, flatten
 from pipeline.progress import stage_label, timed_stage
-from pipeline.task_file import GENERATION, read_task
+from pipeline.task_file import COUPLED_GENERATION, GENERATION, read_task
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store
 
@@ -30,6 +30,8 @@ PATHS = {
     "data": "the prepared dataset: the real images the samples are compared with",
     "classifier": "the evaluator's .keras file",
     "generator": "the trained generator's .keras file",
+    "networks": "the folder of the model's other trained networks (a coupled model's "
+    "second generator, which its pixel agreement needs)",
     "run": "the run.json naming the model's MLflow training run",
     "task": "the task.json saying what the generator makes: images from noise, or "
     "translations of one prepared domain into another",
@@ -57,6 +59,7 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
     with quiet_tensorflow_import():
         from pipeline import tracking
         from pipeline.data import verify_prepared
+        from pipeline.evaluation.coupled import evaluate_coupled
         from pipeline.evaluation.evaluate import evaluate_generator, headline, measurements
         from pipeline.evaluation.translation import evaluate_translation
 
@@ -67,6 +70,16 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
             stage.seed,
             data_dir=args.data,
             generator_path=args.generator,
+            classifier_path=args.classifier,
+        )
+    elif task["kind"] == COUPLED_GENERATION:
+        metrics = evaluate_coupled(
+            stage.evaluate,
+            stage.seed,
+            task,
+            data_dir=args.data,
+            generator_path=args.generator,
+            networks_dir=args.networks,
             classifier_path=args.classifier,
         )
     else:

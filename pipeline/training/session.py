@@ -124,7 +124,9 @@ def fit_callbacks(
     """
     params, paths = training.params, training.paths
     histories = _histories(training, sinks)
-    draw = training.plan.task.grid(paths.data_dir, training.seed, params.train.grid_size)
+    draw = training.plan.task.grid(
+        paths.data_dir, training.seed, params.train.grid_size, **training.model.task_networks()
+    )
     callbacks = [
         # The model's parts' own (instance noise's schedule) set up each epoch.
         *training_callbacks(params),
@@ -310,7 +312,11 @@ def _histories(training: Training, sinks: tracking.Sinks | None) -> dict[str, Hi
     }
     if training.plan.scoring:
         scorer = training.plan.task.scorer(
-            paths.data_dir, training.plan.classifier, training.seed, params.train.eval_samples
+            paths.data_dir,
+            training.plan.classifier,
+            training.seed,
+            params.train.eval_samples,
+            **training.model.task_networks(),
         )
         histories["quality"] = QualityHistory(
             paths.live.quality,
