@@ -165,7 +165,8 @@ class EvaluatorParams(Section):
 
 
 # Every family a model section may name: the translation ones are validated
-# as `PairedTranslationParams` (`section_class`), so this class never sees them.
+# as `PairedTranslationParams` and the coupled ones as `CoupledParams`
+# (`section_class`), so this class never sees them.
 Family = Literal[tuple(PRESETS) + TRANSLATION_FAMILIES + COUPLED_FAMILIES]  # type: ignore[valid-type]
 
 
