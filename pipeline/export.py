@@ -11,16 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pipeline.data import verify_prepared
+from pipeline.data.pairs import domain_shape
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir
 from pipeline.images import interpolate_latents, make_grid, rows_grid, save_png
 from pipeline.params import ExportParams
 from pipeline.sampling import (
     EVALUATION_STREAM,
+    GRID_STREAM,
     INTERPOLATION_STREAM,
     cycled_labels,
     generate,
@@ -30,7 +33,14 @@ from pipeline.sampling import (
     latent_vectors,
     translate,
 )
-from pipeline.saved_models import check_generator, check_translator, load_keras, require_finite
+from pipeline.saved_models import (
+    SECOND_GENERATOR,
+    check_generator,
+    check_translator,
+    load_coupled_pair,
+    load_keras,
+    require_finite,
+)
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,73 @@ def export_translations(
 
         arrays = {"inputs": inputs[kept], "outputs": outputs[kept], "targets": targets[kept]}
         np.savez_compressed(staged.samples, **arrays)
+
+    return _publish(out_dir, write, before_publish)
+
+
+def export_coupled(
+    params: ExportParams,
+    seed: int,
+    task: dict[str, Any],
+    generator_path: str | Path,
+    networks_dir: str | Path,
+    out_dir: str | Path,
+    data_dir: str | Path,
+    before_publish: Callable[[ExportPaths], None] | None = None,
+) -> ExportPaths:
+    """Write a coupled pair's grid, interpolation strip and `samples.npz` (CoGAN).
+
+    `grid.png` is the paper's figure: a column per z, G1(z) above G2(z),
+    `params.grid_size // 2` such pairs of rows (at least one).
+    `interpolation.png` walks the latent space between two points per pair of
+    rows, shown in both domains: the two rows change together where the pair
+    is coupled. `samples.npz` holds `z`, `first` and `second` (float32 in
+    [-1, 1]) of the evaluation's latents, so with equal sample sizes they are
+    the images `evaluate` scored. Both generators are checked first (each
+    makes its domain's images, both take one z); their images must be finite.
+
+    Args:
+        params: the `export` params section.
+        seed: the run's seed.
+        task: the model's task.json: its two domains.
+        generator_path: G1 (`.keras`).
+        networks_dir: the model's other networks; G2 is `second_generator.keras`.
+        out_dir: the folder to write.
+        data_dir: the prepared dataset (the domains' shapes).
+        before_publish: called with the staged files before they replace
+            `out_dir`; if it fails, nothing moves.
+    """
+    info = verify_prepared(data_dir)
+    shapes = (domain_shape(info, task["first"]), domain_shape(info, task["second"]))
+    generators = load_coupled_pair(generator_path, networks_dir, shapes)
+    generator_paths = (Path(generator_path), Path(networks_dir) / SECOND_GENERATOR)
+    dim = latent_dim_of(generators[0])
+
+    def draw(latents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(  # type: ignore[return-value]
+            require_finite(generate(generator, latents), path)
+            for generator, path in zip(generators, generator_paths, strict=True)
+        )
+
+    def both_domains(latents: np.ndarray, rows: int) -> np.ndarray:
+        pairs = [draw(part) for part in np.split(latents, rows)]
+        return rows_grid([images for pair in pairs for images in pair])
+
+    def write(staged: ExportPaths) -> None:
+        rows = max(1, params.grid_size // 2)
+        latents = latent_vectors(seed, rows * params.grid_size, dim, GRID_STREAM)
+        save_png(both_domains(latents, rows), staged.grid)
+
+        rows, steps = params.interpolation_rows, params.interpolation_steps
+        ends = latent_vectors(seed, 2 * rows, dim, INTERPOLATION_STREAM)
+        path_latents = np.concatenate(
+            [interpolate_latents(ends[2 * r], ends[2 * r + 1], steps) for r in range(rows)]
+        ).astype(np.float32)
+        save_png(both_domains(path_latents, rows), staged.interpolation)
+
+        latents = latent_vectors(seed, params.num_samples, dim, EVALUATION_STREAM)
+        first, second = draw(latents)
+        np.savez_compressed(staged.samples, z=latents, first=first, second=second)
 
     return _publish(out_dir, write, before_publish)
 

@@ -32,6 +32,7 @@ from pipeline.data.sources import Mnist5k, SourceSettings
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir
 from pipeline.models.conditioning import ConditioningSettings
+from pipeline.models.coupled_settings import COUPLED_FAMILIES, CoupledParams
 from pipeline.models.losses import LossSettings
 from pipeline.models.networks import NetworkSettings
 from pipeline.models.presets import PRESETS, TAGS, with_preset
@@ -168,8 +169,11 @@ class EvaluatorParams(Section):
 
 
 # Every family a model section may name: the translation ones are validated
-# as `PairedTranslationParams` (`section_class`), so this class never sees them.
-Family = Literal[tuple(PRESETS) + TRANSLATION_FAMILIES + UNPAIRED_FAMILIES]  # type: ignore[valid-type]
+# as `PairedTranslationParams`, the unpaired ones as `UnpairedTranslationParams`
+# and the coupled ones as `CoupledParams` (`section_class`), so this class never sees them.
+Family = Literal[  # type: ignore[valid-type]
+    tuple(PRESETS) + TRANSLATION_FAMILIES + UNPAIRED_FAMILIES + COUPLED_FAMILIES
+]
 
 
 class ModelParams(Section):
@@ -228,7 +232,7 @@ class ModelParams(Section):
         }
 
 
-ModelSection = ModelParams | PairedTranslationParams | UnpairedTranslationParams
+ModelSection = ModelParams | PairedTranslationParams | UnpairedTranslationParams | CoupledParams
 # The sections of models that translate one prepared domain into another.
 TRANSLATION_SECTIONS = (PairedTranslationParams, UnpairedTranslationParams)
 
@@ -240,6 +244,8 @@ def section_class(raw: Any) -> type[ModelSection]:
         return PairedTranslationParams
     if isinstance(family, str) and family in UNPAIRED_FAMILIES:
         return UnpairedTranslationParams
+    if isinstance(family, str) and family in COUPLED_FAMILIES:
+        return CoupledParams
     return ModelParams
 
 
@@ -362,6 +368,11 @@ class Params(Section):
         prepared = self.prepare.domain_names()
         for name in self.models:
             section = self.model(name)
+            if isinstance(section, CoupledParams) and section.domains.second not in prepared:
+                raise ValueError(
+                    f"{name}.domains.second = {section.domains.second!r}: not a prepared domain "
+                    f"(prepared: {', '.join(prepared)}; add it to prepare.domains)"
+                )
             if not isinstance(section, TRANSLATION_SECTIONS):
                 continue
             for key, domain in zip(("input", "target"), section.domains, strict=True):

@@ -130,3 +130,31 @@ def require_finite(images: np.ndarray, path: str | Path) -> np.ndarray:
             "retrain it with other settings"
         )
     return images
+
+
+# A coupled model's second generator (CoGAN's G2), in its `networks/` folder.
+SECOND_GENERATOR = "second_generator.keras"
+
+
+def load_coupled_pair(
+    generator_path: str | Path,
+    networks_dir: str | Path,
+    shapes: tuple[tuple[int, ...], tuple[int, ...]],
+) -> tuple[keras.Model, keras.Model]:
+    """A coupled model's G1 and G2, each checked against its domain's shape, and of one z.
+
+    Raises:
+        PipelineError: a missing or bad file, or two generators that are not one pair.
+    """
+    second_path = Path(networks_dir) / SECOND_GENERATOR
+    first = load_keras(generator_path, "generator")
+    second = load_keras(second_path, "generator")
+    check_generator(first, generator_path, shapes[0])
+    check_generator(second, second_path, shapes[1])
+    dims = [int(model.inputs[0].shape[-1]) for model in (first, second)]
+    if dims[0] != dims[1] or len(first.inputs) != 1 or len(second.inputs) != 1:
+        raise PipelineError(
+            f"{second_path}: takes z of {dims[1]}, {generator_path} z of {dims[0]}; "
+            "they are not one coupled pair, retrain it (`dvc repro`)"
+        )
+    return first, second

@@ -16,11 +16,14 @@ from pipeline.fileio import read_json
 GENERATION = "generation"
 PAIRED_TRANSLATION = "paired_translation"
 UNPAIRED_TRANSLATION = "unpaired_translation"
+# Images of two domains from one z (CoGAN): the published generator makes `first`'s.
+COUPLED_GENERATION = "coupled_generation"
 # The keys each kind carries besides `kind`.
 FIELDS: dict[str, tuple[str, ...]] = {
     GENERATION: (),
     PAIRED_TRANSLATION: ("family", "input", "target", "baseline"),
     UNPAIRED_TRANSLATION: ("family", "input", "target"),
+    COUPLED_GENERATION: ("family", "first", "second"),
 }
 _RETRAIN = "rerun its training (`dvc repro train@<model>`)"
 

@@ -22,7 +22,7 @@ from pipeline.fileio import write_json
 from pipeline.locking import model_lock
 from pipeline.params import EvaluateStage, flatten
 from pipeline.progress import stage_label, timed_stage
-from pipeline.task_file import GENERATION, UNPAIRED_TRANSLATION, read_task
+from pipeline.task_file import COUPLED_GENERATION, GENERATION, UNPAIRED_TRANSLATION, read_task
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store
 
@@ -31,7 +31,8 @@ PATHS = {
     "classifier": "the evaluator's .keras file",
     "generator": "the trained generator's .keras file",
     "networks": "the folder of the model's other trained networks (an unpaired model's "
-    "inverse generator, which its cycle error needs)",
+    "inverse generator, which its cycle error needs; a coupled model's second generator, "
+    "which its pixel agreement needs)",
     "run": "the run.json naming the model's MLflow training run",
     "task": "the task.json saying what the generator makes: images from noise, or "
     "translations of one prepared domain into another",
@@ -59,6 +60,7 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
     with quiet_tensorflow_import():
         from pipeline import tracking
         from pipeline.data import verify_prepared
+        from pipeline.evaluation.coupled import evaluate_coupled
         from pipeline.evaluation.evaluate import evaluate_generator, headline, measurements
         from pipeline.evaluation.translation import evaluate_translation
         from pipeline.evaluation.unpaired import evaluate_unpaired
@@ -72,8 +74,13 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
             generator_path=args.generator,
             classifier_path=args.classifier,
         )
-    elif task["kind"] == UNPAIRED_TRANSLATION:
-        metrics = evaluate_unpaired(
+    elif task["kind"] in (UNPAIRED_TRANSLATION, COUPLED_GENERATION):
+        # Models of more than one generator: their scores read the others from `networks`.
+        evaluate_many = {
+            UNPAIRED_TRANSLATION: evaluate_unpaired,
+            COUPLED_GENERATION: evaluate_coupled,
+        }[task["kind"]]
+        metrics = evaluate_many(
             stage.evaluate,
             stage.seed,
             task,

@@ -18,13 +18,15 @@ from pipeline.cli import (
 from pipeline.locking import model_lock
 from pipeline.params import ExportStage, flatten
 from pipeline.progress import stage_label, timed_stage
-from pipeline.task_file import GENERATION, UNPAIRED_TRANSLATION, read_task
+from pipeline.task_file import COUPLED_GENERATION, GENERATION, UNPAIRED_TRANSLATION, read_task
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store
 
 PATHS = {
     "data": "the prepared dataset (its info says the image shape and classes)",
     "generator": "the trained generator's .keras file",
+    "networks": "the folder of the model's other trained networks (a coupled model's "
+    "second generator, whose images are shown beside the generator's)",
     "run": "the run.json naming the model's MLflow training run",
     "task": "the task.json saying what the generator makes: images from noise, or "
     "translations of one prepared domain into another",
@@ -53,7 +55,12 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
         from pipeline.data import verify_prepared
         from pipeline.data.pairs import held_out_pairs
         from pipeline.data.unpaired import held_out_unpaired
-        from pipeline.export import ExportPaths, export_samples, export_translations
+        from pipeline.export import (
+            ExportPaths,
+            export_coupled,
+            export_samples,
+            export_translations,
+        )
 
     run = tracking.find_run(args.run)
 
@@ -67,6 +74,17 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
             stage.export,
             stage.seed,
             args.generator,
+            args.out,
+            data_dir=args.data,
+            before_publish=log,
+        )
+    elif task["kind"] == COUPLED_GENERATION:
+        paths = export_coupled(
+            stage.export,
+            stage.seed,
+            task,
+            args.generator,
+            args.networks,
             args.out,
             data_dir=args.data,
             before_publish=log,

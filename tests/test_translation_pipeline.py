@@ -1,13 +1,15 @@
 """End to end: a tiny `dvc repro` of the image-to-image models, then translating a folder.
 
-One model of each paired kind (pix2pix, srgan, context_encoder) and the
-unpaired CycleGAN beside a noise model, on the derived domains of the offline digits: each trains,
-evaluates against its baseline, exports, and the report shows them apart.
+One model of each paired kind (pix2pix, srgan, context_encoder), the unpaired
+CycleGAN and a coupled GAN (cogan) beside a noise model, on the derived domains
+of the offline digits: each trains, evaluates against its baseline, exports, and
+the report shows them apart.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -22,7 +24,7 @@ TRANSLATORS = ("pix2pix", "srgan", "context_encoder")
 TINY_TRAIN = {"epochs": 1, "batch_size": 500, "grid_size": 3, "eval_samples": 50}
 TINY_TRANSLATION = {
     "prepare": {"domains": ["edges", "low_res", "masked", "negative"]},
-    "models": ["gan", *TRANSLATORS, "cyclegan"],
+    "models": ["gan", *TRANSLATORS, "cyclegan", "cogan"],
     "gan": {"network": TINY_NETS, "train": {**TINY_TRAIN, "eval_every": 0}},
     "pix2pix": {
         "family": "pix2pix",
@@ -48,6 +50,8 @@ TINY_TRANSLATION = {
         "discriminator": {"kind": "patchgan", "filters": 4, "norm": "instance"},
         "train": TINY_TRAIN,
     },
+    # Digits and their edge maps (the preset's domains), each from its own half.
+    "cogan": {"family": "cogan", "network": {"filters": 4, "latent_dim": 8}, "train": TINY_TRAIN},
 }
 
 
@@ -75,7 +79,7 @@ def test_each_translation_model_is_scored_beside_its_baseline(repo):
     assert 15 < srgan["psnr_baseline"] < 25
     summary = (repo / "reports/summary.md").read_text()
     assert "## Image-to-image models" in summary
-    assert "| metric | better | pix2pix | srgan | context_encoder | cyclegan |" in summary
+    assert "| metric | better | pix2pix | srgan | context_encoder | cyclegan | cogan |" in summary
     assert "| metric | better | real floor | gan |" in summary
     comparison = json.loads((repo / "reports/headline.json").read_text())
     assert (
@@ -106,6 +110,35 @@ def test_cyclegan_is_scored_on_its_cycle_and_the_digits_it_keeps(repo):
     assert "| Digit preserved |" in summary and "| Cycle L1 |" in summary
     grid = np.asarray(Image.open(repo / "exports/cyclegan/grid.png"))
     assert grid.shape[0] == 3 * (28 + 2) + 2
+
+
+def test_cogan_is_scored_by_its_pixel_agreement_and_exports_both_domains(repo):
+    task = json.loads((repo / "trained/cogan/task.json").read_text())
+    assert task == {
+        "kind": "coupled_generation",
+        "family": "cogan",
+        "first": "A",
+        "second": "edges",
+    }
+    metrics = json.loads((repo / "metrics/cogan.json").read_text())
+    for key in ("pixel_agreement", "output_fid"):
+        assert np.isfinite(metrics[key]) and np.isfinite(metrics[f"{key}_baseline"])
+    assert "psnr" not in metrics
+    for network in ("discriminator", "second_generator", "second_discriminator"):
+        assert (repo / f"trained/cogan/networks/{network}.keras").is_file()
+    quality = (repo / "trained/cogan/quality.csv").read_text().splitlines()[0].split(",")
+    assert {"domain_fid", "pixel_agreement"} <= set(quality)
+    data = np.load(repo / "exports/cogan/samples.npz")
+    assert data["first"].shape == data["second"].shape == (len(data["z"]), 28, 28, 1)
+    grid = np.asarray(Image.open(repo / "exports/cogan/grid.png"))
+    # grid_size 3 (the tiny export's): one pair of rows, G1(z) above G2(z), 3 columns.
+    assert grid.shape[:2] == (2 * (28 + 2) + 2, 3 * (28 + 2) + 2)
+    summary = (repo / "reports/summary.md").read_text()
+    # Its own column of the image-to-image table: the score beside its baseline's.
+    row = re.search(r"^\| Pixel agreement \| ↑ \|.* ([0-9.]+) \(([0-9.]+)\) \|$", summary, re.M)
+    assert row and float(row[1]) == pytest.approx(metrics["pixel_agreement"], rel=1e-3)
+    comparison = json.loads((repo / "reports/headline.json").read_text())
+    assert list(comparison["pixel_agreement"]) == ["cogan"]
 
 
 def test_the_export_grid_shows_inputs_outputs_and_targets(repo):

@@ -10,13 +10,13 @@ as the noise models' scores sit beside the real data's floor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
 
 from pipeline.evaluation.metrics import frechet_distance
-from pipeline.evaluation.pixel_metrics import l1_error, psnr, ssim
+from pipeline.evaluation.pixel_metrics import l1_error, pixel_agreement, psnr, ssim
 from pipeline.evaluation.suite import REGISTRIES, Better, Metric, register_metric
 
 # Every translation metric, by name, in the order of the metrics files.
@@ -36,7 +36,8 @@ class Translated:
         mask: where the pixel metrics look (the hole of an inpainting task),
             a boolean (H, W); None for every pixel.
         features: the evaluator's features of `outputs`, when the targets
-            are its domain; else None, and the feature metrics are left out.
+            are its domain (of a coupled pair's first generator's samples);
+            else None, and the feature metrics are left out.
         reference: the evaluator's features of real training targets.
         inputs: the test inputs (an unpaired model's cycle is compared with them).
         cycled: the outputs translated back (G_BA(G_AB(inputs))), or a baseline's stand-in.
@@ -71,15 +72,26 @@ def _lacks_fields(name: str, translated: Translated) -> bool:
     return any(getattr(translated, field) is None for field in NEEDS_FIELDS.get(name, ()))
 
 
-def translation_scores(translated: Translated, cheap_only: bool = False) -> dict[str, float]:
+# The metrics of a coupled pair of generators alone (CoGAN, `pipeline.evaluation.coupled`),
+# which a translation's scores leave out.
+COUPLED_ONLY: set[str] = set()
+
+
+def translation_scores(
+    translated: Translated, cheap_only: bool = False, names: Collection[str] | None = None
+) -> dict[str, float]:
     """Every translation metric that applies, with its spread, in registration order.
 
     With `cheap_only`, the cheap ones (`Metric.cheap`) without their spreads:
-    what training tracks every `eval_every` epochs.
+    what training tracks every `eval_every` epochs. `names` picks the metrics
+    scored; by default every one but `COUPLED_ONLY`.
     """
     scores: dict[str, float] = {}
     computed: dict[Callable, dict[str, float]] = {}
     for metric in TRANSLATION_METRICS.values():
+        wanted = metric.name not in COUPLED_ONLY if names is None else metric.name in names
+        if not wanted:
+            continue
         if metric.name in NEEDS_FEATURES and translated.features is None:
             continue
         if _lacks_fields(metric.name, translated):
@@ -185,8 +197,6 @@ def _output_fid(translated: Translated) -> dict[str, float]:
 
 
 NEEDS_FEATURES.add("output_fid")
-
-
 NEEDS_FIELDS.update({name: ("targets",) for name in ("l1", "psnr", "ssim")})
 
 
@@ -259,3 +269,31 @@ NEEDS_FIELDS.update(
         "target_fid": ("target_features", "target_reference"),
     }
 )
+
+
+# --- coupled generators (CoGAN) ----------------------------------------------------
+#
+# `outputs` are G2's images and `targets` G1's images of the same z mapped into
+# G2's domain by that domain's own transform; the baseline is G2's images of
+# independent z, what two uncoupled GANs agree by chance.
+
+
+@register_metric(
+    Metric(
+        "pixel_agreement",
+        "Pixel agreement",
+        Better.HIGHER,
+        "share of binarised pixels where G2(z) agrees with G1(z) mapped to the second domain "
+        "by its transform (Liu & Tuzel 2016); baseline: G2 of an independent z",
+        cheap=True,
+        headline=True,
+        floor=False,
+        baseline=True,
+    ),
+    registry=TRANSLATION_METRICS,
+)
+def _pixel_agreement(translated: Translated) -> dict[str, float]:
+    return {"pixel_agreement": pixel_agreement(translated.outputs, translated.targets)}
+
+
+COUPLED_ONLY.add("pixel_agreement")

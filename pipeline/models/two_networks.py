@@ -13,6 +13,31 @@ import keras
 from pipeline.backend import attach_optimizers, run_train_step
 
 
+class NetworkGroup:
+    """Networks updated by one optimizer step: their trainable weights, each once.
+
+    CycleGAN's two generators share one optimizer, as do its two
+    discriminators (the reference code chains both parameter lists); CoGAN's
+    pairs do too, and share layers: a shared layer belongs to both networks,
+    and listing its weights twice would give the optimizer two gradients for
+    one variable.
+    """
+
+    def __init__(self, *networks: keras.Model):
+        self.networks = networks
+
+    @property
+    def trainable_variables(self) -> list[keras.Variable]:
+        seen: set[int] = set()
+        unique = []
+        for network in self.networks:
+            for variable in network.trainable_variables:
+                if id(variable) not in seen:
+                    seen.add(id(variable))
+                    unique.append(variable)
+        return unique
+
+
 class TwoNetworkModel(keras.Model):
     """A generator and a discriminator, each with its optimizer, and what a step tracks.
 
@@ -48,6 +73,11 @@ class TwoNetworkModel(keras.Model):
         generator) adds them.
         """
         return {"discriminator": self.discriminator}
+
+    def task_networks(self) -> dict[str, keras.Model]:
+        """What the task's grid and scorer take besides the generator, by keyword
+        (`pipeline.training.tasks`); nothing for a model of one generator."""
+        return {}
 
     def compile(
         self,

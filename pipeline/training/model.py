@@ -14,6 +14,8 @@ from pipeline.models.build import (
     generator_optimizer_options,
     make_model,
 )
+from pipeline.models.coupled import build_coupled
+from pipeline.models.coupled_settings import CoupledParams
 from pipeline.models.translation.build import build_paired_translation, build_unpaired_translation
 from pipeline.models.translation.reconstruction import NO_CONTEXT, TermContext
 from pipeline.models.translation.settings import PairedTranslationParams
@@ -128,5 +130,9 @@ def _networks_in_model(
         if target_shape is None:
             raise ValueError(f"{params.family}: a translation model needs its target's shape")
         return build_unpaired_translation(params, image_shape, target_shape, seed)
+    if isinstance(params, CoupledParams):
+        if target_shape is None:
+            raise ValueError(f"{params.family}: a coupled model needs its second domain's shape")
+        return build_coupled(params, image_shape, target_shape, seed)
     generator, discriminator = build_networks(params, image_shape, num_classes)
     return make_model(params, generator, discriminator, num_classes, seed)

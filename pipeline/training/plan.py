@@ -13,7 +13,10 @@ from pipeline.errors import PipelineError
 from pipeline.params import ModelSection
 from pipeline.saved_models import load_keras
 from pipeline.training.paths import TrainPaths
-from pipeline.training.tasks import Generation, Task, task_for
+from pipeline.training.tasks import CoupledGeneration, Generation, Task, task_for
+
+# The tasks whose scores during training include the evaluator's of a noise generator.
+SCORED_BY_EVALUATOR = (Generation, CoupledGeneration)
 
 
 def epoch_steps(steps_per_pass: int, steps_per_execution: int) -> int:
@@ -68,6 +71,8 @@ def check_training_inputs(params: ModelSection, paths: TrainPaths) -> TrainingPl
             f"{replicas} replicas of the {train.strategy!r} strategy"
         )
     count = info.splits["train"].count
+    if isinstance(task, CoupledGeneration):
+        count = task.examples_per_pass  # each domain reads its own half
     global_batch = train.examples_per_step
     if global_batch > count:
         raise PipelineError(
@@ -83,14 +88,14 @@ def check_training_inputs(params: ModelSection, paths: TrainPaths) -> TrainingPl
         )
     # Scoring during training is the chief's; another worker would only repeat it.
     scoring = bool(train.eval_every) and paths.classifier is not None and cluster.is_chief()
-    if scoring and isinstance(task, Generation) and train.eval_samples > count:
+    if scoring and isinstance(task, SCORED_BY_EVALUATOR) and train.eval_samples > count:
         raise PipelineError(
             f"train.eval_samples = {train.eval_samples}: larger than the {count} "
             f"training images it is compared with; use at most {count}"
         )
     # The noise models' scores need the evaluator; a content loss needs it to train.
     needs_classifier = paths.classifier is not None and (
-        (scoring and isinstance(task, Generation)) or task.needs_classifier
+        (scoring and isinstance(task, SCORED_BY_EVALUATOR)) or task.needs_classifier
     )
     classifier = load_keras(paths.classifier, "evaluator") if needs_classifier else None
     return TrainingPlan(

@@ -125,7 +125,7 @@ def fit_callbacks(
     params, paths = training.params, training.paths
     histories = _histories(training, sinks)
     draw = training.plan.task.grid(
-        paths.data_dir, training.seed, params.train.grid_size, **_task_networks(training.model)
+        paths.data_dir, training.seed, params.train.grid_size, **training.model.task_networks()
     )
     callbacks = [
         # The model's parts' own (instance noise's schedule) set up each epoch.
@@ -301,13 +301,6 @@ def _training_stream(training: Training):
     return backend.training_batches(stream)
 
 
-def _task_networks(model: TwoNetworkModel) -> dict[str, keras.Model]:
-    """What a task's grid and scorer take besides the generator: an unpaired model's
-    inverse generator, which draws and scores the cycle; nothing for the others."""
-    inverse = getattr(model, "inverse_generator", None)
-    return {} if inverse is None else {"inverse": inverse}
-
-
 def _histories(training: Training, sinks: tracking.Sinks | None) -> dict[str, HistoryFile]:
     """The losses file, and the quality file when training scores the generator."""
     params, paths, state = training.params, training.paths, training.state
@@ -323,7 +316,7 @@ def _histories(training: Training, sinks: tracking.Sinks | None) -> dict[str, Hi
             training.plan.classifier,
             training.seed,
             params.train.eval_samples,
-            **_task_networks(training.model),
+            **training.model.task_networks(),
         )
         histories["quality"] = QualityHistory(
             paths.live.quality,

@@ -16,20 +16,29 @@ import keras
 import numpy as np
 
 from pipeline.data import DatasetInfo
+from pipeline.data.halves import unpaired_halves
 from pipeline.data.pairs import check_paired, domain_shape, paired_examples
 from pipeline.data.stream import BatchStream, training_stream
 from pipeline.data.unpaired import domains_pair_up, held_out_images, unpaired_examples
+from pipeline.errors import PipelineError
+from pipeline.evaluation.coupled import coupled_scorer
 from pipeline.evaluation.cycle_scorer import unpaired_scorer
 from pipeline.evaluation.evaluate import Scorer, training_scorer
 from pipeline.evaluation.features import feature_extractor
 from pipeline.evaluation.translation import hole_mask, translation_scorer
 from pipeline.images import make_grid, rows_grid
+from pipeline.models.coupled_settings import CoupledParams
 from pipeline.models.translation.reconstruction import TermContext
 from pipeline.models.translation.settings import PairedTranslationParams
 from pipeline.models.translation.unpaired_settings import UnpairedTranslationParams
 from pipeline.params import ModelSection
-from pipeline.sampling import generate, grid_inputs, translate
-from pipeline.task_file import GENERATION, PAIRED_TRANSLATION, UNPAIRED_TRANSLATION
+from pipeline.sampling import GRID_STREAM, generate, grid_inputs, latent_vectors, translate
+from pipeline.task_file import (
+    COUPLED_GENERATION,
+    GENERATION,
+    PAIRED_TRANSLATION,
+    UNPAIRED_TRANSLATION,
+)
 
 GridDrawer = Callable[[keras.Model], np.ndarray]
 
@@ -230,13 +239,111 @@ class UnpairedTranslation:
         }
 
 
-Task = Generation | PairedTranslation | UnpairedTranslation
+@dataclass(frozen=True)
+class CoupledGeneration:
+    """Images of two domains from one z, learnt from unpaired halves of the data (CoGAN).
+
+    Attributes:
+        info: the prepared data.
+        first_domain: the domain G1 makes (the published generator's).
+        second_domain: the domain G2 makes, a transform of the first.
+        family: the model's family, recorded for the later stages.
+        latent_dim: size of z.
+    """
+
+    info: DatasetInfo
+    first_domain: str
+    second_domain: str
+    family: str
+    latent_dim: int
+
+    # Training needs no evaluator; its scores of G1 do (`plan`).
+    needs_classifier = False
+
+    def __post_init__(self) -> None:
+        first, second = self.shapes
+        if first[:2] != second[:2]:
+            raise PipelineError(
+                f"domains: {self.first_domain!r} is {first[0]}x{first[1]} and "
+                f"{self.second_domain!r} {second[0]}x{second[1]}; coupled networks need one "
+                "size (allowed second domains: edges, negative, colour, masked)"
+            )
+
+    @property
+    def shapes(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """(first domain's shape, second domain's shape)."""
+        return domain_shape(self.info, self.first_domain), domain_shape(
+            self.info, self.second_domain
+        )
+
+    @property
+    def examples_per_pass(self) -> int:
+        """A pass is over one half of the training split (`pipeline.data.halves`)."""
+        return self.info.splits["train"].count // 2
+
+    def batches(self, data_dir: Path, batch_size: int, seed: int, start_batch: int) -> BatchStream:
+        """(first, second) batches: each domain's images from its own half of the split."""
+        halves = unpaired_halves(data_dir, self.first_domain, self.second_domain, seed)
+        return BatchStream(halves, batch_size, seed, start_batch, labels=True)
+
+    def grid(
+        self, data_dir: Path, seed: int, grid_size: int, second: keras.Model | None = None
+    ) -> GridDrawer:
+        """The paper's figure: a column per z, G1(z) above G2(z); `grid_size // 2` such
+        pairs of rows (at least one), so the grid stays about square."""
+        pairs = max(1, grid_size // 2)
+        latents = latent_vectors(seed, pairs * grid_size, self.latent_dim, GRID_STREAM)
+
+        def draw(generator: keras.Model) -> np.ndarray:
+            rows = []
+            for row in np.split(latents, pairs):
+                rows.append(generate(generator, row))
+                if second is not None:
+                    rows.append(generate(second, row))
+            return rows_grid(rows)
+
+        return draw
+
+    def term_context(self, classifier: keras.Model | None) -> TermContext:
+        """Nothing: a coupled GAN has no reconstruction term."""
+        return TermContext()
+
+    def scorer(
+        self,
+        data_dir: Path,
+        classifier: keras.Model | None,
+        seed: int,
+        num_samples: int,
+        second: keras.Model | None = None,
+    ) -> Scorer:
+        """The pixel agreement of G1 and G2 (`second`), and G1's cheap metrics by the evaluator."""
+        first_scorer = None
+        if classifier is not None:
+            first_scorer = training_scorer(classifier, data_dir, seed, num_samples)
+        if second is None:
+            raise PipelineError("a coupled model's scores need its second generator")
+        return coupled_scorer(self.second_domain, seed, num_samples, second, first_scorer)
+
+    def describe(self) -> dict[str, Any]:
+        """task.json: the two domains, for evaluate and export."""
+        return {
+            "kind": COUPLED_GENERATION,
+            "family": self.family,
+            "first": self.first_domain,
+            "second": self.second_domain,
+        }
+
+
+Task = Generation | PairedTranslation | UnpairedTranslation | CoupledGeneration
 
 
 def task_for(params: ModelSection, info: DatasetInfo, num_classes: int) -> Task:
     """The task a model's params section sets it on this data."""
     if isinstance(params, UnpairedTranslationParams):
         return UnpairedTranslation(info, params.task.input, params.task.target, params.family)
+    if isinstance(params, CoupledParams):
+        domains, latent_dim = params.domains, params.network.latent_dim
+        return CoupledGeneration(info, domains.first, domains.second, params.family, latent_dim)
     if isinstance(params, PairedTranslationParams):
         task = params.task
         needs_evaluator = params.reconstruction.needs_evaluator

@@ -17,25 +17,10 @@ from keras import ops
 
 from pipeline.backend import minimise, step_results
 from pipeline.models.losses.base import AdversarialLoss
-from pipeline.models.two_networks import TwoNetworkModel
+from pipeline.models.two_networks import NetworkGroup, TwoNetworkModel
 
 # A pooled image is swapped for the new one with this probability (the reference code's).
 SWAP_PROBABILITY = 0.5
-
-
-class NetworkGroup:
-    """Several networks as one for `minimise` and an optimizer: their trainable weights, in order.
-
-    The two generators share one optimizer, as do the two discriminators
-    (the reference code's `itertools.chain` of both parameter lists).
-    """
-
-    def __init__(self, *networks: keras.Model):
-        self.networks = networks
-
-    @property
-    def trainable_variables(self) -> list[keras.Variable]:
-        return [v for network in self.networks for v in network.trainable_variables]
 
 
 class HistoryPool(keras.layers.Layer):
@@ -174,6 +159,10 @@ class CycleTranslation(TwoNetworkModel):
             "inverse_generator": self.inverse_generator,
             "inverse_discriminator": self.inverse_discriminator,
         }
+
+    def task_networks(self) -> dict[str, keras.Model]:
+        """G_BA: the grid draws the cycle and the scores measure it."""
+        return {"inverse": self.inverse_generator}
 
     def build_optimizers(self) -> None:
         self.d_optimizer.build(self.discriminators.trainable_variables)
