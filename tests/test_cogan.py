@@ -221,7 +221,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(
     assert int(resumed.g_optimizer.iterations) == int(whole.g_optimizer.iterations) == 8
     out = killed.outputs
     assert out.quality.read_text() == paths("whole").outputs.quality.read_text()
-    assert out.quality.read_text().splitlines()[0].endswith("pixel_agreement")
+    assert out.quality.read_text().splitlines()[0].endswith("pixel_agreement,foreground_agreement")
     assert (out.networks / "second_generator.keras").is_file()
     task = json.loads(out.task.read_text())
     assert task == {

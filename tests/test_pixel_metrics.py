@@ -15,6 +15,7 @@ from pipeline.evaluation.pixel_metrics import (
     PSNR_MAX_DB,
     bicubic_upsample,
     box_mask,
+    foreground_agreement,
     l1_error,
     mean_fill,
     pixel_agreement,
@@ -157,6 +158,23 @@ def test_ssim_refuses_regions_smaller_than_the_window():
     edge = _smooth_images(9, size=11)
     assert ssim(edge, edge)[0] == pytest.approx(1.0)
     assert ssim(x[:, 7:21, 7:21], x[:, 7:21, 7:21])[0] == pytest.approx(1.0)
+
+
+def test_foreground_agreement_counts_only_the_strokes():
+    digits = np.full((2, 8, 8, 1), -1.0, np.float32)
+    digits[:, 2:4, 2:6] = 1.0  # 8 ink pixels per image
+    assert foreground_agreement(digits, digits) == 1.0
+    shifted = np.roll(digits, 1, axis=2)  # 6 of 8 ink pixels still overlap: 6 / 10
+    assert foreground_agreement(digits, shifted) == pytest.approx(0.6)
+    # The negatives' foreground is their dark strokes: the same answer.
+    assert foreground_agreement(-digits, -shifted) == pytest.approx(0.6)
+    # Where the ratio over all pixels is high, the foreground's is not.
+    apart = np.full_like(digits, -1.0)
+    apart[:, 5:7, 2:6] = 1.0
+    assert pixel_agreement(digits, apart) == pytest.approx(48 / 64)
+    assert foreground_agreement(digits, apart) == 0.0
+    blank = np.full_like(digits, -1.0)
+    assert foreground_agreement(blank, blank) == 1.0
 
 
 def test_pixel_agreement():
@@ -310,6 +328,7 @@ def test_bad_inputs_give_one_line_errors(metric, call, message):
     "call",
     [
         lambda: pixel_agreement(_images(), _images((1, 28, 28, 1))),
+        lambda: foreground_agreement(_images(), _with_nan()),
         lambda: psnr(_images(), _images(), data_range=0.0),
         lambda: bicubic_upsample(_with_nan(), (56, 56)),
         lambda: bicubic_upsample(_images(), (28,)),

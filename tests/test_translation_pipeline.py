@@ -121,13 +121,13 @@ def test_cogan_is_scored_by_its_pixel_agreement_and_exports_both_domains(repo):
         "second": "edges",
     }
     metrics = json.loads((repo / "metrics/cogan.json").read_text())
-    for key in ("pixel_agreement", "output_fid"):
+    for key in ("pixel_agreement", "foreground_agreement", "output_fid"):
         assert np.isfinite(metrics[key]) and np.isfinite(metrics[f"{key}_baseline"])
     assert "psnr" not in metrics
     for network in ("discriminator", "second_generator", "second_discriminator"):
         assert (repo / f"trained/cogan/networks/{network}.keras").is_file()
     quality = (repo / "trained/cogan/quality.csv").read_text().splitlines()[0].split(",")
-    assert {"domain_fid", "pixel_agreement"} <= set(quality)
+    assert {"domain_fid", "pixel_agreement", "foreground_agreement"} <= set(quality)
     data = np.load(repo / "exports/cogan/samples.npz")
     assert data["first"].shape == data["second"].shape == (len(data["z"]), 28, 28, 1)
     grid = np.asarray(Image.open(repo / "exports/cogan/grid.png"))

@@ -29,7 +29,7 @@ from pipeline.sampling import generate, latent_dim_of, latent_vectors
 from pipeline.saved_models import SECOND_GENERATOR, load_coupled_pair, load_keras, require_finite
 
 # The metrics of a coupled pair, in the metrics files' order.
-COUPLED_SCORES = ("pixel_agreement", "output_fid")
+COUPLED_SCORES = ("pixel_agreement", "foreground_agreement", "output_fid")
 # The independent z of the baseline, apart from the evaluation's own stream.
 UNCOUPLED_STREAM = 5
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.evaluation.metrics import frechet_distance
-from pipeline.evaluation.pixel_metrics import l1_error, pixel_agreement, psnr, ssim
+from pipeline.evaluation.pixel_metrics import (
+    foreground_agreement,
+    l1_error,
+    pixel_agreement,
+    psnr,
+    ssim,
+)
 from pipeline.evaluation.suite import REGISTRIES, Better, Metric, register_metric
 
 # Every translation metric, by name, in the order of the metrics files.
@@ -296,4 +302,23 @@ def _pixel_agreement(translated: Translated) -> dict[str, float]:
     return {"pixel_agreement": pixel_agreement(translated.outputs, translated.targets)}
 
 
-COUPLED_ONLY.add("pixel_agreement")
+@register_metric(
+    Metric(
+        "foreground_agreement",
+        "Foreground agreement",
+        Better.HIGHER,
+        "intersection over union of the binarised foreground (the rarer value: the digit's "
+        "strokes) of G2(z) and of G1(z) mapped to the second domain; the pixel agreement "
+        "without the background, on which any two digits agree",
+        cheap=True,
+        headline=True,
+        floor=False,
+        baseline=True,
+    ),
+    registry=TRANSLATION_METRICS,
+)
+def _foreground_agreement(translated: Translated) -> dict[str, float]:
+    return {"foreground_agreement": foreground_agreement(translated.outputs, translated.targets)}
+
+
+COUPLED_ONLY.update({"pixel_agreement", "foreground_agreement"})
