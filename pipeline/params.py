@@ -14,7 +14,7 @@ import json
 import re
 import reprlib
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -168,12 +168,17 @@ class EvaluatorParams(Section):
 # --- models ------------------------------------------------------------------
 
 
-# Every family a model section may name: the translation ones are validated
-# as `PairedTranslationParams`, the unpaired ones as `UnpairedTranslationParams`
-# and the coupled ones as `CoupledParams` (`section_class`), so this class never sees them.
-Family = Literal[  # type: ignore[valid-type]
-    tuple(PRESETS) + TRANSLATION_FAMILIES + UNPAIRED_FAMILIES + COUPLED_FAMILIES
-]
+# The params class of each family that is not a noise model's preset: a model
+# kind with a section of its own (`section_class`). A new kind is its section
+# class and its families here, a model builder (`pipeline.training.model`) and a
+# task (`pipeline.training.tasks`).
+OTHER_SECTIONS: dict[str, type[Section]] = {
+    **dict.fromkeys(TRANSLATION_FAMILIES, PairedTranslationParams),
+    **dict.fromkeys(UNPAIRED_FAMILIES, UnpairedTranslationParams),
+    **dict.fromkeys(COUPLED_FAMILIES, CoupledParams),
+}
+# Every family a model section may name; `ModelParams` only ever sees its presets.
+Family = Literal[tuple(PRESETS) + tuple(OTHER_SECTIONS)]  # type: ignore[valid-type]
 
 
 class ModelParams(Section):
@@ -216,6 +221,13 @@ class ModelParams(Section):
             raise ValueError(conflict)
         return self
 
+    # A noise model reads only the source's images.
+    learns_from_pairs: ClassVar[bool] = False
+
+    def domains_read(self) -> dict[str, str]:
+        """The prepared domains it reads besides A: none."""
+        return {}
+
     @property
     def conditional(self) -> bool:
         """Whether the networks take a class label."""
@@ -233,20 +245,13 @@ class ModelParams(Section):
 
 
 ModelSection = ModelParams | PairedTranslationParams | UnpairedTranslationParams | CoupledParams
-# The sections of models that translate one prepared domain into another.
-TRANSLATION_SECTIONS = (PairedTranslationParams, UnpairedTranslationParams)
 
 
 def section_class(raw: Any) -> type[ModelSection]:
     """The class a model section is validated as, from the family it names."""
     family = raw.get("family") if isinstance(raw, dict) else None
-    if isinstance(family, str) and family in TRANSLATION_FAMILIES:
-        return PairedTranslationParams
-    if isinstance(family, str) and family in UNPAIRED_FAMILIES:
-        return UnpairedTranslationParams
-    if isinstance(family, str) and family in COUPLED_FAMILIES:
-        return CoupledParams
-    return ModelParams
+    # Only a string names a family (a list or mapping is unhashable).
+    return OTHER_SECTIONS.get(family, ModelParams) if isinstance(family, str) else ModelParams
 
 
 def applicable_params(model: ModelSection) -> dict[str, Any]:
@@ -364,26 +369,21 @@ class Params(Section):
         return self
 
     def _check_domains_prepared(self) -> None:
-        """Every domain a listed translation model reads is one `prepare` makes."""
+        """Every domain a listed model reads is one `prepare` makes, paired where it
+        learns from pairs."""
         prepared = self.prepare.domain_names()
         for name in self.models:
             section = self.model(name)
-            if isinstance(section, CoupledParams) and section.domains.second not in prepared:
-                raise ValueError(
-                    f"{name}.domains.second = {section.domains.second!r}: not a prepared domain "
-                    f"(prepared: {', '.join(prepared)}; add it to prepare.domains)"
-                )
-            if not isinstance(section, TRANSLATION_SECTIONS):
-                continue
-            for key, domain in zip(("input", "target"), section.domains, strict=True):
+            read = section.domains_read()
+            for key, domain in read.items():
                 if domain not in prepared:
                     raise ValueError(
-                        f"{name}.task.{key} = {domain!r}: not a prepared domain (prepared: "
+                        f"{name}.{key} = {domain!r}: not a prepared domain (prepared: "
                         f"{', '.join(prepared)}; add it to prepare.domains)"
                     )
-            if not getattr(section, "learns_from_pairs", True):
-                continue  # CycleGAN: any two prepared domains
-            unpaired = [d for d in section.domains if d not in self.prepare.paired_domains()]
+            if not section.learns_from_pairs:
+                continue
+            unpaired = [d for d in read.values() if d not in self.prepare.paired_domains()]
             if unpaired:
                 raise ValueError(
                     f"{name}.task: domain {unpaired[0]!r} does not pair up with the other one "

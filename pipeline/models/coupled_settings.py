@@ -7,7 +7,7 @@ validating params.yaml never loads Keras.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import model_validator
 
@@ -79,6 +79,13 @@ class CoupledParams(Section):
         if not isinstance(data, dict) or data.get("family") not in COUPLED_PRESETS:
             return data
         return merge(COUPLED_PRESETS[data["family"]], data)
+
+    # Each domain's images come from its own half of the training split.
+    learns_from_pairs: ClassVar[bool] = False
+
+    def domains_read(self) -> dict[str, str]:
+        """The prepared domains it reads, by the key that names each (`first` is always A)."""
+        return {"domains.second": self.domains.second}
 
     @property
     def conditional(self) -> bool:

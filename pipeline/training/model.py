@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -122,17 +122,24 @@ def _networks_in_model(
     context: TermContext,
 ) -> TwoNetworkModel:
     """The networks `params` names, built for these shapes, inside their model."""
-    if isinstance(params, PairedTranslationParams):
-        if target_shape is None:
-            raise ValueError(f"{params.family}: a translation model needs its target's shape")
-        return build_paired_translation(params, image_shape, target_shape, context)
-    if isinstance(params, UnpairedTranslationParams):
-        if target_shape is None:
-            raise ValueError(f"{params.family}: a translation model needs its target's shape")
-        return build_unpaired_translation(params, image_shape, target_shape, seed)
-    if isinstance(params, CoupledParams):
-        if target_shape is None:
-            raise ValueError(f"{params.family}: a coupled model needs its second domain's shape")
-        return build_coupled(params, image_shape, target_shape, seed)
-    generator, discriminator = build_networks(params, image_shape, num_classes)
-    return make_model(params, generator, discriminator, num_classes, seed)
+    if isinstance(params, ModelParams):
+        generator, discriminator = build_networks(params, image_shape, num_classes)
+        return make_model(params, generator, discriminator, num_classes, seed)
+    if target_shape is None:
+        raise ValueError(f"{params.family}: this model needs its second domain's shape")
+    return TWO_DOMAIN_BUILDERS[type(params)](params, image_shape, target_shape, seed, context)
+
+
+# The models of two domains, by their params class: each built from (params, the
+# first domain's shape, the second's, the seed, the reconstruction's context).
+TWO_DOMAIN_BUILDERS: dict[type, Callable[..., TwoNetworkModel]] = {
+    PairedTranslationParams: lambda params, first, second, seed, context: build_paired_translation(
+        params, first, second, context
+    ),
+    UnpairedTranslationParams: lambda params, first, second, seed, context: (
+        build_unpaired_translation(params, first, second, seed)
+    ),
+    CoupledParams: lambda params, first, second, seed, context: build_coupled(
+        params, first, second, seed
+    ),
+}

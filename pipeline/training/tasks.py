@@ -31,7 +31,7 @@ from pipeline.models.coupled_settings import CoupledParams
 from pipeline.models.translation.reconstruction import TermContext
 from pipeline.models.translation.settings import PairedTranslationParams
 from pipeline.models.translation.unpaired_settings import UnpairedTranslationParams
-from pipeline.params import ModelSection
+from pipeline.params import ModelParams, ModelSection
 from pipeline.sampling import GRID_STREAM, generate, grid_inputs, latent_vectors, translate
 from pipeline.task_file import (
     COUPLED_GENERATION,
@@ -339,15 +339,31 @@ Task = Generation | PairedTranslation | UnpairedTranslation | CoupledGeneration
 
 def task_for(params: ModelSection, info: DatasetInfo, num_classes: int) -> Task:
     """The task a model's params section sets it on this data."""
-    if isinstance(params, UnpairedTranslationParams):
-        return UnpairedTranslation(info, params.task.input, params.task.target, params.family)
-    if isinstance(params, CoupledParams):
-        domains, latent_dim = params.domains, params.network.latent_dim
-        return CoupledGeneration(info, domains.first, domains.second, params.family, latent_dim)
-    if isinstance(params, PairedTranslationParams):
-        task = params.task
-        needs_evaluator = params.reconstruction.needs_evaluator
-        return PairedTranslation(
-            info, task.input, task.target, params.family, params.baseline, needs_evaluator
-        )
-    return Generation(info, params.network.latent_dim, num_classes)
+    return TASKS[type(params)](params, info, num_classes)
+
+
+def _paired_translation(params: PairedTranslationParams, info: DatasetInfo, _: int) -> Task:
+    task, needs_evaluator = params.task, params.reconstruction.needs_evaluator
+    return PairedTranslation(
+        info, task.input, task.target, params.family, params.baseline, needs_evaluator
+    )
+
+
+def _unpaired_translation(params: UnpairedTranslationParams, info: DatasetInfo, _: int) -> Task:
+    return UnpairedTranslation(info, params.task.input, params.task.target, params.family)
+
+
+def _coupled_generation(params: CoupledParams, info: DatasetInfo, _: int) -> Task:
+    domains, latent_dim = params.domains, params.network.latent_dim
+    return CoupledGeneration(info, domains.first, domains.second, params.family, latent_dim)
+
+
+# Each model kind's task, by its params class: from (params, the data, its class count).
+TASKS: dict[type, Callable[[Any, DatasetInfo, int], Task]] = {
+    ModelParams: lambda params, info, num_classes: Generation(
+        info, params.network.latent_dim, num_classes
+    ),
+    PairedTranslationParams: _paired_translation,
+    UnpairedTranslationParams: _unpaired_translation,
+    CoupledParams: _coupled_generation,
+}

@@ -7,7 +7,7 @@ noise-to-image model; `pipeline.params` picks by family.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -84,10 +84,12 @@ class PairedTranslationParams(Section):
             "reconstruction": self.reconstruction.kind,
         }
 
-    @property
-    def domains(self) -> tuple[str, str]:
-        """The (input, target) domains it reads from the prepared data."""
-        return self.task.input, self.task.target
+    # Its (input, target) pairs are two domains' images of one scene.
+    learns_from_pairs: ClassVar[bool] = True
+
+    def domains_read(self) -> dict[str, str]:
+        """The prepared domains it reads, by the key that names each."""
+        return {"task.input": self.task.input, "task.target": self.task.target}
 
 
 TRANSLATION_FAMILIES: tuple[str, ...] = tuple(PAIRED_PRESETS)

@@ -71,10 +71,9 @@ class UnpairedTranslationParams(Section):
             "reconstruction": "cycle",
         }
 
-    @property
-    def domains(self) -> tuple[str, str]:
-        """The (input, target) domains it reads from the prepared data."""
-        return self.task.input, self.task.target
+    def domains_read(self) -> dict[str, str]:
+        """The prepared domains it reads, by the key that names each."""
+        return {"task.input": self.task.input, "task.target": self.task.target}
 
 
 UNPAIRED_FAMILIES: tuple[str, ...] = tuple(UNPAIRED_PRESETS)
