@@ -7,17 +7,24 @@ run end to end in seconds, and the test knows the answer.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 from scipy import ndimage
+from test_training import CrashAfterEpoch
 
+from pipeline.callbacks import fingerprint_of
 from pipeline.data.stream import ArrayExamples, BatchStream
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, RunFailed
 from pipeline.models.translation.presets import PAIRED_PRESETS
+from pipeline.models.translation.settings import PairedTranslationParams
 from pipeline.params import ParamsError, parse_params
 from pipeline.task_file import read_task
 from pipeline.training.model import build_model
+from pipeline.training.paths import TrainPaths
+from pipeline.training.session import fit_model
 
 SHAPE = (8, 8, 1)
 TOY_NETWORKS = {
@@ -179,3 +186,84 @@ def test_docs_list_every_translation_preset_part_and_setting():
     # The schema's baselines are exactly the ones evaluate knows.
     baseline = PairedTranslationParams.model_fields["baseline"].annotation
     assert set(get_args(baseline)) == set(BASELINES)
+
+
+# --- through the training session: resume and divergence, as for the noise models ---
+
+
+@pytest.fixture(scope="module")
+def negatives_dir(tmp_path_factory) -> Path:
+    """The offline digits with their negatives, prepared once."""
+    from pipeline.data.prepare import prepare_dataset
+    from pipeline.params import PrepareParams
+
+    out_dir = tmp_path_factory.mktemp("data") / "prepared"
+    prepare_dataset(PrepareParams(domains=["negative"]), seed=0, out_dir=out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="module")
+def random_evaluator(tmp_path_factory) -> Path:
+    """An untrained evaluator: the stage always passes one, scored or not."""
+    from pipeline.evaluation.classifier import build_classifier
+
+    path = tmp_path_factory.mktemp("evaluator") / "classifier.keras"
+    build_classifier((28, 28, 1), 10, feature_dim=16).save(path)
+    return path
+
+
+def session_params(**train) -> PairedTranslationParams:
+    section = {
+        "family": "pix2pix",
+        "task": {"input": "negative", "target": "A"},
+        "generator": {"kind": "unet", "filters": 4},
+        "discriminator": {"kind": "patchgan", "filters": 4},
+        "train": {"epochs": 2, "batch_size": 500, "grid_size": 2, **train},
+    }
+    return parse_params(params_with(section, ["negative"])).model("pix")
+
+
+def session_paths(root: Path, data_dir: Path, evaluator: Path) -> TrainPaths:
+    return TrainPaths(data_dir, root / "out", root / "ck", evaluator)
+
+
+def test_a_killed_translation_resumes_to_the_same_weights(
+    tmp_path, negatives_dir, random_evaluator
+):
+    params = session_params(eval_every=1, eval_samples=100)
+    fingerprint = fingerprint_of(params.model_dump(), 0)
+    whole_paths = session_paths(tmp_path / "whole", negatives_dir, random_evaluator)
+    whole = fit_model(params, 0, whole_paths, fingerprint, verbose=0)
+    paths = session_paths(tmp_path / "killed", negatives_dir, random_evaluator)
+    with pytest.raises(KeyboardInterrupt):
+        fit_model(params, 0, paths, fingerprint, verbose=0, callbacks=[CrashAfterEpoch(1)])
+    assert not paths.out_dir.exists(), "nothing is published before training succeeds"
+    resumed = fit_model(params, 0, paths, fingerprint, verbose=0)
+
+    for a, b in zip(whole.variables, resumed.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # Two epochs of the 4,000 training pairs in batches of 500.
+    assert int(resumed.g_optimizer.iterations) == int(whole.g_optimizer.iterations) == 16
+    # The L1/PSNR rows of the epochs before the kill survive it.
+    assert paths.outputs.quality.read_text() == whole_paths.outputs.quality.read_text()
+    assert paths.outputs.quality.read_text().splitlines()[0] == "epoch,l1,psnr"
+    assert read_task(paths.outputs.task)["kind"] == "paired_translation"
+
+
+def test_a_diverging_translation_stops_in_one_line_and_keeps_the_last_outputs(
+    tmp_path, negatives_dir, random_evaluator
+):
+    paths = session_paths(tmp_path, negatives_dir, random_evaluator)
+    fit_model(session_params(epochs=1, eval_every=0), 0, paths, "good", verbose=0)
+    published = {p: p.read_bytes() for p in paths.out_dir.rglob("*") if p.is_file()}
+
+    sgd = {"name": "sgd", "learning_rate": 1e12}
+    diverging = session_params(eval_every=0, d_optimizer=sgd, g_optimizer=sgd)
+    with pytest.raises(RunFailed) as caught:
+        fit_model(diverging, 0, paths, "diverging", verbose=0, name="pix")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("pix: training diverged in epoch 1 ("), message
+    assert "not finite" in message
+    assert {p: p.read_bytes() for p in paths.out_dir.rglob("*") if p.is_file()} == published
+    assert not (paths.state_dir / "state.json").exists(), "a diverged epoch is not checkpointed"
