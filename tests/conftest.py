@@ -41,6 +41,17 @@ def mnist5k_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def negatives_dir(tmp_path_factory) -> Path:
+    """The offline dataset with its negatives beside it (`prepare.domains: [negative]`)."""
+    from pipeline.data.prepare import prepare_dataset
+    from pipeline.params import PrepareParams
+
+    out_dir = tmp_path_factory.mktemp("data") / "prepared"
+    prepare_dataset(PrepareParams(domains=["negative"]), seed=0, out_dir=out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
 def untrained_classifier(tmp_path_factory, mnist5k_dir) -> Path:
     """An evaluator with random weights: cheap, and scores just as well for plumbing tests."""
     from pipeline.evaluation.classifier import build_classifier

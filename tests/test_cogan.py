@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -164,32 +163,12 @@ def test_cogan_learns_the_correspondence_without_pairs():
     assert np.asarray(model.generator(z)).std(axis=0).mean() > 0.3, "collapsed to one square"
 
 
-@pytest.fixture(scope="module")
-def negatives_dir(tmp_path_factory) -> Path:
-    """The offline digits with their negatives, prepared once."""
-    from pipeline.data.prepare import prepare_dataset
-    from pipeline.params import PrepareParams
-
-    out_dir = tmp_path_factory.mktemp("data") / "prepared"
-    prepare_dataset(PrepareParams(domains=["negative"]), seed=0, out_dir=out_dir)
-    return out_dir
-
-
-@pytest.fixture(scope="module")
-def random_evaluator(tmp_path_factory) -> Path:
-    from pipeline.evaluation.classifier import build_classifier
-
-    path = tmp_path_factory.mktemp("evaluator") / "classifier.keras"
-    build_classifier((28, 28, 1), 10, feature_dim=16).save(path)
-    return path
-
-
 def weights_of(model) -> list[np.ndarray]:
     return [np.asarray(v) for v in model.variables]
 
 
 def test_resume_after_a_kill_matches_an_uninterrupted_run(
-    tmp_path, negatives_dir, random_evaluator
+    tmp_path, negatives_dir, untrained_classifier
 ):
     section = {
         "network": {"filters": 4, "latent_dim": 8},
@@ -206,7 +185,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(
 
     def paths(name: str) -> TrainPaths:
         return TrainPaths(
-            negatives_dir, tmp_path / name / "out", tmp_path / name / "ck", random_evaluator
+            negatives_dir, tmp_path / name / "out", tmp_path / name / "ck", untrained_classifier
         )
 
     whole = fit_model(params, 0, paths("whole"), fingerprint, verbose=0)

@@ -191,27 +191,6 @@ def test_docs_list_every_translation_preset_part_and_setting():
 # --- through the training session: resume and divergence, as for the noise models ---
 
 
-@pytest.fixture(scope="module")
-def negatives_dir(tmp_path_factory) -> Path:
-    """The offline digits with their negatives, prepared once."""
-    from pipeline.data.prepare import prepare_dataset
-    from pipeline.params import PrepareParams
-
-    out_dir = tmp_path_factory.mktemp("data") / "prepared"
-    prepare_dataset(PrepareParams(domains=["negative"]), seed=0, out_dir=out_dir)
-    return out_dir
-
-
-@pytest.fixture(scope="module")
-def random_evaluator(tmp_path_factory) -> Path:
-    """An untrained evaluator: the stage always passes one, scored or not."""
-    from pipeline.evaluation.classifier import build_classifier
-
-    path = tmp_path_factory.mktemp("evaluator") / "classifier.keras"
-    build_classifier((28, 28, 1), 10, feature_dim=16).save(path)
-    return path
-
-
 def session_params(**train) -> PairedTranslationParams:
     section = {
         "family": "pix2pix",
@@ -228,13 +207,13 @@ def session_paths(root: Path, data_dir: Path, evaluator: Path) -> TrainPaths:
 
 
 def test_a_killed_translation_resumes_to_the_same_weights(
-    tmp_path, negatives_dir, random_evaluator
+    tmp_path, negatives_dir, untrained_classifier
 ):
     params = session_params(eval_every=1, eval_samples=100)
     fingerprint = fingerprint_of(params.model_dump(), 0)
-    whole_paths = session_paths(tmp_path / "whole", negatives_dir, random_evaluator)
+    whole_paths = session_paths(tmp_path / "whole", negatives_dir, untrained_classifier)
     whole = fit_model(params, 0, whole_paths, fingerprint, verbose=0)
-    paths = session_paths(tmp_path / "killed", negatives_dir, random_evaluator)
+    paths = session_paths(tmp_path / "killed", negatives_dir, untrained_classifier)
     with pytest.raises(KeyboardInterrupt):
         fit_model(params, 0, paths, fingerprint, verbose=0, callbacks=[CrashAfterEpoch(1)])
     assert not paths.out_dir.exists(), "nothing is published before training succeeds"
@@ -251,9 +230,9 @@ def test_a_killed_translation_resumes_to_the_same_weights(
 
 
 def test_a_diverging_translation_stops_in_one_line_and_keeps_the_last_outputs(
-    tmp_path, negatives_dir, random_evaluator
+    tmp_path, negatives_dir, untrained_classifier
 ):
-    paths = session_paths(tmp_path, negatives_dir, random_evaluator)
+    paths = session_paths(tmp_path, negatives_dir, untrained_classifier)
     fit_model(session_params(epochs=1, eval_every=0), 0, paths, "good", verbose=0)
     published = {p: p.read_bytes() for p in paths.out_dir.rglob("*") if p.is_file()}
 

@@ -43,8 +43,16 @@ from pipeline.task_file import (
 GridDrawer = Callable[[keras.Model], np.ndarray]
 
 
+class WithoutReconstruction:
+    """A task whose model has no reconstruction term, so no context for one."""
+
+    def term_context(self, classifier: keras.Model | None) -> TermContext:
+        """Nothing to give."""
+        return TermContext()
+
+
 @dataclass(frozen=True)
-class Generation:
+class Generation(WithoutReconstruction):
     """Images from noise (and a label): the GAN, CGAN, WGAN... models.
 
     Attributes:
@@ -75,10 +83,6 @@ class Generation:
             seed, self.latent_dim, grid_size, self.num_classes
         )
         return lambda generator: make_grid(generate(generator, latents, labels), rows, cols)
-
-    def term_context(self, classifier: keras.Model | None) -> TermContext:
-        """Nothing: a noise-to-image model has no reconstruction term."""
-        return TermContext()
 
     def scorer(
         self, data_dir: Path, classifier: keras.Model, seed: int, num_samples: int
@@ -164,7 +168,7 @@ class PairedTranslation:
 
 
 @dataclass(frozen=True)
-class UnpairedTranslation:
+class UnpairedTranslation(WithoutReconstruction):
     """One domain's images into another's and back, learnt without pairs (CycleGAN).
 
     Attributes:
@@ -210,10 +214,6 @@ class UnpairedTranslation:
 
         return draw
 
-    def term_context(self, classifier: keras.Model | None) -> TermContext:
-        """Nothing: the cycle needs no context."""
-        return TermContext()
-
     def scorer(
         self,
         data_dir: Path,
@@ -240,7 +240,7 @@ class UnpairedTranslation:
 
 
 @dataclass(frozen=True)
-class CoupledGeneration:
+class CoupledGeneration(WithoutReconstruction):
     """Images of two domains from one z, learnt from unpaired halves of the data (CoGAN).
 
     Attributes:
@@ -303,10 +303,6 @@ class CoupledGeneration:
             return rows_grid(rows)
 
         return draw
-
-    def term_context(self, classifier: keras.Model | None) -> TermContext:
-        """Nothing: a coupled GAN has no reconstruction term."""
-        return TermContext()
 
     def scorer(
         self,
