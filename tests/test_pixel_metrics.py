@@ -97,15 +97,25 @@ def test_ssim_matches_scikit_image_per_image(channels):
     y = _noisy(x, 0.1)
     if channels == 1:
         expected = [
-            structural_similarity(a[..., 0], b[..., 0], **WANG) for a, b in zip(y, x, strict=True)
+            structural_similarity(a[..., 0] + 1, b[..., 0] + 1, **WANG)
+            for a, b in zip(y, x, strict=True)
         ]
     else:
         expected = [
-            structural_similarity(a, b, channel_axis=2, **WANG) for a, b in zip(y, x, strict=True)
+            structural_similarity(a + 1, b + 1, channel_axis=2, **WANG)
+            for a, b in zip(y, x, strict=True)
         ]
     mean, std = ssim(y, x)
     assert mean == pytest.approx(np.mean(expected), abs=1e-12)
     assert std == pytest.approx(np.std(expected), abs=1e-12)
+
+
+def test_ssim_of_an_image_and_its_negative_is_low():
+    # Scored as [0, 2] intensities, as SSIM assumes: on raw [-1, 1] values the
+    # luminance and structure terms are both negative, and the pair scored 0.8.
+    x = _smooth_images(8, n=3)
+    assert ssim(x, -x)[0] < 0.1
+    assert ssim(x, -x, mask=HOLE)[0] < 0.1
 
 
 def test_rgb_ssim_is_the_mean_over_channels():
@@ -120,7 +130,7 @@ def test_masked_ssim_is_the_hole_compared_on_its_own():
     y = _noisy(x, 0.1)
     hole = (slice(7, 21), slice(7, 21))
     expected = [
-        structural_similarity(a[hole][..., 0], b[hole][..., 0], full=True, **WANG)[1].mean()
+        structural_similarity(a[hole][..., 0] + 1, b[hole][..., 0] + 1, full=True, **WANG)[1].mean()
         for a, b in zip(y, x, strict=True)
     ]
     assert ssim(y, x, mask=HOLE)[0] == pytest.approx(np.mean(expected), abs=1e-12)

@@ -210,7 +210,8 @@ def ssim(
         outputs: generated images, (N, H, W, C), H and W at least 11.
         targets: the ground truth for each output, the same shape.
         mask: optional boolean (H, W) whose bounding box is at least 11x11.
-        data_range: max - min of the pixel values, 2 for [-1, 1].
+        data_range: max - min of the pixel values, 2 for [-1, 1]; the values
+            are taken to be centred on 0 and are shifted to [0, data_range].
 
     Returns:
         `(mean, std)` over images of each image's SSIM, 1 for a perfect match.
@@ -227,6 +228,10 @@ def ssim(
     from skimage.metrics import structural_similarity
 
     settings = {**SSIM_SETTINGS, "data_range": data_range, "channel_axis": -1}
+    # SSIM's luminance term assumes intensities in [0, data_range]: on images
+    # centred on 0, two means of opposite sign make it negative, and times the
+    # structure term's -1 an image and its negative would score about 0.8.
+    outputs, targets = outputs + data_range / 2, targets + data_range / 2
     if mask is None:
         _check_ssim_size(*outputs.shape[1:3], "the image")
         scores = [
