@@ -12,6 +12,29 @@ import pytest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# The end-to-end files take minutes each (a tiny `dvc repro` of several
+# models). `--dist loadfile` hands files to the workers in collection order, so
+# the translation pipeline's, collected late, kept a worker busy for five
+# minutes after the other had finished. The longest files measured go first,
+# then the other files with `slow` tests, then the rest.
+LONGEST_FILES = ("test_translation_pipeline.py", "test_pipeline.py", "test_parallel_experiments.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def file_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0].rsplit("/", 1)[-1]
+
+    has_slow = {file_of(item) for item in items if item.get_closest_marker("slow")}
+
+    def rank(item: pytest.Item) -> int:
+        name = file_of(item)
+        if name in LONGEST_FILES:
+            return LONGEST_FILES.index(name)
+        return len(LONGEST_FILES) + (name not in has_slow)
+
+    # A stable sort: each file's tests keep their order.
+    items.sort(key=rank)
+
 
 def committed_params_text() -> str:
     """params.yaml as committed: the shipped params the tests check and copy.
