@@ -1,4 +1,4 @@
-"""Training callbacks: sample grids, history files, the divergence stop, the checkpoint."""
+"""Training callbacks: sample grids, histories, the checkpoint, the stops (divergence, signal)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 from pipeline.errors import RunFailed
 from pipeline.fileio import atomic_dir, atomic_file, read_json, recover_dir
 from pipeline.images import save_png
+from pipeline.interrupts import raise_if_requested
 
 ImageSink = Callable[[np.ndarray, int], None]
 MetricSink = Callable[[dict[str, float], int], None]
@@ -241,6 +242,17 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 "histories": {name: h.rows for name, h in self.histories.items()},
             }
             (tmp / "state.json").write_text(json.dumps(state, indent=2))
+
+
+class StopWhenRequested(keras.callbacks.Callback):
+    """End training within a batch of a Ctrl-C or SIGTERM that some library swallowed.
+
+    See `pipeline.interrupts`: the signal's exception can be lost in a
+    finaliser, but the request is not.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        raise_if_requested()
 
 
 class StopOnDivergence(keras.callbacks.Callback):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
+from pipeline import interrupts
 from pipeline.errors import PipelineError
 from pipeline.faults import machine_fault
 from pipeline.params import StageParams, load_params, stage_params
@@ -32,12 +32,13 @@ def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's `main`, turning a `PipelineError` or a machine's fault into one line.
 
     SIGTERM is turned into KeyboardInterrupt, as Ctrl-C is, so that a stage
-    stopped by `kill` or a CI timeout still closes its MLflow run as KILLED.
+    stopped by `kill` or a CI timeout still closes its MLflow run as KILLED;
+    `pipeline.interrupts` makes sure no library swallows it.
 
     Args:
         main: the stage body. It must check its inputs before writing anything.
     """
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupts.install()
     try:
         main()
     except PipelineError as err:
@@ -45,17 +46,13 @@ def run_stage(main: Callable[[], None]) -> None:
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         print("error: interrupted; run it again to resume", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(interrupts.EXIT_CODE)
     except Exception as err:
         fault = machine_fault(err)
         if fault is None:
             raise
         print(f"error: {fault}", file=sys.stderr)
         sys.exit(fault.exit_code)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
 @contextmanager

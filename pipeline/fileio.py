@@ -15,10 +15,12 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from pipeline.interrupts import raise_if_requested
 
 # renameat2(2): swap two paths in one atomic step (Linux 3.15+, glibc 2.28+).
 _AT_FDCWD = -100
@@ -53,7 +55,17 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _unless_stopped(lambda: shutil.rmtree(tmp, ignore_errors=True))
     _move_into_place(tmp, path)
+
+
+def _unless_stopped(discard: Callable[[], None]) -> None:
+    """Discard the staged result and raise if a stop was asked for (`pipeline.interrupts`)."""
+    try:
+        raise_if_requested()
+    except KeyboardInterrupt:
+        discard()
+        raise
 
 
 def recover_dir(path: str | Path) -> None:
@@ -128,6 +140,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _unless_stopped(lambda: tmp.unlink(missing_ok=True))
     os.replace(tmp, path)
 
 

@@ -2,6 +2,8 @@
 
 The kill is real (no cleanup, no `finally`, no atexit), only its moment is
 chosen, by wrapping one function the stage calls. Production code has no hook.
+One point sends SIGTERM instead, at the moment that once let a stopped
+training run on: while a finaliser runs.
 """
 
 from __future__ import annotations
@@ -10,12 +12,26 @@ import os
 import runpy
 import signal
 import sys
+import time
 from collections.abc import Callable
 
 
 def die() -> None:
     sys.stdout.flush()
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def sigterm_inside_a_finaliser() -> None:
+    """SIGTERM this process while an object's `__del__` runs: Python swallows the exception."""
+
+    class Finaliser:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                time.sleep(0.01)  # the handler runs here, inside __del__
+
+    Finaliser()  # collected at once
 
 
 def wrap(owner: object, name: str, before: Callable[..., bool] | None = None, after: bool = False):
@@ -45,6 +61,15 @@ def arm(point: str) -> None:
             return epoch == 1
 
         wrap(callbacks.TrainingCheckpoint, "on_epoch_end", before=second_epoch)
+    elif point == "sigterm_in_a_finaliser":
+        # After this process's first checkpoint; Python reports the exception as "ignored".
+        original = callbacks.TrainingCheckpoint.on_epoch_end
+
+        def checkpoint_then_signal(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            sigterm_inside_a_finaliser()
+
+        callbacks.TrainingCheckpoint.on_epoch_end = checkpoint_then_signal
     elif point == "during_model_logging":
         # The logged model exists (PENDING), its files are not uploaded.
         from mlflow import MlflowClient

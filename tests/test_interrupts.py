@@ -1,4 +1,7 @@
-"""A stage stopped by SIGTERM (a CI timeout, `kill`): one line, a KILLED run, the old outputs."""
+"""A stage stopped by SIGTERM (a CI timeout, `kill`): one line, a KILLED run, the old outputs.
+
+Also when the signal's exception lands in a finaliser, where Python swallows it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import time
 
 import pytest
 import yaml
+from conftest import REPO_ROOT
 from workspace import run_stage, snapshot, stage_command, trained_workspace
 
 pytestmark = pytest.mark.slow
@@ -52,6 +56,25 @@ def test_sigterm_marks_the_run_killed_keeps_the_outputs_and_a_rerun_resumes(tmp_
     stopped = client.get_run(run_id)
     assert stopped.info.status == "KILLED"
     assert stopped.data.tags["error"] == "interrupted"
+
+    # Stopped again, with the signal's exception swallowed by a finaliser
+    # (tests/killer.py): the request still stops it, just as cleanly.
+    command, env = stage_command("train", "gan")
+    killer = str(REPO_ROOT / "tests" / "killer.py")
+    swallowed = subprocess.run(
+        [command[0], killer, "sigterm_in_a_finaliser", "train", *command[3:]],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert swallowed.returncode == 130, swallowed.stderr[-3000:]
+    # The last line: the killer imports TensorFlow before the stage can quiet its notices.
+    assert swallowed.stderr.strip().splitlines()[-1] == "error: interrupted; run it again to resume"
+    assert "Exception ignored" not in swallowed.stderr and "Traceback" not in swallowed.stderr
+    assert snapshot(workspace / "trained" / "gan") == published, "a stopped run published"
+    assert client.get_run(run_id).info.status == "KILLED"
 
     done = run_stage(workspace, "train", "gan")
     assert done.returncode == 0, done.stderr[-3000:]

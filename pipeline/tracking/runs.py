@@ -24,6 +24,7 @@ import numpy as np
 from pipeline.errors import PipelineError, first_line, typed_first_line
 from pipeline.faults import server_unreachable
 from pipeline.fileio import read_json
+from pipeline.interrupts import raise_if_requested
 from pipeline.params import TrainStage
 from pipeline.tracking import record
 from pipeline.tracking.logged_models import discard_unfinished_models
@@ -223,6 +224,7 @@ def _ending(run: mlflow.ActiveRun) -> Iterator[None]:
 
     try:
         yield
+        raise_if_requested()  # a stop some library swallowed still ends the run KILLED
     except BaseException as err:
         interrupted = isinstance(err, KeyboardInterrupt)
         if server_unreachable(err) is not None:

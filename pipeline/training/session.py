@@ -19,6 +19,7 @@ from pipeline.callbacks import (
     QualityHistory,
     SampleGrid,
     StopOnDivergence,
+    StopWhenRequested,
     TrainingCheckpoint,
     restore_checkpoint,
 )
@@ -128,6 +129,7 @@ def fit_callbacks(
         paths.data_dir, training.seed, params.train.grid_size, **training.model.task_networks()
     )
     callbacks = [
+        StopWhenRequested(),
         # The model's parts' own (instance noise's schedule) set up each epoch.
         *training_callbacks(params),
         # Then: a diverged epoch must reach neither the grids nor the checkpoint.
