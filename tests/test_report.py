@@ -10,7 +10,7 @@ import pytest
 from workspace import run_stage, write_params
 
 from pipeline.errors import PipelineError
-from pipeline.report import plot_tables, write_plot_tables, write_summary
+from pipeline.report import headline_table, plot_tables, write_plot_tables, write_summary
 
 SIZES = {
     "num_samples": 100,
@@ -66,6 +66,29 @@ def test_a_column_per_model_and_the_floor_beside(outputs):
     assert "| Conditional accuracy | ↑ | 0.97 | – | 0.9 |" in lines
     assert not any(line.startswith("| Precision") for line in lines), "absent metrics get no row"
     assert "![gan: final samples](../exports/gan/grid.png)" in lines
+
+
+def test_noise_and_image_to_image_models_get_a_table_each(outputs):
+    # A translation model's metrics sit beside its own baseline, not the real floor.
+    pix2pix = {"psnr": 21.8, "psnr_baseline": 11.8, "l1": 0.052, "l1_baseline": 0.301}
+    pix2pix["num_samples"] = 100
+    (outputs / "metrics" / "pix2pix.json").write_text(json.dumps(pix2pix))
+    (outputs / "exports" / "pix2pix").mkdir()
+    (outputs / "exports" / "pix2pix" / "grid.png").write_bytes(b"png")
+    lines = summarise(outputs, ["gan", "pix2pix"]).read_text().splitlines()
+    split = lines.index("## Image-to-image models")
+    noise_models, translators = lines[:split], lines[split:]
+    assert "| metric | better | real floor | gan |" in noise_models
+    assert "| metric | better | pix2pix |" in translators
+    assert "| PSNR (dB) | ↑ | 21.8 (11.8) |" in translators, translators
+    metrics = {
+        name: json.loads((outputs / "metrics" / f"{name}.json").read_text())
+        for name in ("gan", "pix2pix")
+    }
+    headline = headline_table(metrics)
+    assert list(headline["domain_fid"]) == ["gan"]
+    assert headline["psnr"] == {"pix2pix": 21.8}
+    assert headline["baseline"]["psnr"] == {"pix2pix": 11.8}
 
 
 def test_a_missing_metrics_file_names_the_stage_and_writes_nothing(outputs):
