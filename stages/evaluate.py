@@ -22,7 +22,7 @@ from pipeline.fileio import write_json
 from pipeline.locking import model_lock
 from pipeline.params import EvaluateStage, flatten
 from pipeline.progress import stage_label, timed_stage
-from pipeline.task_file import COUPLED_GENERATION, GENERATION, UNPAIRED_TRANSLATION, read_task
+from pipeline.task_file import read_task
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store
 
@@ -60,43 +60,12 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
     with quiet_tensorflow_import():
         from pipeline import tracking
         from pipeline.data import verify_prepared
-        from pipeline.evaluation.coupled import evaluate_coupled
-        from pipeline.evaluation.evaluate import evaluate_generator, headline, measurements
-        from pipeline.evaluation.translation import evaluate_translation
-        from pipeline.evaluation.unpaired import evaluate_unpaired
+        from pipeline.evaluation.by_task import ModelFiles, evaluate_model
+        from pipeline.evaluation.evaluate import headline, measurements
 
     run = tracking.find_run(args.run)
-    if task["kind"] == GENERATION:
-        metrics = evaluate_generator(
-            stage.evaluate,
-            stage.seed,
-            data_dir=args.data,
-            generator_path=args.generator,
-            classifier_path=args.classifier,
-        )
-    elif task["kind"] in (UNPAIRED_TRANSLATION, COUPLED_GENERATION):
-        # Models of more than one generator: their scores read the others from `networks`.
-        evaluate_many = {
-            UNPAIRED_TRANSLATION: evaluate_unpaired,
-            COUPLED_GENERATION: evaluate_coupled,
-        }[task["kind"]]
-        metrics = evaluate_many(
-            stage.evaluate,
-            stage.seed,
-            task,
-            data_dir=args.data,
-            generator_path=args.generator,
-            networks_dir=args.networks,
-            classifier_path=args.classifier,
-        )
-    else:
-        metrics = evaluate_translation(
-            stage.evaluate,
-            task,
-            data_dir=args.data,
-            generator_path=args.generator,
-            classifier_path=args.classifier,
-        )
+    files = ModelFiles(args.data, args.generator, args.networks, args.classifier)
+    metrics = evaluate_model(stage.evaluate, stage.seed, task, files)
     settings = flatten(stage.evaluate, prefix="evaluate.")
     with tracking.stage_run(run, "evaluate", settings, verify_prepared(args.data)):
         tracking.log_final_metrics(run, measurements(metrics))
