@@ -4,6 +4,13 @@ A noise-to-image generator interpolates in its latent space
 (`export_samples`); an image-to-image one translates test inputs and blends
 them (`export_translations`). Both write the same three files, which dvc.yaml
 declares for every model, through one staging-and-publish step.
+
+A noise generator (a coupled pair too) also writes `truncation.png` when
+`export.truncation` lists thresholds: one row per threshold, the same latents
+truncated in each (BigGAN's quality-against-variety figure). It is not a DVC
+output: dvc.yaml declares the same files for every model, and an
+image-to-image generator, which draws no latent, has none. The export's
+MLflow run keeps it.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pipeline.sampling import (
     EVALUATION_STREAM,
     GRID_STREAM,
     INTERPOLATION_STREAM,
+    TRUNCATION_STREAM,
     cycled_labels,
     generate,
     grid_inputs,
@@ -61,6 +69,16 @@ class ExportPaths:
     def samples(self) -> Path:
         return self.out_dir / "samples.npz"
 
+    @property
+    def truncation(self) -> Path:
+        """Written only for a noise generator with `export.truncation` set."""
+        return self.out_dir / "truncation.png"
+
+    def written(self) -> list[Path]:
+        """The files there: the three every export writes, and `truncation.png` if written."""
+        extra = [self.truncation] if self.truncation.is_file() else []
+        return [self.grid, self.interpolation, self.samples, *extra]
+
 
 def export_samples(
     params: ExportParams,
@@ -75,9 +93,10 @@ def export_samples(
     The samples are drawn from the same latents (and, for a conditional
     generator, the same requested labels) as the `evaluate` stage's, so with
     equal sample sizes they are the very images it scored. A conditional
-    grid has one row per class. The inputs are checked first and a
-    generator whose images are not finite is refused; until everything is
-    written, `out_dir` keeps its old content.
+    grid has one row per class. With `params.truncation` set,
+    `truncation.png` has a row per threshold (`truncation_inputs`). The
+    inputs are checked first and a generator whose images are not finite is
+    refused; until everything is written, `out_dir` keeps its old content.
 
     Args:
         params: the `export` params section.
@@ -120,7 +139,34 @@ def export_samples(
             arrays["labels"] = labels
         np.savez_compressed(staged.samples, **arrays)
 
+        if params.truncation:
+            latents, labels = truncation_inputs(seed, dim, params, classes)
+            grid = make_grid(draw(latents, labels), len(params.truncation), params.grid_size)
+            save_png(grid, staged.truncation)
+
     return _publish(out_dir, write, before_publish)
+
+
+def truncation_inputs(
+    seed: int, latent_dim: int, params: ExportParams, num_classes: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The inputs of `truncation.png`, row by row: `params.grid_size` latents, truncated at
+    each of `params.truncation` in turn.
+
+    Every row starts from the same draws of `TRUNCATION_STREAM`, and truncation
+    keeps the components already inside, so a column is one latent at every
+    threshold. A conditional column keeps one class (0, 1, ..., cycled).
+
+    Returns:
+        (latents, labels or None), `len(params.truncation) * params.grid_size` of each.
+    """
+    columns = params.grid_size
+    rows = [
+        latent_vectors(seed, columns, latent_dim, TRUNCATION_STREAM, truncation=psi)
+        for psi in params.truncation
+    ]
+    labels = np.tile(cycled_labels(columns, num_classes), len(rows)) if num_classes else None
+    return np.concatenate(rows), labels
 
 
 def export_translations(
@@ -210,7 +256,9 @@ def export_coupled(
     rows, shown in both domains: the two rows change together where the pair
     is coupled. `samples.npz` holds `z`, `first` and `second` (float32 in
     [-1, 1]) of the evaluation's latents, so with equal sample sizes they are
-    the images `evaluate` scored. Both generators are checked first (each
+    the images `evaluate` scored. With `params.truncation` set,
+    `truncation.png` has a pair of rows (G1 above G2) per threshold, the
+    latents of `truncation_inputs`. Both generators are checked first (each
     makes its domain's images, both take one z); their images must be finite.
 
     Args:
@@ -255,6 +303,10 @@ def export_coupled(
         latents = latent_vectors(seed, params.num_samples, dim, EVALUATION_STREAM)
         first, second = draw(latents)
         np.savez_compressed(staged.samples, z=latents, first=first, second=second)
+
+        if params.truncation:
+            latents, _ = truncation_inputs(seed, dim, params)
+            save_png(both_domains(latents, len(params.truncation)), staged.truncation)
 
     return _publish(out_dir, write, before_publish)
 

@@ -14,11 +14,23 @@ writes one PNG per image (`00012.png`, or `00012_label3.png` and a
 with `images`, `z` and, for a conditional generator, `labels`. The same model,
 seed and labels give the same images (`pipeline.generation.noise`).
 
+`--truncation PSI` is BigGAN's truncation trick, for any noise generator,
+conditional or not: every component of z with |z| > PSI is redrawn until it
+lands inside, so z follows a standard normal (what every generator here
+trains on) truncated to [-PSI, PSI] (`pipeline.sampling.truncated_normal`).
+Smaller PSI: images closer to the generator's most typical ones, less
+variety. PSI is from 0.04 (BigGAN's smallest) to 4 (about 1 component in
+16,000 redrawn); without the flag nothing is redrawn and the images are
+those of every earlier version. The same seed and PSI give the same images,
+and the components already inside stay as they were, so lowering PSI
+changes only the large ones. `z` in an .npz is the truncated latents.
+
 An image-to-image generator translates the user's images: `--input
 FOLDER_OR_NPZ --out PATH` (`pipeline.generation.translation` says what it
 reads). `--out DIR` writes `<stem>.png` for each input file; `--out
 FILE.npz` writes `inputs`, `outputs` (float32 in [-1, 1]) and `names`. `-n`,
-`--label`, `--seed` and `--scale` do not apply there.
+`--label`, `--seed`, `--truncation` and `--scale` do not apply there: it draws
+no latent.
 
 A mistake in the arguments, the inputs or the model is one line on stderr and
 exit code 2, found before anything is written. This file is the command line;
@@ -52,7 +64,7 @@ from pipeline.generation.outputs import (
     write_png_folder,
 )
 from pipeline.generation.translation import ImageInputs, check_input_path, read_inputs
-from pipeline.schema import SEED_LIMIT
+from pipeline.schema import MAX_TRUNCATION, MIN_TRUNCATION, SEED_LIMIT
 
 # numpy, TensorFlow and MLflow are imported only once the arguments are valid,
 # so that a bad argument costs a fraction of a second.
@@ -71,6 +83,7 @@ SCALES = {"255": "uint8 in [0, 255]", "1": "float32 in [0, 1]"}
 EXAMPLES = """examples:
   python -m pipeline.generate gan -n 64 --out generated/gan
   python -m pipeline.generate cgan -n 1000 --label 7 --scale 1 --out generated/sevens.npz
+  python -m pipeline.generate gan -n 64 --truncation 0.5 --out generated/gan_typical
   python -m pipeline.generate models:/<model_id> -n 16 --seed 1 --out generated/logged.npz
   python -m pipeline.generate pix2pix --input my_edges/ --out translated/pix2pix
 """
@@ -87,6 +100,7 @@ class Request:
     scale: int  # 255: uint8 in [0, 255]; 1: float32 in [0, 1]
     seed: int
     labels: tuple[int, ...] | None  # cycled over the images; None: every class in turn
+    truncation: float | None  # BigGAN's threshold psi; None: z as drawn
     batch_size: int
     overwrite: bool
 
@@ -126,6 +140,21 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _truncation(text: str) -> float:
+    """An argparse `type` for --truncation: a finite number in [MIN_TRUNCATION, MAX_TRUNCATION]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    # `not` catches nan, which fails every comparison.
+    if not MIN_TRUNCATION <= value <= MAX_TRUNCATION:
+        raise argparse.ArgumentTypeError(
+            f"{text} is out of range (allowed: {MIN_TRUNCATION} to {MAX_TRUNCATION:g}, "
+            "the threshold on |z|; drop --truncation for none)"
+        )
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
         "cycled over the images (default: 0, 1, ..., K-1, 0, ...)",
     )
     parser.add_argument(
+        "--truncation",
+        type=_truncation,
+        metavar="PSI",
+        help="BigGAN's truncation trick: redraw every latent component with |z| > PSI until "
+        f"it is inside ({MIN_TRUNCATION} to {MAX_TRUNCATION:g}; smaller: more typical images, "
+        "less variety; default: none)",
+    )
+    parser.add_argument(
         "--batch-size",
         type=_bounded_int(1, MAX_BATCH_SIZE),
         default=DEFAULT_BATCH_SIZE,
@@ -225,6 +262,7 @@ def parse_request(argv: Sequence[str] | None = None) -> Request | TranslationReq
         scale=int(args.scale or 255),
         seed=seed,
         labels=labels,
+        truncation=args.truncation,
         batch_size=args.batch_size,
         overwrite=args.overwrite,
     )
@@ -236,6 +274,7 @@ def _translation_request(args: argparse.Namespace, out_format: Format) -> Transl
         "-n": args.num_images,
         "--label": args.label,
         "--seed": args.seed,
+        "--truncation": args.truncation,
         "--scale": args.scale,
     }
     given = [flag for flag, value in options.items() if value is not None]
@@ -302,14 +341,21 @@ def generate_images(generator: keras.Model, request: Request) -> str:
     from pipeline.images import to_uint8
 
     if translates_images(generator):
+        taken = tuple(generator.inputs[0].shape[1:])
+        if request.truncation is not None:
+            raise PipelineError(
+                f"--truncation: {request.source.text} is an image-to-image generator (takes "
+                f"images of shape {taken}) and draws no latent to truncate; allowed: a noise "
+                "generator, or drop --truncation and give --input FOLDER_OR_NPZ"
+            )
         raise PipelineError(
             f"{request.source.text}: an image-to-image generator (takes images of shape "
-            f"{tuple(generator.inputs[0].shape[1:])}); give --input FOLDER_OR_NPZ (-n, "
-            "--label and --seed are for noise generators)"
+            f"{taken}); give --input FOLDER_OR_NPZ (-n, --label, --seed and --truncation are "
+            "for noise generators)"
         )
     spec = describe_generator(generator, request.source)
     latents, labels = noise.generator_inputs(
-        request.seed, request.count, request.labels, spec, request.source.text
+        request.seed, request.count, request.labels, spec, request.source.text, request.truncation
     )
     batches = noise.generated_batches(
         generator, latents, labels, request.batch_size, request.source.text
@@ -333,9 +379,10 @@ def generate_images(generator: keras.Model, request: Request) -> str:
         _write(request, lambda: write_npz(request.out, arrays))
     pixels = SCALES[str(request.scale)] if request.format == "npz" else "8-bit PNG"
     conditional = "" if labels is None else f", labels {_label_summary(labels)}"
+    truncated = "" if request.truncation is None else f", truncation {request.truncation:g}"
     return (
         f"wrote {request.count} images of shape {spec.image_shape} ({pixels}) from "
-        f"{request.source.text}, seed {request.seed}{conditional}, to {request.out}"
+        f"{request.source.text}, seed {request.seed}{truncated}{conditional}, to {request.out}"
     )
 
 

@@ -44,6 +44,7 @@ from pipeline.models.translation.unpaired_settings import (
 )
 from pipeline.schema import (
     MAX_FEATURE_DIM,
+    MAX_GRID_SIZE,
     MAX_INTERPOLATION_STEPS,
     MAX_KID_SUBSETS,
     MAX_SAMPLES,
@@ -59,6 +60,7 @@ from pipeline.schema import (
     SampleCount,
     Section,
     Seed,
+    Truncation,
 )
 from pipeline.train_settings import (
     TrainParams,
@@ -303,13 +305,32 @@ class EvaluateParams(Section):
         return self
 
 
+def _distinct_thresholds(values: list[float]) -> list[float]:
+    # Two rows of one threshold are the same images twice: a slip, not a choice.
+    seen: set[float] = set()
+    for value in values:
+        if value in seen:
+            raise PydanticCustomError(
+                "listed_twice", f"{value} is listed twice (allowed: each threshold once)"
+            )
+        seen.add(value)
+    return values
+
+
 class ExportParams(Section):
+    """The `export` section. `truncation` lists the rows of `truncation.png`: the
+    same latents truncated at each threshold, in the order given; none (no file) by
+    default, so the default export writes exactly the files it always did."""
+
     num_samples: Annotated[int, Field(gt=0, le=MAX_SAMPLES)] = 1000
     grid_size: GridSize = 10
     interpolation_steps: Annotated[
         int, Field(ge=MIN_INTERPOLATION_STEPS, le=MAX_INTERPOLATION_STEPS)
     ] = 10
     interpolation_rows: GridSize = 4
+    truncation: Annotated[
+        list[Truncation], Field(max_length=MAX_GRID_SIZE), AfterValidator(_distinct_thresholds)
+    ] = []
 
 
 class MlflowParams(Section):

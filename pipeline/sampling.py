@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 
@@ -10,19 +12,93 @@ GRID_STREAM = 1
 EVALUATION_STREAM = 2
 INTERPOLATION_STREAM = 3
 GENERATE_STREAM = 4  # python -m pipeline.generate: fresh samples, not the scored ones
+TRUNCATION_STREAM = 5  # export's truncation.png
+
+# Candidates drawn at once while resampling truncated components: 4 MB of float32.
+RESAMPLE_CHUNK = 1 << 20
 
 
-def latent_vectors(seed: int, count: int, latent_dim: int, stream: int = EVALUATION_STREAM):
-    """`count` standard normal latent vectors, a pure function of (seed, stream).
+def latent_vectors(
+    seed: int,
+    count: int,
+    latent_dim: int,
+    stream: int = EVALUATION_STREAM,
+    truncation: float | None = None,
+) -> np.ndarray:
+    """`count` standard normal latent vectors, a pure function of (seed, stream, truncation).
+
+    Every generator here trains on z ~ N(0, I) (`sample_latents` in
+    `pipeline/models/`), so truncation is BigGAN's for a normal latent:
+    `truncated_normal`. Without it the vectors are exactly those drawn
+    before truncation existed. Vector i never depends on `count`, truncated
+    or not: the first ten of 1,000 are the ten of 10.
 
     Args:
         seed: the run's seed from params.
         count: how many vectors.
         latent_dim: their size.
         stream: which independent stream of that seed to draw from.
+        truncation: None, or the threshold psi > 0 that every component's
+            magnitude is brought within.
     """
     rng = np.random.default_rng([seed, stream])
-    return rng.standard_normal((count, latent_dim), dtype=np.float32)
+    latents = rng.standard_normal((count, latent_dim), dtype=np.float32)
+    if truncation is None:
+        return latents
+    # A generator with a learned intermediate latent (StyleGAN's w) would pull
+    # w towards its mean instead; that choice belongs here, per generator kind.
+    return truncated_normal(latents, truncation, _resample_stream(seed, stream))
+
+
+def truncated_normal(latents: np.ndarray, threshold: float, rng: np.random.Generator) -> np.ndarray:
+    """BigGAN's truncation trick: each component with |z| > threshold is redrawn until inside.
+
+    Components already inside are kept, so the same latents truncated at
+    several thresholds differ only where they were large. The outside ones,
+    in row-major order, take the accepted draws of `rng` in turn, which is
+    the same as redrawing each until it lands inside: the result follows a
+    standard normal truncated to [-threshold, threshold], and the values
+    given to the first k vectors do not depend on how many follow.
+
+    Args:
+        latents: float32 standard normal draws, any shape; not modified.
+        threshold: psi > 0. The cost is about (components outside) / P(|z| <= psi)
+            draws: 30 per component at psi = 0.04.
+        rng: where the redraws come from.
+
+    Returns:
+        A float32 copy of `latents` with every |component| <= threshold.
+    """
+    if not (math.isfinite(threshold) and threshold > 0):
+        raise ValueError(f"truncation threshold {threshold!r} (allowed: a finite number > 0)")
+    bound = _float32_at_most(threshold)
+    flat = np.array(latents, dtype=np.float32).ravel()
+    outside = np.flatnonzero(np.abs(flat) > bound)
+    accepted = math.erf(threshold / math.sqrt(2.0))  # P(|z| <= threshold)
+    filled = 0
+    while filled < len(outside):
+        need = len(outside) - filled
+        draws = min(RESAMPLE_CHUNK, int(need / accepted * 1.1) + 64)
+        candidates = rng.standard_normal(draws, dtype=np.float32)
+        inside = candidates[np.abs(candidates) <= bound][:need]
+        flat[outside[filled : filled + len(inside)]] = inside
+        filled += len(inside)
+    return flat.reshape(np.shape(latents))
+
+
+def _resample_stream(seed: int, stream: int) -> np.random.Generator:
+    """The redraws' stream: a child of (seed, stream)'s seed sequence.
+
+    Not the latents' own generator: there, the redraws would start after all
+    `count` vectors, so vector i's values would depend on `count`.
+    """
+    return np.random.default_rng(np.random.SeedSequence([seed, stream], spawn_key=(0,)))
+
+
+def _float32_at_most(value: float) -> np.float32:
+    """The largest float32 <= value: a float32 |z| within it is within `value` exactly."""
+    bound = np.float32(value)
+    return bound if bound <= value else np.nextafter(bound, np.float32(-np.inf))
 
 
 def cycled_labels(count: int, num_classes: int) -> np.ndarray:

@@ -1,7 +1,10 @@
 """Stage `export`: write one model's sample grid, interpolation strip and samples.npz.
 
-The files are also logged to a child run of the model's training run, with
-the export settings as its params, before they replace the output folder.
+With `export.truncation` set, a noise generator's export also writes
+truncation.png (an image-to-image one has no latent to truncate: it writes
+its three files alone). The files are also logged to a child run of the
+model's training run, with the export settings as its params, before they
+replace the output folder.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ PATHS = {
     "run": "the run.json naming the model's MLflow training run",
     "task": "the task.json saying what the generator makes: images from noise, or "
     "translations of one prepared domain into another",
-    "out": "the folder for grid.png, interpolation.png and samples.npz (replaced in one step)",
+    "out": "the folder for grid.png, interpolation.png, samples.npz and, if asked for, "
+    "truncation.png (replaced in one step)",
     "lock": "the model's lock file, held while this stage runs: a second stage writing "
     "the same model at once is refused",
 }
@@ -67,7 +71,7 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
     def log(staged: ExportPaths) -> None:
         settings = flatten(stage.export, prefix="export.")
         with tracking.stage_run(run, "export", settings, verify_prepared(args.data)):
-            tracking.log_artifacts([staged.grid, staged.interpolation, staged.samples])
+            tracking.log_artifacts(staged.written())
 
     if task["kind"] == GENERATION:
         paths = export_samples(
@@ -96,7 +100,10 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
         paths = export_translations(
             stage.export, args.generator, args.out, inputs, targets, before_publish=log
         )
-    print(f"{name}: exported {paths.grid}, {paths.interpolation}, {paths.samples}")
+        if stage.export.truncation:
+            # export.truncation is shared by every model: skipped here, not refused.
+            print(f"{name}: no truncation.png (an image-to-image generator draws no latent)")
+    print(f"{name}: exported {', '.join(map(str, paths.written()))}")
 
 
 if __name__ == "__main__":

@@ -128,8 +128,8 @@ def expected_images(path: Path, latents: np.ndarray, labels: np.ndarray | None =
     return run_generator(keras.saving.load_model(path), latents, labels)
 
 
-def seeded_latents(seed: int, count: int) -> np.ndarray:
-    return latent_vectors(seed, count, LATENT_DIM, GENERATE_STREAM)
+def seeded_latents(seed: int, count: int, truncation: float | None = None) -> np.ndarray:
+    return latent_vectors(seed, count, LATENT_DIM, GENERATE_STREAM, truncation)
 
 
 def as_uint8(raw: np.ndarray) -> np.ndarray:
@@ -154,11 +154,11 @@ def read_png(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def runs(models, tmp_path_factory) -> tuple[Path, Runs]:
-    """Five runs, started together, whose files the quick tests read.
+    """Seven runs, started together, whose files the quick tests read.
 
     The unconditional generator, 6 images: PNG and uint8 npz with one seed,
-    float npz with another. The conditional one: labels cycled (PNG) and
-    given (npz).
+    float npz with another, and uint8 npz truncated. The conditional one:
+    labels cycled (PNG), given (npz), and cycled and truncated (npz).
     """
     root = tmp_path_factory.mktemp("runs")
     # An earlier output that --overwrite replaces whole.
@@ -174,6 +174,11 @@ def runs(models, tmp_path_factory) -> tuple[Path, Runs]:
             "unit": (*plain, "--seed", OTHER_SEED, "--out", root / "unit.npz", "--scale", "1"),
             "cycled": (models["conditional"], "-n", 7, *seed, "--out", root / "cycled"),
             "given": (*labelled, *seed, "--out", root / "given.npz"),
+            "truncated": (*plain, *seed, "--truncation", 0.5, "--out", root / "truncated.npz"),
+            "truncated labels": (
+                *(models["conditional"], "-n", 7, *seed),
+                *("--truncation", "1e-1", "--out", root / "truncated_labels.npz"),
+            ),
         },
         cwd=root,
     )
@@ -256,6 +261,37 @@ def test_given_labels_are_cycled_over_the_images_with_the_same_latents(runs, mod
     np.testing.assert_array_equal(archive["labels"], [2, 0, 1, 2, 0])
     assert archive["labels"].dtype == np.int32
     np.testing.assert_array_equal(archive["z"], seeded_latents(SEED, 5))
+    raw = expected_images(models["conditional"], archive["z"], archive["labels"])
+    assert_pixels_close(archive["images"], as_uint8(raw))
+
+
+# --- --truncation -------------------------------------------------------------------------
+
+
+def test_truncation_gives_the_same_latents_truncated_and_their_images(runs, models):
+    root, results = runs
+    assert "seed 7, truncation 0.5, to" in results["truncated"].stdout
+    archive, plain = np.load(root / "truncated.npz"), np.load(root / "uint8.npz")
+    latents = archive["z"]
+    # What the library gives for this seed and threshold: another process, the same arrays.
+    np.testing.assert_array_equal(latents, seeded_latents(SEED, 6, truncation=0.5))
+    assert np.abs(latents.astype(np.float64)).max() <= 0.5
+    inside = np.abs(plain["z"]) <= 0.5
+    np.testing.assert_array_equal(latents[inside], plain["z"][inside])  # only outliers redrawn
+    assert not inside.all()
+    assert_pixels_close(
+        archive["images"], as_uint8(expected_images(models["unconditional"], latents))
+    )
+    assert not np.array_equal(archive["images"], plain["images"])
+
+
+def test_truncation_leaves_a_conditional_generators_labels_alone(runs, models):
+    root, results = runs
+    assert "truncation 0.1," in results["truncated labels"].stdout
+    archive = np.load(root / "truncated_labels.npz")
+    labels = [i % CLASSES for i in range(7)]
+    np.testing.assert_array_equal(archive["labels"], labels)
+    np.testing.assert_array_equal(archive["z"], seeded_latents(SEED, 7, truncation=0.1))
     raw = expected_images(models["conditional"], archive["z"], archive["labels"])
     assert_pixels_close(archive["images"], as_uint8(raw))
 
@@ -389,6 +425,18 @@ BEFORE_LOADING = {
     "empty label": ("{c}", ["--label", "1,,2"], None, "not a class index"),
     "more labels than images": ("{c}", ["-n", "2", "--label", "0,1,2"], None, "3 labels for 2"),
     "batch size zero": ("{u}", ["--batch-size", "0"], None, "1 to 65536"),
+    "truncation zero": ("{u}", ["--truncation", "0"], None, "--truncation: 0 is out of range"),
+    "truncation negative": ("{u}", ["--truncation", "-0.5"], None, "allowed: 0.04 to 4"),
+    "truncation below 0.04": ("{u}", ["--truncation", "0.01"], None, "allowed: 0.04 to 4"),
+    "truncation above 4": ("{u}", ["--truncation", "70"], None, "drop --truncation for none"),
+    "truncation nan": ("{u}", ["--truncation", "nan"], None, "nan is out of range"),
+    "truncation not a number": ("{u}", ["--truncation", "half"], None, "'half' is not a number"),
+    "truncation with --input": (
+        "{u}",
+        ["--input", "in", "--truncation", "0.5"],
+        None,
+        "--truncation: does not apply with --input",
+    ),
     "unknown option": ("{u}", ["--count", "3"], None, "unrecognized arguments: --count"),
     "non-empty folder": ("{u}", [], _folder_with("00000.png"), "--overwrite"),
     "overwrite a foreign folder": ("{u}", ["--overwrite"], _folder_with("a.txt"), "'a.txt'"),

@@ -543,6 +543,14 @@ BAD_FILES: list[tuple[str, Mutation, tuple[str, ...]]] = [
         ("evaluate.kid_subsets", f"{OVER} {MAX_KID_SUBSETS}"),
     ),
     ("export num_samples", edit(export__num_samples=10**9), ("export.num_samples", OVER)),
+    ("export truncation 0", edit(export__truncation=[1.0, 0]), ("export.truncation.1", "0.04")),
+    ("export truncation 70", edit(export__truncation=[70]), ("export.truncation.0", OVER)),
+    ("export truncation a number", edit(export__truncation=0.5), ("export.truncation", "list")),
+    (
+        "export truncation twice",
+        edit(export__truncation=[0.5, 0.5]),
+        ("export.truncation", "0.5 is listed twice"),
+    ),
     (
         "shard_size",
         edit(prepare__shard_size=10**12),

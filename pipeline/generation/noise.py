@@ -1,9 +1,10 @@
 """What a noise-to-image generator is given: seeded latents, the labels, its images' names.
 
-The same model, seed and labels give the same images: the latents come from
-the seeded stream `pipeline.sampling.GENERATE_STREAM`, and image i always
-gets latent i, so the latents of `-n 10` are the first ten of `-n 1000`, and
-`--label 3` draws the same latents as the default labels.
+The same model, seed, truncation and labels give the same images: the
+latents come from the seeded stream `pipeline.sampling.GENERATE_STREAM`, and
+image i always gets latent i, so the latents of `-n 10` are the first ten of
+`-n 1000` (with `--truncation` too), and `--label 3` draws the same latents as
+the default labels.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def generator_inputs(
     labels: tuple[int, ...] | None,
     spec: GeneratorSpec,
     model: str,
+    truncation: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The seeded latents and the labels (None for an unconditional generator).
 
@@ -36,6 +38,7 @@ def generator_inputs(
         labels: the requested labels, cycled over the images; None: every class in turn.
         spec: the loaded generator.
         model: the model as the user named it, for messages.
+        truncation: BigGAN's threshold psi for the latents; None: as drawn.
     """
     if labels is not None and not spec.num_classes:
         raise PipelineError(
@@ -47,7 +50,7 @@ def generator_inputs(
         raise PipelineError(
             f"--label: {wrong[0]} is not a class of {model} (allowed: 0 to {spec.num_classes - 1})"
         )
-    latents = latent_vectors(seed, count, spec.latent_dim, GENERATE_STREAM)
+    latents = latent_vectors(seed, count, spec.latent_dim, GENERATE_STREAM, truncation)
     if not spec.num_classes:
         return latents, None
     if labels is None:
