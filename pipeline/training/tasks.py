@@ -82,10 +82,9 @@ class Generation(WithoutReconstruction):
         return training_stream(data_dir, batch_size, seed, start_batch, bool(self.num_classes))
 
     def grid(self, data_dir: Path, seed: int, grid_size: int) -> GridDrawer:
-        """A grid of samples of fixed noise: a row per class for a conditional model."""
-        latents, labels, rows, cols = grid_inputs(
-            seed, self.latent_dim, grid_size, self.grid_rows
-        )
+        """A grid of samples of fixed noise: a row per class for a conditional model, per
+        code value for InfoGAN."""
+        latents, labels, rows, cols = grid_inputs(seed, self.latent_dim, grid_size, self.grid_rows)
         return lambda generator: make_grid(generate(generator, latents, labels), rows, cols)
 
     def scorer(
