@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
+from test_training import CrashAfterEpoch, paths_in, weights_of
 
+from pipeline.callbacks import fingerprint_of
 from pipeline.evaluation.classifier import build_classifier
-from pipeline.evaluation.evaluate import embed_generated
+from pipeline.evaluation.evaluate import embed_generated, evaluate_generator
 from pipeline.evaluation.features import feature_extractor
 from pipeline.evaluation.suite import Reference, full_scores
-from pipeline.params import EvaluateParams, ModelParams
+from pipeline.export import export_samples
+from pipeline.params import EvaluateParams, ExportParams, ModelParams, parse_params
 from pipeline.training.model import build_model
+from pipeline.training.session import fit_model
 
 IMAGE_SHAPE = (4, 4, 1)
 BATCH = 32
@@ -119,3 +124,57 @@ def test_evaluation_scores_the_code_and_not_a_requested_class():
     assert "conditional_accuracy" not in scores
     # At least the share of the largest class of each matched code: never below 1/5 here.
     assert 0.2 <= scores["code_accuracy"] <= 1.0
+
+
+# --- through the pipeline: train (killed and resumed), evaluate, export ------------------
+
+PIPELINE_SECTION = {
+    "family": "infogan",
+    # 4 code values against the data's 10 classes: rows and scores follow the code.
+    "conditioning": {"categorical": 4},
+    "network": {"latent_dim": 8, "generator_units": [32], "discriminator_units": [32]},
+    "train": {"epochs": 3, "batch_size": 500, "grid_size": 2, "eval_every": 2, "eval_samples": 100},
+}
+
+
+def grid_rows(path) -> int:
+    return (np.asarray(Image.open(path)).shape[0] - 2) // (28 + 2)
+
+
+def test_resumed_training_evaluation_and_export_follow_the_code(
+    tmp_path, mnist5k_dir, untrained_classifier
+):
+    params = parse_params({"models": ["m"], "m": PIPELINE_SECTION}).model("m")
+    fingerprint = fingerprint_of(params.model_dump(), 0)
+    whole_paths = paths_in(tmp_path / "whole", mnist5k_dir, untrained_classifier)
+    whole = fit_model(params, 0, whole_paths, fingerprint, verbose=0)
+    paths = paths_in(tmp_path / "killed", mnist5k_dir, untrained_classifier)
+    with pytest.raises(KeyboardInterrupt):
+        fit_model(params, 0, paths, fingerprint, verbose=0, callbacks=[CrashAfterEpoch(2)])
+    resumed = fit_model(params, 0, paths, fingerprint, verbose=0)
+    # The code draws continue from the checkpointed seed generator: bit-identical.
+    for a, b in zip(weights_of(whole), weights_of(resumed), strict=True):
+        np.testing.assert_array_equal(a, b)
+    header = paths.outputs.history.read_text().splitlines()[0].split(",")
+    assert {"info_loss", "q_code_acc"} <= set(header)
+    assert grid_rows(paths.outputs.samples / "epoch_003.png") == 4, "one row per code value"
+
+    evaluate = EvaluateParams(
+        num_samples=200, kid_subsets=2, kid_subset_size=100, classifier_score_splits=2
+    )
+    metrics = evaluate_generator(
+        evaluate, 0, mnist5k_dir, paths.outputs.generator, untrained_classifier
+    )
+    assert "conditional_accuracy" not in metrics
+    # 4 code values matched to 4 of 10 classes: at most the 4 classes' share, 0.4 or so.
+    assert 0.0 < metrics["code_accuracy"] <= 0.5
+    # The floor: the evaluator's accuracy on real test images, matched (10 to 10).
+    assert 0.0 < metrics["code_accuracy_floor"] <= 1.0
+
+    out = tmp_path / "export"
+    export_samples(
+        ExportParams(num_samples=20, grid_size=2), 0, paths.outputs.generator, out, mnist5k_dir
+    )
+    assert grid_rows(out / "grid.png") == 4
+    with np.load(out / "samples.npz") as samples:
+        np.testing.assert_array_equal(samples["labels"], np.arange(20) % 4)
