@@ -31,7 +31,10 @@ class AdversarialModel(TwoNetworkModel):
     With `num_classes > 0` the model is conditional: batches are
     `(images, labels)`, and both networks take the label as a second input.
     The generator step reuses the labels of the first real slice, so the
-    conditioning labels follow the data's class mix.
+    conditioning labels follow the data's class mix. A conditioning that draws
+    codes of its own (InfoGAN) conditions G on those instead, drawn afresh for
+    every update (`Conditioning.draw_codes`), and its loss terms read them
+    where the label-taking methods read the labels.
 
     What varies between GAN variants are parts: the adversarial `loss`, the
     `regularisers` and the `conditioning` (the networks arrive built). Each
