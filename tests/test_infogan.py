@@ -53,6 +53,8 @@ def test_the_preset_is_the_paper_s_mnist_setting():
     part = params.conditioning
     assert (part.kind, part.categorical, part.continuous) == ("info", 10, 2)
     assert (part.weight, part.continuous_weight) == (1.0, 1.0)
+    train = params.train
+    assert (train.d_optimizer.learning_rate, train.g_optimizer.learning_rate) == (2e-4, 1e-3)
     # 62 noise dims beside the 2 continuous codes, which are the last entries of z.
     assert params.network.latent_dim - part.continuous == 62
     # Unsupervised: the data's labels are not read.
