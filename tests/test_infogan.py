@@ -57,6 +57,7 @@ def test_the_preset_is_the_paper_s_mnist_setting():
     assert (train.d_optimizer.learning_rate, train.g_optimizer.learning_rate) == (2e-4, 1e-3)
     # 62 noise dims beside the 2 continuous codes, which are the last entries of z.
     assert params.network.latent_dim - part.continuous == 62
+    assert params.network.kind == "dcgan"  # the paper's networks are convolutional
     # Unsupervised: the data's labels are not read.
     assert not params.conditional and params.part_tags()["conditioning"] == "info"
 
