@@ -135,7 +135,12 @@ PIPELINE_SECTION = {
     "family": "infogan",
     # 4 code values against the data's 10 classes: rows and scores follow the code.
     "conditioning": {"categorical": 4},
-    "network": {"latent_dim": 8, "generator_units": [32], "discriminator_units": [32]},
+    "network": {
+        "kind": "mlp",
+        "latent_dim": 8,
+        "generator_units": [32],
+        "discriminator_units": [32],
+    },
     "train": {"epochs": 3, "batch_size": 500, "grid_size": 2, "eval_every": 2, "eval_samples": 100},
 }
 
