@@ -45,9 +45,11 @@ from pipeline.saved_models import (
     SECOND_GENERATOR,
     check_generator,
     check_translator,
+    code_values,
     load_coupled_pair,
     load_keras,
     require_finite,
+    takes_code,
 )
 
 
@@ -115,6 +117,8 @@ def export_samples(
     check_generator(generator, generator_path, info.image_shape)
     dim = latent_dim_of(generator)
     classes = info.num_classes if is_conditional(generator) else 0
+    if takes_code(generator):
+        classes = code_values(generator)  # InfoGAN: a row per value of its code
 
     def draw(latents: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
         return require_finite(generate(generator, latents, labels), generator_path)

@@ -112,6 +112,20 @@ def check_translator(
     return int(made[1]), int(made[2]), int(made[3])
 
 
+def takes_code(generator: keras.Model) -> bool:
+    """Whether G's second input is an unsupervised code (InfoGAN's), not a class to show.
+
+    The networks name that input `code` rather than `label`
+    (`pipeline.models.networks.base`), so a saved generator says it itself.
+    """
+    return len(generator.inputs) > 1 and generator.inputs[1].name == "code"
+
+
+def code_values(generator: keras.Model) -> int:
+    """How many values a code-taking generator's code has: the size of its one-hot layer."""
+    return int(generator.get_layer("label_one_hot").num_tokens)
+
+
 def require_finite_weights(generator: keras.Model, path: str | Path) -> None:
     """Refuse a generator with NaN or infinite weights: its training diverged."""
     if not all(np.isfinite(w).all() for w in generator.get_weights()):

@@ -141,7 +141,9 @@ def readme_table() -> str:
     ]
     for metric in METRICS.values():
         key = " ".join(f"`{k}`" if i == 0 else f"(`{k}`)" for i, k in enumerate(metric.keys))
-        what = ("conditional models only: " if metric.conditional else "") + metric.description
+        only = "conditional models only: " if metric.conditional else ""
+        only = "models with a categorical code (`infogan`) only: " if metric.coded else only
+        what = only + metric.description
         better = {Better.LOWER: "lower", Better.HIGHER: "higher", Better.CLOSER: "near the floor"}
         during = "✓, charted" if metric.chart else "✓" if metric.cheap else ""
         cells = [

@@ -17,6 +17,7 @@ from pipeline.models.conditioning import (
     ClassConditioning,
     Concatenation,
     ConditioningSettings,
+    InformationCodes,
     Projection,
     Unconditional,
 )
@@ -45,11 +46,12 @@ def leaky_relu(x: np.ndarray, slope: float) -> np.ndarray:
 
 
 def test_registry_and_union():
-    assert set(CONDITIONING) == {"none", "concat", "projection", "acgan"}
+    assert set(CONDITIONING) == {"none", "concat", "projection", "acgan", "info"}
     adapter = TypeAdapter(ConditioningSettings)
     for kind, cls in CONDITIONING.items():
         part = adapter.validate_python({"kind": kind})
-        assert isinstance(part, cls) and part.conditional == (kind != "none")
+        # InfoGAN draws its own codes: it never takes the data's labels.
+        assert isinstance(part, cls) and part.conditional == (kind not in ("none", "info"))
     acgan = adapter.validate_python(
         {"kind": "acgan", "weight": 0.5, "generator_input": "batch_norm"}
     )
@@ -75,6 +77,7 @@ def test_defaults_and_class_attributes():
         False,
         True,
         True,
+        False,
         False,
     ]
     assert AuxiliaryClassifier.tracked_as == ("d_class_acc",)
@@ -271,3 +274,87 @@ def test_only_acgan_adds_loss_terms():
         assert part.scores(outputs) is outputs
         assert part.discriminator_terms(outputs, outputs, labels) == (None, {})
         assert part.generator_term(outputs, labels) is None
+
+
+# --- InfoGAN's codes ------------------------------------------------------------------------
+
+
+def test_info_settings_are_its_own():
+    adapter = TypeAdapter(ConditioningSettings)
+    part = adapter.validate_python({"kind": "info", "categorical": 4, "continuous": 0, "weight": 0})
+    assert (part.categorical, part.continuous, part.weight, part.continuous_weight) == (4, 0, 0, 1)
+    assert part.generator_takes_label() and part.generator_label_values(10) == 4
+    # The codes are drawn, not the data's labels: no label route to choose.
+    with pytest.raises(ValidationError, match="generator_input"):
+        adapter.validate_python({"kind": "info", "generator_input": "concat"})
+    with pytest.raises(ValidationError, match="categorical"):
+        adapter.validate_python({"kind": "info", "categorical": 0})
+    with pytest.raises(ValidationError, match="continuous_weight"):
+        adapter.validate_python({"kind": "info", "continuous_weight": -1})
+
+
+@pytest.mark.parametrize(
+    "network",
+    [
+        MLP(latent_dim=LATENT, generator_units=[8], discriminator_units=[8]),
+        DCGAN(latent_dim=LATENT, filters=4),
+    ],
+    ids=lambda n: n.kind,
+)
+def test_info_networks_take_a_code_and_q_shares_d(network):
+    part = InformationCodes(categorical=5, continuous=2)
+    # No data classes: the code's values come from the part.
+    generator, discriminator = network.build((28, 28, 1), part, 0)
+    assert [t.name for t in generator.inputs] == ["z", "code"]
+    assert generator.get_layer("label_one_hot").num_tokens == 5
+    assert [t.name for t in discriminator.inputs] == ["image"]
+    images = RNG.uniform(-1, 1, (2, 28, 28, 1)).astype("float32")
+    score, logits, means = discriminator(images)
+    assert [tuple(x.shape) for x in (score, logits, means)] == [(2, 1), (2, 5), (2, 2)]
+    # Q's heads read the very features the score reads: one body.
+    feeds = {
+        name: discriminator.get_layer(name).input.name
+        for name in ("logit", "code_logits", "code_means")
+    }
+    assert len(set(feeds.values())) == 1, feeds
+
+
+def test_info_refuses_a_z_without_room_for_the_continuous_codes():
+    with pytest.raises(ValueError, match="latent_dim"):
+        MLP(latent_dim=2).build((28, 28, 1), InformationCodes(continuous=2), 0)
+
+
+def test_info_draws_codes_over_the_last_entries_of_z():
+    part = InformationCodes(categorical=3, continuous=2)
+    z = np.full((4000, 6), 7.0, "float32")
+    drawn, (category, continuous) = part.draw_codes(z, None, keras.random.SeedGenerator(0))
+    drawn, category, continuous = (np.asarray(x) for x in (drawn, category, continuous))
+    np.testing.assert_array_equal(drawn[:, :4], 7.0)  # the noise is left alone
+    np.testing.assert_array_equal(drawn[:, 4:], continuous)
+    assert continuous.min() >= -1 and continuous.max() <= 1 and abs(continuous.mean()) < 0.05
+    assert sorted(np.unique(category)) == [0, 1, 2]
+    assert np.allclose(np.bincount(category) / len(category), 1 / 3, atol=0.03)
+    again = part.draw_codes(z, None, keras.random.SeedGenerator(0))[1][0]
+    np.testing.assert_array_equal(np.asarray(again), category)  # the seed fixes them
+
+
+def test_info_terms_are_cross_entropy_plus_half_squared_error():
+    logits = RNG.standard_normal((6, CLASSES)).astype("float32")
+    means = RNG.standard_normal((6, 2)).astype("float32")
+    category = np.array([0, 1, 2, 2, 1, 0], dtype="int32")
+    continuous = RNG.uniform(-1, 1, (6, 2)).astype("float32")
+    logits[:, :] = 0
+    logits[np.arange(6), [0, 1, 2, 0, 0, 0]] = 5.0  # 4 of 6 recovered
+    scores = np.zeros((6, 1), "float32")
+    part = InformationCodes(categorical=CLASSES, weight=0.5, continuous_weight=0.25)
+    codes = (category, continuous)
+    term, metrics = part.discriminator_terms(None, [scores, logits, means], codes)
+    expected = 0.5 * cross_entropy(category, logits).mean() + 0.25 * np.mean(
+        0.5 * ((continuous - means) ** 2).sum(axis=1)
+    )
+    assert float(term) == pytest.approx(expected, rel=1e-5)
+    assert set(metrics) == set(part.tracked_as)
+    assert float(metrics["q_code_acc"]) == pytest.approx(4 / 6)
+    g_term = part.generator_term([scores, logits, means], codes)
+    assert float(g_term) == pytest.approx(expected, rel=1e-5)
+    assert part.scores([scores, logits, means]) is scores

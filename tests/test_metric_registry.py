@@ -48,45 +48,64 @@ REFERENCE = Reference(
 )
 
 
-def real_like(seed: int, conditional: bool) -> Embedded:
-    """A sample drawn as the reference was: what a perfect generator gives."""
+def real_like(seed: int, conditional: bool, coded: bool = False) -> Embedded:
+    """A sample drawn as the reference was: what a perfect generator gives. `coded`: each
+    image's code value is its class (an InfoGAN whose codes are the digits, in order)."""
     rng = np.random.default_rng(seed)
     requested = _labels() if conditional else None
-    return Embedded(rng.normal(size=(N, DIM)), _confident(_labels(), rng), requested)
+    codes = _labels() if coded else None
+    return Embedded(rng.normal(size=(N, DIM)), _confident(_labels(), rng), requested, codes)
 
 
-def collapsed(conditional: bool) -> Embedded:
+def collapsed(conditional: bool, coded: bool = False) -> Embedded:
     """A generator stuck on one blob far from the data, always drawing class 0."""
     rng = np.random.default_rng(3)
     features = rng.normal(5.0, 0.1, (N, DIM))
     requested = _labels() if conditional else None
-    return Embedded(features, _confident(np.zeros(N, dtype=int), rng), requested)
+    codes = _labels() if coded else None
+    return Embedded(features, _confident(np.zeros(N, dtype=int), rng), requested, codes)
 
 
-def expected_keys(conditional: bool, spreads: bool = True, only=lambda m: True) -> list[str]:
+def applies(metric: Metric, conditional: bool, coded: bool) -> bool:
+    """Whether a sample of that kind has the metric."""
+    return (conditional or not metric.conditional) and (coded or not metric.coded)
+
+
+def expected_keys(
+    conditional: bool, spreads: bool = True, only=lambda m: True, coded: bool = False
+) -> list[str]:
     """The keys the registry says a score holds, in its order."""
-    chosen = [m for m in METRICS.values() if only(m) and (conditional or not m.conditional)]
+    chosen = [m for m in METRICS.values() if only(m) and applies(m, conditional, coded)]
     return [key for m in chosen for key in (m.keys if spreads else (m.name,))]
 
 
-@pytest.mark.parametrize("conditional", [False, True])
-def test_every_registered_metric_is_scored_in_the_registry_order(conditional):
-    sample = real_like(1, conditional)
+# (conditional, coded): an unconditional, a conditional and an InfoGAN sample.
+KINDS = pytest.mark.parametrize(
+    ("conditional", "coded"),
+    [(False, False), (True, False), (False, True)],
+    ids=["unconditional", "conditional", "coded"],
+)
+
+
+@KINDS
+def test_every_registered_metric_is_scored_in_the_registry_order(conditional, coded):
+    sample = real_like(1, conditional, coded)
     scores = full_scores(REFERENCE, sample, PARAMS)
-    assert list(scores) == expected_keys(conditional)
+    assert list(scores) == expected_keys(conditional, coded=coded)
     assert all(np.isfinite(value) for value in scores.values())
-    floors = floor_scores(REFERENCE, real_like(2, conditional), PARAMS)
-    assert list(floors) == expected_keys(conditional, only=lambda m: m.floor)
+    floors = floor_scores(REFERENCE, real_like(2, conditional, coded), PARAMS)
+    assert list(floors) == expected_keys(conditional, only=lambda m: m.floor, coded=coded)
     merged = with_floors(scores, floors)
     for metric in METRICS.values():
-        if conditional or not metric.conditional:
+        if applies(metric, conditional, coded):
             assert metric.name in merged and (f"{metric.name}_floor" in merged) == metric.floor
 
 
-@pytest.mark.parametrize("conditional", [False, True])
-def test_quick_scores_are_the_cheap_metrics_without_their_spreads(conditional):
-    scores = quick_scores(REFERENCE, real_like(1, conditional))
-    assert list(scores) == expected_keys(conditional, spreads=False, only=lambda m: m.cheap)
+@KINDS
+def test_quick_scores_are_the_cheap_metrics_without_their_spreads(conditional, coded):
+    scores = quick_scores(REFERENCE, real_like(1, conditional, coded))
+    expected = expected_keys(conditional, spreads=False, only=lambda m: m.cheap, coded=coded)
+    assert list(scores) == expected
 
 
 def test_each_function_returns_exactly_the_keys_registered_on_it():
@@ -95,17 +114,17 @@ def test_each_function_returns_exactly_the_keys_registered_on_it():
     for metric in METRICS.values():
         groups.setdefault(metric.compute, []).append(metric)
     for compute, group in groups.items():
-        result = compute(REFERENCE, real_like(1, conditional=True), PARAMS)
+        result = compute(REFERENCE, real_like(1, conditional=True, coded=True), PARAMS)
         assert set(result) == {key for m in group for key in m.keys}, compute.__name__
 
 
-@pytest.mark.parametrize("conditional", [False, True])
-def test_a_real_like_sample_beats_a_collapsed_one_in_each_registered_direction(conditional):
-    good = full_scores(REFERENCE, real_like(1, conditional), PARAMS)
-    bad = full_scores(REFERENCE, collapsed(conditional), PARAMS)
-    floor = floor_scores(REFERENCE, real_like(2, conditional), PARAMS)
+@KINDS
+def test_a_real_like_sample_beats_a_collapsed_one_in_each_registered_direction(conditional, coded):
+    good = full_scores(REFERENCE, real_like(1, conditional, coded), PARAMS)
+    bad = full_scores(REFERENCE, collapsed(conditional, coded), PARAMS)
+    floor = floor_scores(REFERENCE, real_like(2, conditional, coded), PARAMS)
     for metric in METRICS.values():
-        if metric.conditional and not conditional:
+        if not applies(metric, conditional, coded):
             continue
         name = metric.name
         if metric.better is Better.LOWER:

@@ -17,6 +17,7 @@ from pipeline.evaluation.metrics import (
     frechet_distance,
     frechet_distance_from_stats,
     kernel_inception_distance,
+    matched_code_accuracy,
     mode_coverage,
     precision_recall,
 )
@@ -308,3 +309,39 @@ def test_nearest_neighbour_metrics_reject_bad_inputs(metric):
         metric(np.zeros((10, 3)), np.zeros((10, 4)))
     with pytest.raises(ValueError, match="k: need"):
         metric(_normal(37, 5, 2), _normal(38, 5, 2), k=5)
+
+
+# --- InfoGAN's categorical-code accuracy ------------------------------------------------
+
+
+def test_code_accuracy_undoes_a_permutation_of_the_classes():
+    codes = np.arange(1000) % 10
+    permutation = np.random.default_rng(0).permutation(10)
+    assert permutation[0] != 0  # a plain accuracy would score this near 0
+    assert matched_code_accuracy(codes, permutation[codes]) == 1.0
+    # One image in ten of code 0 drawn as another class: 1% wrong.
+    predicted = permutation[codes]
+    predicted[:100:10] = permutation[1]
+    assert matched_code_accuracy(codes, predicted) == pytest.approx(0.99)
+
+
+def test_code_accuracy_of_unrelated_classes_is_about_chance():
+    rng = np.random.default_rng(1)
+    codes = np.arange(20_000) % 10
+    accuracy = matched_code_accuracy(codes, rng.integers(0, 10, len(codes)))
+    # The best of 10! matchings is a little above 1/10 on a finite sample.
+    assert 0.1 <= accuracy < 0.12
+
+
+def test_code_accuracy_matches_one_to_one():
+    """Two codes drawing the same class: only one of them may claim it."""
+    codes = np.array([0, 0, 1, 1, 2, 2])
+    predicted = np.array([5, 5, 5, 5, 3, 3])
+    assert matched_code_accuracy(codes, predicted) == pytest.approx(4 / 6)
+
+
+def test_code_accuracy_rejects_bad_inputs():
+    with pytest.raises(ValueError, match="do not match"):
+        matched_code_accuracy(np.arange(3), np.arange(4))
+    with pytest.raises(ValueError, match="non-negative"):
+        matched_code_accuracy(np.array([0, -1]), np.array([0, 1]))

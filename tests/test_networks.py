@@ -13,6 +13,7 @@ from standalone import run_standalone
 from pipeline.models.conditioning import (
     AuxiliaryClassifier,
     Concatenation,
+    InformationCodes,
     Projection,
     Unconditional,
 )
@@ -388,7 +389,7 @@ WEIGHT_LAYERS = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Embedding
 
 @pytest.mark.parametrize(
     "conditioning",
-    [Unconditional(), Concatenation(), Projection(), AuxiliaryClassifier()],
+    [Unconditional(), Concatenation(), Projection(), AuxiliaryClassifier(), InformationCodes()],
     ids=lambda c: c.kind,
 )
 @pytest.mark.parametrize("kind", list(NETWORKS))
@@ -411,7 +412,7 @@ def test_wrap_reaches_every_discriminator_weight_layer(kind, conditioning):
         if isinstance(layer, WEIGHT_LAYERS) and not layer.name.startswith("attention")
     ]
     assert bare == []
-    heads = {"none": 1, "concat": 1, "projection": 2, "acgan": 2}[conditioning.kind]
+    heads = {"none": 1, "concat": 1, "projection": 2, "acgan": 2, "info": 3}[conditioning.kind]
     trunk = {"mlp": 1, "dcgan": 2, "resnet": 6}[kind]  # resnet: 3 convolutions a block
     assert len(wrap.wrapped) == trunk + heads
     assert "SpectralNormalization" not in layer_types(generator)
@@ -436,6 +437,7 @@ RELOAD_CASES = {
         "projection-bn": Projection(generator_input="batch_norm"),
         "acgan": AuxiliaryClassifier(),
         "acgan-bn": AuxiliaryClassifier(generator_input="batch_norm"),
+        "info": InformationCodes(),
     }.items()
     if not (kind == "mlp" and conditioning.uses_generator_batch_norm())
 }
@@ -454,7 +456,8 @@ def test_every_network_reloads_without_project_code(tmp_path):
     for name, (network, conditioning) in cases.items():
         generator, discriminator = build(network, conditioning=conditioning)
         z = latents(4)
-        g_in = [z, labels] if conditioning.conditional else z
+        g_label = conditioning.generator_takes_label()  # a class, or InfoGAN's code
+        g_in = [z, labels] if g_label else z
         images = np.asarray(generator(g_in))
         d_label = conditioning.conditional and conditioning.discriminator_takes_label
         scores = discriminator([images, labels] if d_label else images)
@@ -463,7 +466,7 @@ def test_every_network_reloads_without_project_code(tmp_path):
         discriminator.save(tmp_path / f"{name}-d.keras")
         arrays = {f"score{i}": np.asarray(s) for i, s in enumerate(scores)}
         np.savez(tmp_path / f"{name}.npz", z=z, labels=labels, images=images, **arrays)
-        manifest[name] = [conditioning.conditional, d_label, len(scores)]
+        manifest[name] = [g_label, d_label, len(scores)]
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     printed = run_standalone(
         """
@@ -485,4 +488,5 @@ def test_every_network_reloads_without_project_code(tmp_path):
     )
     assert "dcgan-concat ['z', 'label'] ['image', 'label']" in printed
     assert "resnet-acgan-bn ['z', 'label'] ['image']" in printed
+    assert "dcgan-info ['z', 'code'] ['image']" in printed
     assert len(printed.splitlines()) == len(cases)

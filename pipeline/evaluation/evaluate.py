@@ -35,7 +35,13 @@ from pipeline.sampling import (
     latent_dim_of,
     latent_vectors,
 )
-from pipeline.saved_models import check_generator, load_keras, require_finite
+from pipeline.saved_models import (
+    check_generator,
+    code_values,
+    load_keras,
+    require_finite,
+    takes_code,
+)
 
 Scorer = Callable[[keras.Model], dict[str, float]]
 
@@ -105,7 +111,12 @@ def evaluate_generator(
     )
     test_images, test_labels = load_arrays(data_dir, "test", limit=n)
     features, logits = embed(extractor, test_images, params.batch_size)
-    real = Embedded(features, logits, test_labels if sample.requested is not None else None)
+    real = Embedded(
+        features,
+        logits,
+        test_labels if sample.requested is not None else None,
+        test_labels if sample.codes is not None else None,
+    )
 
     scores = full_scores(reference, sample, params)
     floors = floor_scores(reference, real, params)
@@ -160,15 +171,21 @@ def embed_generated(
     """`num_samples` generated images in the evaluator's space.
 
     The latents come from the seed's evaluation stream, so export draws the
-    same images; a conditional generator is asked for each class in turn.
+    same images; a conditional generator is asked for each class in turn, and
+    one given a categorical code (InfoGAN) gets each code value in turn.
 
     Raises:
         PipelineError: the generator produced NaN or infinite pixels.
     """
+    if takes_code(generator):
+        # The code's own values, which need not number the data's classes.
+        num_classes = code_values(generator)
     requested = cycled_labels(num_samples, num_classes) if is_conditional(generator) else None
     latents = latent_vectors(seed, num_samples, latent_dim_of(generator))
     images = require_finite(generate(generator, latents, requested, batch_size), generator_path)
     features, logits = embed(extractor, images, batch_size)
+    if takes_code(generator):
+        return Embedded(features, logits, codes=requested)
     return Embedded(features, logits, requested)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.optimize
 import scipy.special
 
 
@@ -198,6 +199,33 @@ def conditional_scores(logits: np.ndarray, requested: np.ndarray) -> dict[str, f
         "conditional_accuracy": float(np.mean(np.argmax(logits, axis=1) == requested)),
         "conditional_cross_entropy": float(-picked.mean()),
     }
+
+
+def matched_code_accuracy(codes: np.ndarray, predicted: np.ndarray) -> float:
+    """The share of samples whose class is the one matched to their code (InfoGAN's check).
+
+    An unsupervised code's values carry no class names: value 3 may draw
+    sevens. Each code value is matched to one class, the one-to-one matching
+    that agrees with the most samples (Hungarian algorithm on the code-by-class
+    counts), and the accuracy is scored under it. With more code values than
+    classes (or fewer), the values (or classes) left unmatched count as wrong.
+
+    Args:
+        codes: the categorical code each sample was made with, (n,) ints >= 0.
+        predicted: the class the evaluator gives each sample, (n,) ints >= 0.
+    """
+    codes = np.asarray(codes).reshape(-1)
+    predicted = np.asarray(predicted).reshape(-1)
+    if len(codes) != len(predicted) or len(codes) == 0:
+        raise ValueError(
+            f"codes {codes.shape} and predicted classes {predicted.shape} do not match"
+        )
+    if min(codes.min(), predicted.min()) < 0:
+        raise ValueError("codes and classes must be non-negative integers")
+    counts = np.zeros((codes.max() + 1, predicted.max() + 1), dtype=np.int64)
+    np.add.at(counts, (codes, predicted), 1)
+    rows, columns = scipy.optimize.linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, columns].sum() / len(codes))
 
 
 def _check_feature_pair(

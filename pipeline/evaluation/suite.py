@@ -31,6 +31,7 @@ from pipeline.evaluation.metrics import (
     density_coverage,
     frechet_distance,
     kernel_inception_distance,
+    matched_code_accuracy,
     mode_coverage,
     precision_recall,
 )
@@ -46,11 +47,15 @@ class Embedded:
         logits: class logits, (n, num_classes).
         requested: for a conditional sample, the class each image was asked
             to show (for a real sample, its true label); else None.
+        codes: for a sample of a generator given an unsupervised categorical
+            code (InfoGAN), the code value each image was made with (for the
+            real sample beside it, its true label); else None.
     """
 
     features: np.ndarray
     logits: np.ndarray
     requested: np.ndarray | None = None
+    codes: np.ndarray | None = None
 
     @property
     def predicted(self) -> np.ndarray:
@@ -127,6 +132,8 @@ class Metric:
             metrics show` and `dvc exp show` lead with.
         conditional: needs the class each image was asked for, so only
             conditional models have it.
+        coded: needs the categorical code each image was made with, so only
+            models that draw one (InfoGAN) have it.
         floor: has a real-vs-real floor, `<name>_floor`: the same score of
             real test images, what a perfect generator would get.
         baseline: has `<name>_baseline`, the same score of the simple method
@@ -148,6 +155,7 @@ class Metric:
     chart: bool = False
     headline: bool = False
     conditional: bool = False
+    coded: bool = False
     floor: bool = True
     baseline: bool = False
     settings: str | None = None
@@ -216,14 +224,14 @@ def check_metrics(metrics: Iterable[Metric]) -> None:
     clash = sorted(key for key in set(keys) if keys.count(key) > 1 or key in used)
     if clash:
         raise ValueError(f"metric keys already taken: {', '.join(clash)}")
-    for flag in ("cheap", "conditional"):
+    for flag in ("cheap", "conditional", "coded"):
         if len({getattr(metric, flag) for metric in metrics}) > 1:
             raise ValueError(
                 f"{', '.join(m.name for m in metrics)}: one function computes them, "
                 f"so they must agree on `{flag}`"
             )
     for metric in metrics:
-        if metric.chart and (not metric.cheap or metric.conditional):
+        if metric.chart and (not metric.cheap or metric.conditional or metric.coded):
             raise ValueError(
                 f"{metric.name}: only a cheap metric that every model has can be charted "
                 "during training (`chart` needs `cheap` and not `conditional`)"
@@ -283,6 +291,8 @@ def _scores(
     scores: dict[str, float] = {}
     for metric in metrics:
         if metric.conditional and sample.requested is None:
+            continue
+        if metric.coded and sample.codes is None:
             continue
         compute = metric.compute
         if compute is None:
@@ -463,6 +473,24 @@ def _conditional(
     if sample.requested is None:
         raise ValueError("conditional metrics need the requested labels")
     return conditional_scores(sample.logits, sample.requested)
+
+
+@register_metric(
+    Metric(
+        "code_accuracy",
+        "Categorical-code accuracy",
+        Better.HIGHER,
+        "share of images classified as the class matched one-to-one to their code value "
+        "(the matching that agrees with the most images)",
+        coded=True,
+    )
+)
+def _code_accuracy(
+    reference: Reference, sample: Embedded, params: EvaluateParams
+) -> dict[str, float]:
+    if sample.codes is None:
+        raise ValueError("the code accuracy needs the code each image was made with")
+    return {"code_accuracy": matched_code_accuracy(sample.codes, sample.predicted)}
 
 
 # --- the settings behind the numbers ---------------------------------------------

@@ -31,7 +31,10 @@ class AdversarialModel(TwoNetworkModel):
     With `num_classes > 0` the model is conditional: batches are
     `(images, labels)`, and both networks take the label as a second input.
     The generator step reuses the labels of the first real slice, so the
-    conditioning labels follow the data's class mix.
+    conditioning labels follow the data's class mix. A conditioning that draws
+    codes of its own (InfoGAN) conditions G on those instead, drawn afresh for
+    every update (`Conditioning.draw_codes`), and its loss terms read them
+    where the label-taking methods read the labels.
 
     What varies between GAN variants are parts: the adversarial `loss`, the
     `regularisers` and the `conditioning` (the networks arrive built). Each
@@ -144,8 +147,14 @@ class AdversarialModel(TwoNetworkModel):
         start = replica_index() * batch_size
         return ops.slice(noise, (start, 0), (batch_size, self.latent_dim))
 
+    def generator_inputs(self, batch_size, labels):
+        """z and what G is conditioned on for one update: the data's labels, or the
+        codes the conditioning draws (InfoGAN), both from the model's seed generator."""
+        z = self.sample_latents(batch_size)
+        return self.conditioning.draw_codes(z, labels, self.seed_generator)
+
     def generate(self, z, labels, training: bool = True):
-        return self.generator([z, labels] if self.conditional else z, training=training)
+        return self.generator(self.conditioning.generator_call(z, labels), training=training)
 
     def discriminate(self, images, labels):
         """D's outputs on `images` in training: its score, and what the conditioning adds."""
@@ -172,7 +181,7 @@ class AdversarialModel(TwoNetworkModel):
         return sum_of_present(part.network_penalty(network) for part in self.regularisers)
 
     def _discriminator_step(self, real_images, labels) -> None:
-        z = self.sample_latents(ops.shape(real_images)[0])
+        z, labels = self.generator_inputs(ops.shape(real_images)[0], labels)
         fake_images = self.generate(z, labels)
         critic = self.critic(labels)
         conditioning = self.conditioning
@@ -236,7 +245,7 @@ class AdversarialModel(TwoNetworkModel):
                 track(part.tracked_as, value)
 
     def _generator_step(self, real_images, labels) -> None:
-        z = self.sample_latents(ops.shape(real_images)[0])
+        z, labels = self.generator_inputs(ops.shape(real_images)[0], labels)
         needs_real = self.adversarial_loss.generator_needs_real_scores
         conditioning = self.conditioning
 

@@ -60,6 +60,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # Odena et al. 2017: D also classifies real and fake images; G's label joined to z.
     "acgan": {"conditioning": {"kind": "acgan"}},
+    # Chen et al. 2016: unsupervised; a 10-way categorical and 2 uniform codes beside
+    # 62 noise dims (z = 62 + 2), recovered by a Q head on D; MI weight 1 for both;
+    # convolutional networks with BatchNorm; Adam 2e-4 for D and 1e-3 for G (its appendix).
+    "infogan": {
+        "conditioning": {"kind": "info", "categorical": 10, "continuous": 2, "weight": 1.0},
+        "network": {"kind": "dcgan", "latent_dim": 64},
+        "train": {"g_optimizer": {"learning_rate": 1e-3}},
+    },
     # Miyato & Koyama 2018: SNGAN with a projection discriminator.
     "projection": {
         "loss": {"name": "hinge"},

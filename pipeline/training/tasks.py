@@ -59,11 +59,15 @@ class Generation(WithoutReconstruction):
         info: the prepared data.
         latent_dim: size of z.
         num_classes: 0 for an unconditional model, else the dataset's classes.
+        grid_rows: the values of G's label input, a grid row each: the classes,
+            or the categorical code's values of a model that draws its own
+            (InfoGAN, whose batches stay unlabelled); 0 for none.
     """
 
     info: DatasetInfo
     latent_dim: int
     num_classes: int
+    grid_rows: int = 0
 
     # Training itself never needs the evaluator (its scores do: `plan`).
     needs_classifier = False
@@ -78,10 +82,9 @@ class Generation(WithoutReconstruction):
         return training_stream(data_dir, batch_size, seed, start_batch, bool(self.num_classes))
 
     def grid(self, data_dir: Path, seed: int, grid_size: int) -> GridDrawer:
-        """A grid of samples of fixed noise: a row per class for a conditional model."""
-        latents, labels, rows, cols = grid_inputs(
-            seed, self.latent_dim, grid_size, self.num_classes
-        )
+        """A grid of samples of fixed noise: a row per class for a conditional model, per
+        code value for InfoGAN."""
+        latents, labels, rows, cols = grid_inputs(seed, self.latent_dim, grid_size, self.grid_rows)
         return lambda generator: make_grid(generate(generator, latents, labels), rows, cols)
 
     def scorer(
@@ -357,7 +360,10 @@ def _coupled_generation(params: CoupledParams, info: DatasetInfo, _: int) -> Tas
 # Each model kind's task, by its params class: from (params, the data, its class count).
 TASKS: dict[type, Callable[[Any, DatasetInfo, int], Task]] = {
     ModelParams: lambda params, info, num_classes: Generation(
-        info, params.network.latent_dim, num_classes
+        info,
+        params.network.latent_dim,
+        num_classes,
+        params.conditioning.generator_label_values(num_classes),
     ),
     PairedTranslationParams: _paired_translation,
     UnpairedTranslationParams: _unpaired_translation,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pipeline.models.conditioning.acgan import AuxiliaryClassifier
 from pipeline.models.conditioning.base import Conditioning, LayerWrap
 from pipeline.models.conditioning.concat import Concatenation
+from pipeline.models.conditioning.info import InformationCodes
 from pipeline.models.conditioning.label_inputs import ClassConditioning
 from pipeline.models.conditioning.none import Unconditional
 from pipeline.models.conditioning.projection import Projection
@@ -22,6 +23,7 @@ CONDITIONING: dict[str, type[Conditioning]] = {
     "concat": Concatenation,
     "projection": Projection,
     "acgan": AuxiliaryClassifier,
+    "info": InformationCodes,
 }
 
 # A model's `conditioning` section: one of the methods above, picked by `kind`.
@@ -34,6 +36,7 @@ __all__ = [
     "Concatenation",
     "Conditioning",
     "ConditioningSettings",
+    "InformationCodes",
     "LayerWrap",
     "Projection",
     "Unconditional",

@@ -70,6 +70,15 @@ class Conditioning(Section):
 
     # --- while the networks are built (Keras functional tensors) -------------
 
+    def generator_takes_label(self) -> bool:
+        """Whether G has an int32 `label` input: the data's class (the conditional
+        methods) or a code the model draws itself (InfoGAN's categorical code)."""
+        return self.conditional
+
+    def generator_label_values(self, num_classes: int) -> int:
+        """How many values G's `label` input takes (0: it has none): what a grid's rows show."""
+        return num_classes if self.generator_takes_label() else 0
+
     def uses_generator_batch_norm(self) -> bool:
         """Whether G's BatchNorm layers must be conditional (G needs some then)."""
         return False
@@ -111,6 +120,19 @@ class Conditioning(Section):
         return dense_head(1, "logit", wrap, initializer)(features)
 
     # --- in the train step ------------------------------------------------------
+
+    def draw_codes(self, z, labels, seed_generator):
+        """(G's z, what G and the loss terms are conditioned on) for one update.
+
+        The data's labels (None for an unconditional model) by default; a method
+        that draws latent codes of its own (InfoGAN) returns them instead, drawn
+        with the model's seed generator so that training stays reproducible.
+        """
+        return z, labels
+
+    def generator_call(self, z, labels):
+        """G's inputs for z and the conditioning `draw_codes` gave."""
+        return [z, labels] if self.generator_takes_label() else z
 
     def scores(self, outputs):
         """The adversarial scores within D's outputs."""

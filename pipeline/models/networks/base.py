@@ -140,13 +140,14 @@ class Network(Section):
 def generator_inputs(latent_dim: int, conditioning: Conditioning):
     """G's z input, its inputs ([z] or [z, label]) and the label tensor (or None)."""
     z = keras.Input(shape=(latent_dim,), name="z")
-    return (z, *_with_label(z, conditioning, takes_label=True))
+    return (z, *_with_label(z, conditioning, conditioning.generator_takes_label()))
 
 
 def discriminator_inputs(image_shape: tuple[int, int, int], conditioning: Conditioning):
     """D's image input, its inputs ([image] or [image, label]) and the label tensor (or None)."""
     images = keras.Input(shape=image_shape, name="image")
-    return (images, *_with_label(images, conditioning, conditioning.discriminator_takes_label))
+    takes_label = conditioning.conditional and conditioning.discriminator_takes_label
+    return (images, *_with_label(images, conditioning, takes_label))
 
 
 def _with_label(first, conditioning: Conditioning, takes_label: bool):
@@ -155,9 +156,12 @@ def _with_label(first, conditioning: Conditioning, takes_label: bool):
     The label is an int32 class index of shape () per example; the networks
     encode it themselves, so callers never one-hot it.
     """
-    if not (conditioning.conditional and takes_label):
+    if not takes_label:
         return [first], None
-    label = keras.Input(shape=(), dtype="int32", name="label")
+    # A code G is given rather than a class it is asked for (InfoGAN) is named
+    # `code`, so that evaluation can tell the two apart from the saved file alone.
+    name = "label" if conditioning.conditional else "code"
+    label = keras.Input(shape=(), dtype="int32", name=name)
     return [first, label], label
 
 
