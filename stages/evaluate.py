@@ -18,6 +18,7 @@ from pipeline.cli import (
     select_backend,
     stage_arguments,
 )
+from pipeline.data.verify import verify_prepared
 from pipeline.fileio import write_json
 from pipeline.locking import model_lock
 from pipeline.params import EvaluateStage, flatten
@@ -56,10 +57,10 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
     # On the backend the model trained on (its run.json says), chosen before Keras loads.
     select_backend(read_reference(args.run)["backend"])
     task = read_task(args.task)
-    # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
+    data = verify_prepared(args.data)  # NumPy alone: a damaged dataset fails in a second
+    # Imported once the inputs are valid, so that a mistake fails before TensorFlow loads.
     with quiet_tensorflow_import():
         from pipeline import tracking
-        from pipeline.data import verify_prepared
         from pipeline.evaluation.by_task import ModelFiles, evaluate_model
         from pipeline.evaluation.evaluate import headline, measurements
 
@@ -67,7 +68,7 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
     files = ModelFiles(args.data, args.generator, args.networks, args.classifier)
     metrics = evaluate_model(stage.evaluate, stage.seed, task, files)
     settings = flatten(stage.evaluate, prefix="evaluate.")
-    with tracking.stage_run(run, "evaluate", settings, verify_prepared(args.data)):
+    with tracking.stage_run(run, "evaluate", settings, data):
         tracking.log_final_metrics(run, measurements(metrics))
     # Last, so that a failure above leaves the previous metrics files in place.
     write_json(args.metrics, metrics)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.cli import global_stage_params, quiet_tensorflow_import, run_stage, stage_arguments
+from pipeline.data.verify import verify_prepared
 from pipeline.progress import timed_stage
 
 PATHS = {
@@ -16,7 +17,8 @@ def main() -> None:
     args = stage_arguments(__doc__, PATHS)
     stage = global_stage_params("evaluator")
     with timed_stage("evaluator"):
-        # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
+        verify_prepared(args.data)  # NumPy alone: a damaged dataset fails in a second
+        # Imported once the inputs are valid, so that a mistake fails before TensorFlow loads.
         with quiet_tensorflow_import():
             from pipeline.evaluation.evaluator import fit_evaluator
 

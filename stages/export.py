@@ -18,6 +18,7 @@ from pipeline.cli import (
     select_backend,
     stage_arguments,
 )
+from pipeline.data.verify import verify_prepared
 from pipeline.locking import model_lock
 from pipeline.params import ExportStage, flatten
 from pipeline.progress import stage_label, timed_stage
@@ -52,11 +53,11 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
     check_store()  # the store's file, before any work
     # On the backend the model trained on (its run.json says), chosen before Keras loads.
     select_backend(read_reference(args.run)["backend"])
-    # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
     task = read_task(args.task)
+    data = verify_prepared(args.data)  # NumPy alone: a damaged dataset fails in a second
+    # Imported once the inputs are valid, so that a mistake fails before TensorFlow loads.
     with quiet_tensorflow_import():
         from pipeline import tracking
-        from pipeline.data import verify_prepared
         from pipeline.data.pairs import held_out_pairs
         from pipeline.data.unpaired import held_out_unpaired
         from pipeline.export import (
@@ -70,7 +71,7 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
 
     def log(staged: ExportPaths) -> None:
         settings = flatten(stage.export, prefix="export.")
-        with tracking.stage_run(run, "export", settings, verify_prepared(args.data)):
+        with tracking.stage_run(run, "export", settings, data):
             tracking.log_artifacts(staged.written())
 
     if task["kind"] == GENERATION:

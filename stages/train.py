@@ -12,6 +12,7 @@ from pipeline.cli import (
     select_backend,
     stage_arguments,
 )
+from pipeline.data.verify import verify_prepared
 from pipeline.locking import model_lock
 from pipeline.params import load_params
 from pipeline.progress import stage_label, timed_stage
@@ -42,7 +43,8 @@ def main() -> None:
     with timed_stage(label), lock:
         check_store()  # the store's file, before any work
         select_backend(stage.model.train.backend)
-        # Imported once the params are valid, so that a mistake fails before TensorFlow loads.
+        verify_prepared(args.data)  # NumPy alone: a damaged dataset fails in a second
+        # Imported once the inputs are valid, so that a mistake fails before TensorFlow loads.
         with quiet_tensorflow_import():
             from pipeline.training.paths import TrainPaths
             from pipeline.training.tracked import train_model

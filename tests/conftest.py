@@ -6,11 +6,29 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The folder of workspaces built once per session for every xdist worker (tests/workspace.py).
+SHARED_DIR_ENV = "GAN_TESTS_SHARED_DIR"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # In the controller (or the one process of `-n 0`), before any worker
+    # starts: the workers inherit the environment, so they share the folder.
+    if not hasattr(config, "workerinput"):
+        os.environ[SHARED_DIR_ENV] = tempfile.mkdtemp(prefix="gan-tests-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shared = None if hasattr(config, "workerinput") else os.environ.pop(SHARED_DIR_ENV, None)
+    if shared:
+        shutil.rmtree(shared, ignore_errors=True)
+
 
 # The end-to-end files take minutes each (a tiny `dvc repro` of several
 # models). `--dist loadfile` hands files to the workers in collection order, so

@@ -9,10 +9,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, SHARED_DIR_ENV
 from dvcyaml import stage_argv
 
 TINY_PARAMS = {
@@ -73,33 +74,74 @@ def snapshot(root: Path, locks: bool = True) -> dict[str, str]:
     }
 
 
-# Workspaces this test process has made ready, by their params. Their three
-# stage processes cost about 25 s; a later test with the same params copies them.
-_READY: dict[str, Path] = {}
+def _shared_dir() -> Path:
+    """The folder where this test session keeps workspaces built once for every worker.
+
+    tests/conftest.py makes it before pytest-xdist starts its workers, which
+    inherit it through SHARED_DIR_ENV; a script importing this module alone
+    gets a folder of its own, removed when it exits.
+    """
+    root = os.environ.get(SHARED_DIR_ENV)
+    if root is None:
+        root = tempfile.mkdtemp(prefix="gan-tests-")
+        os.environ[SHARED_DIR_ENV] = root
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return Path(root)
+
+
+def _built_once(kind: str, params: dict, build: Callable[[Path], None]) -> Path:
+    """A workspace `build` made once per test session for `kind` and `params`.
+
+    The first worker to ask builds it under a file lock, in a side folder
+    renamed into place when done, so another worker waits for it or finds it
+    whole, never half-built. Nothing in it names its folder, so tests copy it.
+    """
+    from filelock import FileLock
+
+    key = hashlib.sha256(yaml.safe_dump(params, sort_keys=True).encode()).hexdigest()[:16]
+    folder = _shared_dir() / f"{kind}-{key}"
+    with FileLock(f"{folder}.lock"):
+        if not folder.is_dir():
+            partial = folder.with_name(f"{folder.name}.partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            build(partial)
+            partial.rename(folder)
+    return folder
+
+
+def _run_stages(workspace: Path, *stages: tuple[str, ...]) -> None:
+    for stage in stages:
+        done = run_stage(workspace, *stage)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _make_ready(workspace: Path, params: dict) -> None:
+    write_params(workspace, params)
+    _run_stages(workspace, ("params",), ("prepare",), ("evaluator",))
 
 
 def ready_to_train(workspace: Path, params: dict) -> Path:
     """`params`, the data prepared and the evaluator trained: what training reads.
 
-    The stages run once per test process and params; later calls copy that
-    result (nothing in it names its folder, and no MLflow run exists yet).
+    The three stages (about 10 CPU s) run once per test session and params;
+    every call copies that result (no MLflow run exists yet).
     """
-    key = yaml.safe_dump(params, sort_keys=True)
-    if key not in _READY:
-        template = Path(tempfile.mkdtemp(prefix="ready-to-train-"))
-        atexit.register(shutil.rmtree, template, ignore_errors=True)
-        write_params(template, params)
-        for stage in (("params",), ("prepare",), ("evaluator",)):
-            done = run_stage(template, *stage)
-            assert done.returncode == 0, done.stderr[-3000:]
-        _READY[key] = template
-    shutil.copytree(_READY[key], workspace, symlinks=True, dirs_exist_ok=True)
+    template = _built_once("ready", params, lambda folder: _make_ready(folder, params))
+    shutil.copytree(template, workspace, symlinks=True, dirs_exist_ok=True)
     return workspace
 
 
 def trained_workspace(workspace: Path) -> Path:
-    """Prepared data, a one-epoch evaluator and a one-epoch `gan` with its MLflow run."""
-    ready_to_train(workspace, TINY_PARAMS)
-    done = run_stage(workspace, "train", "gan")
-    assert done.returncode == 0, done.stderr[-3000:]
+    """Prepared data, a one-epoch evaluator and a one-epoch `gan` with its MLflow run.
+
+    Trained once per test session (the MLflow store travels with the copy).
+    """
+
+    def train(folder: Path) -> None:
+        ready_to_train(folder, TINY_PARAMS)
+        _run_stages(folder, ("train", "gan"))
+
+    template = _built_once("trained", TINY_PARAMS, train)
+    shutil.copytree(template, workspace, symlinks=True, dirs_exist_ok=True)
     return workspace
