@@ -111,7 +111,11 @@ def test_each_part_reports_what_it_tracks(loss, regularisers, expected):
     options = {"gradient_penalty": {"weight": 10.0}, "r1": {"gamma": 1.0}}
     parts = tuple(REGULARISERS[name](**options[name]) for name in regularisers)
     model = toy_model(loss, parts)
+    assert model.optimizer is None, "compile leaves no third optimizer"
     history = model.fit(toy_batches(128, count=1024), epochs=1, verbose=0, shuffle=False)
+    assert_no_stray_optimizer_variables(model)
+    # One D step per G step (toy_model's default): 8 batches, 8 of each.
+    assert int(model.g_optimizer.iterations) == int(model.d_optimizer.iterations) == 8
     assert [tracker.name for tracker in model.metrics] == expected  # history.csv's order
     assert set(history.history) == set(expected)
     for name in ("d_acc_real", "d_acc_fake"):
@@ -122,20 +126,8 @@ def test_each_part_reports_what_it_tracks(loss, regularisers, expected):
             assert history.history[name][0] > 0.0
 
 
-@pytest.mark.parametrize("d_steps", [1, 3])
-def test_discriminator_takes_k_steps_per_generator_step(d_steps):
-    model = toy_model(d_steps=d_steps)
-    steps = 5
-    batches = toy_batches(32 * d_steps, count=32 * d_steps * steps)
-    model.fit(batches, epochs=1, verbose=0, shuffle=False)
-    assert int(model.g_optimizer.iterations) == steps
-    assert int(model.d_optimizer.iterations) == d_steps * steps
-
-
-def test_compile_leaves_no_third_optimizer():
-    model = toy_model()
-    assert model.optimizer is None
-    model.fit(toy_batches(128, count=256), epochs=1, verbose=0, shuffle=False)
+def assert_no_stray_optimizer_variables(model: AdversarialModel) -> None:
+    """Every optimizer variable the model tracks is one of its two optimizers'."""
     optimizer_variables = {id(v) for v in model.d_optimizer.variables + model.g_optimizer.variables}
     network_variables = {id(v) for v in model.generator.variables + model.discriminator.variables}
     stray = [
@@ -144,6 +136,17 @@ def test_compile_leaves_no_third_optimizer():
         if id(v) not in optimizer_variables | network_variables and "optimizer" in v.path
     ]
     assert not stray
+
+
+def test_discriminator_takes_k_steps_per_generator_step():
+    # One D step per G step: test_each_part_reports_what_it_tracks counts them.
+    d_steps = 3
+    model = toy_model(d_steps=d_steps)
+    steps = 5
+    batches = toy_batches(32 * d_steps, count=32 * d_steps * steps)
+    model.fit(batches, epochs=1, verbose=0, shuffle=False)
+    assert int(model.g_optimizer.iterations) == steps
+    assert int(model.d_optimizer.iterations) == d_steps * steps
 
 
 def test_same_seed_same_weights():

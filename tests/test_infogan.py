@@ -48,6 +48,12 @@ def trained(seed: int = 0, labels: np.ndarray | None = None, **conditioning):
     return model, history.history
 
 
+@pytest.fixture(scope="module")
+def first_run():
+    """`trained()` once (seed 0, no labels): the tests that only read that run share it."""
+    return trained()
+
+
 def test_the_preset_is_the_paper_s_mnist_setting():
     params = ModelParams.model_validate({"family": "infogan"})
     part = params.conditioning
@@ -62,8 +68,8 @@ def test_the_preset_is_the_paper_s_mnist_setting():
     assert not params.conditional and params.part_tags()["conditioning"] == "info"
 
 
-def test_it_trains_an_epoch_and_tracks_the_information_term():
-    model, history = trained()
+def test_it_trains_an_epoch_and_tracks_the_information_term(first_run):
+    model, history = first_run
     assert {"d_loss", "g_loss", "info_loss", "q_code_acc"} <= set(history)
     assert all(np.isfinite(values).all() for values in history.values())
     # The categorical term alone is at least the code's cross-entropy, log 3 at chance.
@@ -71,17 +77,17 @@ def test_it_trains_an_epoch_and_tracks_the_information_term():
     assert [t.name for t in model.generator.inputs] == ["z", "code"]
 
 
-def test_the_data_s_labels_change_nothing():
+def test_the_data_s_labels_change_nothing(first_run):
     """The labels of a labelled data set never reach G or D: the same weights without them."""
     labels = np.random.default_rng(1).integers(0, 3, 4 * BATCH).astype("int32")
     with_labels, _ = trained(labels=labels)
-    without, _ = trained()
+    without, _ = first_run
     for a, b in zip(with_labels.get_weights(), without.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
-def test_same_seed_same_weights_another_seed_other_weights():
-    first, second, other = trained(seed=0)[0], trained(seed=0)[0], trained(seed=1)[0]
+def test_same_seed_same_weights_another_seed_other_weights(first_run):
+    first, second, other = first_run[0], trained(seed=0)[0], trained(seed=1)[0]
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     # The seed reaches the draws: another seed trains other weights (same initial ones,
@@ -112,8 +118,8 @@ def test_the_q_head_learns_only_through_the_information_term(weight, moves):
     assert all(changed) if moves else not any(changed)
 
 
-def test_evaluation_scores_the_code_and_not_a_requested_class():
-    model, _ = trained()
+def test_evaluation_scores_the_code_and_not_a_requested_class(first_run):
+    model, _ = first_run
     extractor = feature_extractor(build_classifier(IMAGE_SHAPE, 5, feature_dim=8))
     # The data has 5 classes; the code has 3 values, and the sample cycles over those.
     sample = embed_generated(extractor, model.generator, 0, 60, 5, 30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -39,7 +40,13 @@ def batch(num_classes: int, size: int = 32, seed: int = 0):
     return (images, labels) if num_classes else images
 
 
+@functools.cache
 def trained_steps(family: str, precision: str, steps: int = 3):
+    """A small model of `family` after `steps` steps, and their logs.
+
+    Built once per process: tests that read the same model share it, and a
+    test that trains it on only reads the logs of these first steps.
+    """
     params = params_of(family, precision=precision, batch_size=16)
     num_classes = 10 if params.conditional else 0
     model = build_model(params, SHAPE, seed=0, num_classes=num_classes)
@@ -80,8 +87,9 @@ def test_each_precision_trains_with_finite_losses(family, precision):
 
 
 def test_float16_skips_an_overflowing_step_and_halves_the_scale():
+    # The model of test_each_precision_trains_with_finite_losses[wgan_gp-mixed_float16].
+    model, _ = trained_steps("wgan_gp", "mixed_float16")
     params = params_of("wgan_gp", precision="mixed_float16", batch_size=16)
-    model = build_model(params, SHAPE, seed=0)
     data = batch(0, 16 * params.train.d_steps)
     step(model, data)
     before = [v.numpy().copy() for v in model.discriminator.trainable_variables]
@@ -103,7 +111,7 @@ def test_float16_skips_an_overflowing_step_and_halves_the_scale():
 
 
 def test_the_saved_mixed_precision_generator_loads_with_keras_alone(tmp_path):
-    model, _ = trained_steps("dcgan", "mixed_float16", steps=1)
+    model, _ = trained_steps("dcgan", "mixed_float16")
     model.generator.save(tmp_path / "generator.keras")
     loaded = keras.saving.load_model(tmp_path / "generator.keras")
     z = np.random.default_rng(0).normal(size=(3, 8)).astype("float32")
