@@ -456,6 +456,8 @@ class TrainStage(Section):
 class EvaluateStage(Section):
     seed: Seed
     evaluate: EvaluateParams
+    # How an unpaired translation's evaluation trains its target domain's classifier.
+    evaluator: EvaluatorParams
 
 
 class ExportStage(Section):
@@ -492,7 +494,7 @@ def stage_params(params: Params, stage: str, model: str | None = None) -> StageP
     if stage == "train":
         return TrainStage(seed=seed, experiment=params.mlflow.experiment, model=params.model(model))
     if stage == "evaluate":
-        return EvaluateStage(seed=seed, evaluate=params.evaluate)
+        return EvaluateStage(seed=seed, evaluate=params.evaluate, evaluator=params.evaluator)
     if stage == "export":
         return ExportStage(seed=seed, export=params.export)
     if stage == "report":

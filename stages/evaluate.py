@@ -66,7 +66,7 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
 
     run = tracking.find_run(args.run)
     files = ModelFiles(args.data, args.generator, args.networks, args.classifier)
-    metrics = evaluate_model(stage.evaluate, stage.seed, task, files)
+    metrics = evaluate_model(stage.evaluate, stage.seed, task, files, stage.evaluator)
     settings = flatten(stage.evaluate, prefix="evaluate.")
     with tracking.stage_run(run, "evaluate", settings, data):
         tracking.log_final_metrics(run, measurements(metrics))

@@ -18,7 +18,7 @@ from pipeline.evaluation.coupled import evaluate_coupled
 from pipeline.evaluation.evaluate import evaluate_generator
 from pipeline.evaluation.translation import evaluate_translation
 from pipeline.evaluation.unpaired import evaluate_unpaired
-from pipeline.params import EvaluateParams
+from pipeline.params import EvaluateParams, EvaluatorParams
 from pipeline.task_file import (
     COUPLED_GENERATION,
     GENERATION,
@@ -38,11 +38,15 @@ class ModelFiles:
 
 
 Scores = dict[str, float | int]
-Evaluation = Callable[[EvaluateParams, int, dict[str, Any], ModelFiles], Scores]
+Evaluation = Callable[[EvaluateParams, int, dict[str, Any], ModelFiles, EvaluatorParams], Scores]
 
 
 def evaluate_model(
-    params: EvaluateParams, seed: int, task: dict[str, Any], files: ModelFiles
+    params: EvaluateParams,
+    seed: int,
+    task: dict[str, Any],
+    files: ModelFiles,
+    evaluator: EvaluatorParams | None = None,
 ) -> Scores:
     """Every metric of the model's task, beside its floor or baseline, and the sample sizes.
 
@@ -51,11 +55,19 @@ def evaluate_model(
         seed: the project seed (noise draws, sample picks).
         task: the model's `task.json`, already checked (`pipeline.task_file.read_task`).
         files: where the model and the data are.
+        evaluator: the `evaluator` params section, which an unpaired translation's
+            classifier of its target domain is trained with (its defaults if None).
     """
-    return BY_TASK[task["kind"]](params, seed, task, files)
+    return BY_TASK[task["kind"]](params, seed, task, files, evaluator or EvaluatorParams())
 
 
-def _generation(params: EvaluateParams, seed: int, task: dict[str, Any], files: ModelFiles):
+def _generation(
+    params: EvaluateParams,
+    seed: int,
+    task: dict[str, Any],
+    files: ModelFiles,
+    evaluator: EvaluatorParams,
+):
     return evaluate_generator(
         params,
         seed,
@@ -65,7 +77,13 @@ def _generation(params: EvaluateParams, seed: int, task: dict[str, Any], files: 
     )
 
 
-def _paired(params: EvaluateParams, seed: int, task: dict[str, Any], files: ModelFiles):
+def _paired(
+    params: EvaluateParams,
+    seed: int,
+    task: dict[str, Any],
+    files: ModelFiles,
+    evaluator: EvaluatorParams,
+):
     # Deterministic: the held-out pairs are fixed, and a translator draws no noise.
     return evaluate_translation(
         params,
@@ -76,10 +94,35 @@ def _paired(params: EvaluateParams, seed: int, task: dict[str, Any], files: Mode
     )
 
 
+def _unpaired(
+    params: EvaluateParams,
+    seed: int,
+    task: dict[str, Any],
+    files: ModelFiles,
+    evaluator: EvaluatorParams,
+) -> Scores:
+    return evaluate_unpaired(
+        params,
+        seed,
+        task,
+        data_dir=files.data_dir,
+        generator_path=files.generator_path,
+        networks_dir=files.networks_dir,
+        classifier_path=files.classifier_path,
+        target_classifier=evaluator,
+    )
+
+
 def _with_networks(evaluate: Callable[..., Scores]) -> Evaluation:
     """A model of two generators: its scores read the other from `networks/`."""
 
-    def run(params: EvaluateParams, seed: int, task: dict[str, Any], files: ModelFiles):
+    def run(
+        params: EvaluateParams,
+        seed: int,
+        task: dict[str, Any],
+        files: ModelFiles,
+        evaluator: EvaluatorParams,
+    ):
         return evaluate(
             params,
             seed,
@@ -96,6 +139,6 @@ def _with_networks(evaluate: Callable[..., Scores]) -> Evaluation:
 BY_TASK: dict[str, Evaluation] = {
     GENERATION: _generation,
     PAIRED_TRANSLATION: _paired,
-    UNPAIRED_TRANSLATION: _with_networks(evaluate_unpaired),
+    UNPAIRED_TRANSLATION: _unpaired,
     COUPLED_GENERATION: _with_networks(evaluate_coupled),
 }

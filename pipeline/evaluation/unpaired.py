@@ -11,9 +11,9 @@ come too. The baseline is the untranslated input (`pipeline.evaluation.
 translation_suite`).
 
 The target domain's classifier is trained here, at every evaluation, on the
-target's training split and its labels (the evaluator's network and
-settings, seeded), and cached nowhere: about 9 s on two CPU cores (5 epochs) for the
-4,000 digits. An unlabelled folder source (one class) gets no classifier,
+target's training split and its labels (the evaluator's network, and the
+params' `evaluator` settings, seeded), and cached nowhere: about 9 s on two CPU
+cores (5 epochs) for the 4,000 digits. An unlabelled folder source (one class) gets no classifier,
 so neither `digit_preservation` nor `target_fid`.
 """
 
@@ -39,8 +39,6 @@ from pipeline.params import EvaluateParams, EvaluatorParams
 from pipeline.sampling import translate
 from pipeline.saved_models import check_translator, load_keras, require_finite
 
-# The target domain's classifier: the evaluator's network and settings.
-TARGET_CLASSIFIER = EvaluatorParams()
 INVERSE_GENERATOR = "inverse_generator.keras"
 
 
@@ -52,6 +50,7 @@ def evaluate_unpaired(
     generator_path: str | Path,
     networks_dir: str | Path,
     classifier_path: str | Path,
+    target_classifier: EvaluatorParams | None = None,
 ) -> dict[str, float | int]:
     """Every metric that applies to the first `num_samples` test inputs, beside the baseline's.
 
@@ -63,6 +62,8 @@ def evaluate_unpaired(
         generator_path: G_AB (`.keras`).
         networks_dir: the model's other networks; G_BA is `inverse_generator.keras`.
         classifier_path: the evaluator, for `output_fid` when the target is A.
+        target_classifier: how the target domain's classifier trains (the `evaluator`
+            params section; its defaults if None).
 
     Returns:
         Each metric, its spread and `<name>_baseline`; `target_classifier_accuracy`
@@ -108,7 +109,8 @@ def evaluate_unpaired(
             part["features"] = embed(extractor, part["outputs"], params.batch_size)[0]
             part["reference"] = reference
     if info.num_classes > 1:
-        extractor, accuracy = _target_classifier(data_dir, info, target, seed)
+        settings = target_classifier or EvaluatorParams()
+        extractor, accuracy = _target_classifier(data_dir, info, target, seed, settings)
         extra["target_classifier_accuracy"] = accuracy
         reference = embed(extractor, held_out_images(data_dir, target, n), params.batch_size)[0]
         for part in (model, baseline):
@@ -148,7 +150,7 @@ def _translator(
 
 
 def _target_classifier(
-    data_dir: str | Path, info, target: str, seed: int
+    data_dir: str | Path, info, target: str, seed: int, settings: EvaluatorParams
 ) -> tuple[keras.Model, float]:
     """A classifier of the target domain, trained on its training split; its feature
     extractor and its accuracy on the domain's test images."""
@@ -156,7 +158,7 @@ def _target_classifier(
     model, scores = train_classifier(
         SplitRecords.open(data_dir, "train", target),
         (test_images, test_labels),
-        TARGET_CLASSIFIER,
+        settings,
         domain_shape(info, target),
         info.num_classes,
         seed,
