@@ -11,52 +11,7 @@ import textwrap
 
 import pytest
 from conftest import REPO_ROOT
-from workspace import TINY_PARAMS, run_stage, stage_command, write_params
-
-SCRIPT = textwrap.dedent(
-    """
-    import sys
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
-    )
-
-    from pipeline.params import parse_params
-    from pipeline.training.paths import TrainPaths
-    from pipeline.training.session import fit_model
-
-    params = parse_params({
-        "gan": {
-            "network": {"latent_dim": 8, "generator_units": [16], "discriminator_units": [16]},
-            "train": {"epochs": 1, "batch_size": 400, "grid_size": 2, "strategy": "mirrored"},
-        }
-    }).model("gan")
-    out = sys.argv[2]
-    paths = TrainPaths(sys.argv[1], out + "/out", out + "/checkpoint")
-    model = fit_model(params, 0, paths, "fp", verbose=0)
-    print("replicas", model.distribute_strategy.num_replicas_in_sync)
-    print("g_steps", int(model.g_optimizer.iterations.numpy()))
-    print("d_steps", int(model.d_optimizer.iterations.numpy()))
-    """
-)
-
-
-def test_training_runs_mirrored_over_two_replicas(tmp_path, mnist5k_dir):
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(mnist5k_dir), str(tmp_path)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.splitlines()
-    assert "replicas 2" in lines
-    # 4,000 training images in global batches of 400: 10 steps for each network.
-    assert "g_steps 10" in lines and "d_steps 10" in lines
-    assert (tmp_path / "out" / "generator.keras").is_file()
+from workspace import TINY_PARAMS, ready_to_train, stage_command, write_params
 
 
 def free_ports(count: int) -> list[int]:
@@ -115,12 +70,11 @@ def finish(workers, timeout: float) -> list[tuple[str, str]]:
 
 @pytest.mark.slow
 def test_two_workers_on_loopback_resume_after_a_kill_and_only_the_chief_writes(tmp_path):
+    # The shared tiny workspace (its data and evaluator), trained on two workers.
+    ready_to_train(tmp_path, TINY_PARAMS)
     params = copy.deepcopy(TINY_PARAMS)
     params["gan"]["train"].update(strategy="multi_worker", epochs=2)
     write_params(tmp_path, params)
-    for stage in ("params", "prepare", "evaluator"):
-        done = run_stage(tmp_path, stage)
-        assert done.returncode == 0, done.stderr[-3000:]
     # The chief is SIGKILLed after epoch 2's metrics, before its checkpoint:
     # its checkpoint holds epoch 1, and the worker has finished epoch 2.
     killed = start_workers(tmp_path, free_ports(2), "between_metrics_and_checkpoint")
@@ -159,14 +113,15 @@ def mlflow_run(workspace, run_id: str):
     return client.get_run(run_id)
 
 
-# One and two replicas at the same global batch: the same noise (each replica
+# The same training code on one replica and on two (a CPU split into two
+# logical devices, MirroredStrategy) at the same global batch: the same noise (each replica
 # keeps its slice of the global batch's), the same data, gradients averaged over
 # the global batch. Kernels and dropout masks differ, so the runs drift apart a
 # little; measured after 3 epochs: losses within 2% (gan 1.245 vs 1.237, wgan_gp
 # -9.14 vs -9.12). The stated tolerance: 5% of the loss, or 0.05 near zero.
 REPLICAS_SCRIPT = textwrap.dedent(
     """
-    import csv, json, sys
+    import csv, json, os, sys
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -192,6 +147,9 @@ REPLICAS_SCRIPT = textwrap.dedent(
         result[strategy] = {
             "replicas": model.distribute_strategy.num_replicas_in_sync,
             "losses": {k: float(rows[-1][k]) for k in ("d_loss", "g_loss")},
+            "g_steps": int(model.g_optimizer.iterations.numpy()),
+            "d_steps": int(model.d_optimizer.iterations.numpy()),
+            "generator": os.path.isfile(f"{out}/{strategy}/out/generator.keras"),
         }
     print(json.dumps(result))
     """
@@ -211,6 +169,12 @@ def test_one_and_two_replicas_end_within_tolerance(tmp_path, mnist5k_dir, family
     result = json.loads(done.stdout.splitlines()[-1])
     one, two = result["default"], result["mirrored"]
     assert (one["replicas"], two["replicas"]) == (1, 2)
+    # 4,000 training images, 3 epochs, each step taking a global batch of 200
+    # for each of its d_steps (each replica its half): the same steps on either.
+    d_steps = 2 if family == "wgan_gp" else 1
+    assert one["g_steps"] == two["g_steps"] == 3 * 4000 // (200 * d_steps)
+    assert one["d_steps"] == two["d_steps"] == 3 * 4000 // 200
+    assert one["generator"] and two["generator"]
     for name, value in one["losses"].items():
         assert two["losses"][name] == pytest.approx(value, rel=0.05, abs=0.05), name
 

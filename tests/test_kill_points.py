@@ -1,9 +1,10 @@
 """SIGKILL at the moments that used to split the record: one run per training, no repeats.
 
-Each case kills a real training process at one point (see tests/killer.py),
-reruns the stage as `dvc repro` would, and checks the store's rows: one
-FINISHED training run, none RUNNING, no metric step or image step logged
-twice, one logged model, and the weights of an uninterrupted run.
+One training is killed at each point in turn (see tests/killer.py), every
+attempt but the first resuming what the one before left, as `dvc repro` run
+again after each kill would; then it is run to its end, and the store's rows
+checked: one FINISHED training run, none RUNNING, no metric step or image
+step logged twice, one logged model, and the weights of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO_ROOT
-from workspace import TINY_PARAMS, ready_to_train, run_stage, stage_command
+from workspace import TINY_PARAMS, ready_to_train, run_stage, stage_command, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,10 @@ POINTS = (
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    return ready_to_train(tmp_path_factory.mktemp("base"), PARAMS)
+    # The shared tiny workspace (its data and evaluator), training longer.
+    workspace = ready_to_train(tmp_path_factory.mktemp("base"), TINY_PARAMS)
+    write_params(workspace, PARAMS)
+    return workspace
 
 
 def copy_of(base: Path, destination: Path) -> Path:
@@ -76,14 +80,19 @@ def generator_weights(workspace: Path) -> list[np.ndarray]:
     return keras.saving.load_model(workspace / "trained/gan/generator.keras").get_weights()
 
 
-@pytest.mark.parametrize("point", POINTS)
-def test_a_kill_and_a_rerun_leave_one_finished_run_and_no_repeats(
-    point, base, uninterrupted, tmp_path
+def test_kills_at_each_point_and_a_rerun_leave_one_finished_run_and_no_repeats(
+    base, uninterrupted, tmp_path
 ):
     workspace = copy_of(base, tmp_path / "ws")
-    killed_at(workspace, point)
-    [(status,)] = rows(workspace, "select status from runs")
-    assert status == "RUNNING", "a SIGKILL leaves the run open until a later process looks"
+    # In their order in a training: each attempt resumes the one killed before
+    # it and reaches the next point (before_the_run_ends: after the model's
+    # logging, which the attempt before was killed in).
+    for point in POINTS:
+        killed_at(workspace, point)
+        [(status,)] = rows(workspace, "select status from runs")
+        assert status == "RUNNING", (
+            f"{point}: a SIGKILL leaves the run open until a later process looks"
+        )
 
     done = run_stage(workspace, "train", "gan")
     assert done.returncode == 0, done.stderr[-3000:]

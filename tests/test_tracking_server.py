@@ -19,11 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from workspace import TINY_PARAMS, ready_to_train, stage_command
+from workspace import TINY_PARAMS, ready_to_train, stage_command, write_params
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 40
+# Enough that the server dies mid-training: after the first checkpoint, the
+# test kills it at once, and every later epoch (and the model's logging)
+# talks to it.
+EPOCHS = 10
 PARAMS = {
     **TINY_PARAMS,
     "gan": {**TINY_PARAMS["gan"], "train": {**TINY_PARAMS["gan"]["train"], "epochs": EPOCHS}},
@@ -96,7 +99,9 @@ def test_a_dead_server_is_noticed_within_a_minute_and_the_run_resumes_after(serv
     from mlflow import MlflowClient
 
     (tmp_path / "ws").mkdir()
-    workspace = ready_to_train(tmp_path / "ws", PARAMS)
+    # The shared tiny workspace (its data and evaluator), training longer.
+    workspace = ready_to_train(tmp_path / "ws", TINY_PARAMS)
+    write_params(workspace, PARAMS)
     state = workspace / "checkpoints/gan/state/state.json"
     training = train(workspace, server.uri)
     deadline = time.monotonic() + 180
