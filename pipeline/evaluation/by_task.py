@@ -94,27 +94,17 @@ def _paired(
     )
 
 
-def _unpaired(
-    params: EvaluateParams,
-    seed: int,
-    task: dict[str, Any],
-    files: ModelFiles,
-    evaluator: EvaluatorParams,
-) -> Scores:
-    return evaluate_unpaired(
-        params,
-        seed,
-        task,
-        data_dir=files.data_dir,
-        generator_path=files.generator_path,
-        networks_dir=files.networks_dir,
-        classifier_path=files.classifier_path,
-        target_classifier=evaluator,
-    )
+def _with_networks(
+    evaluate: Callable[..., Scores], evaluator_keyword: str | None = None
+) -> Evaluation:
+    """A model of two generators: its scores read the other from `networks/`.
 
-
-def _with_networks(evaluate: Callable[..., Scores]) -> Evaluation:
-    """A model of two generators: its scores read the other from `networks/`."""
+    Args:
+        evaluate: the task's scoring function.
+        evaluator_keyword: the argument of `evaluate` that takes the `evaluator`
+            settings, where it trains a classifier of its own (CycleGAN's target
+            domain); None where it trains none.
+    """
 
     def run(
         params: EvaluateParams,
@@ -123,6 +113,7 @@ def _with_networks(evaluate: Callable[..., Scores]) -> Evaluation:
         files: ModelFiles,
         evaluator: EvaluatorParams,
     ):
+        settings = {evaluator_keyword: evaluator} if evaluator_keyword else {}
         return evaluate(
             params,
             seed,
@@ -131,6 +122,7 @@ def _with_networks(evaluate: Callable[..., Scores]) -> Evaluation:
             generator_path=files.generator_path,
             networks_dir=files.networks_dir,
             classifier_path=files.classifier_path,
+            **settings,
         )
 
     return run
@@ -139,6 +131,6 @@ def _with_networks(evaluate: Callable[..., Scores]) -> Evaluation:
 BY_TASK: dict[str, Evaluation] = {
     GENERATION: _generation,
     PAIRED_TRANSLATION: _paired,
-    UNPAIRED_TRANSLATION: _unpaired,
+    UNPAIRED_TRANSLATION: _with_networks(evaluate_unpaired, "target_classifier"),
     COUPLED_GENERATION: _with_networks(evaluate_coupled),
 }
