@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 # Two queued experiments, started together, race to create the empty store: the race
 # end to end, through `dvc queue` and its copies of the repo (DVC_ROOT). More
-# processes racing at once is tests/test_tracking.py's (six, in seconds); each
+# processes racing at once is tests/test_tracking.py's (four, in seconds); each
 # worker more here costs a training process and DVC's copy, about 15 s.
 WORKERS = 2
 

@@ -46,7 +46,7 @@ def evaluate_model(
     seed: int,
     task: dict[str, Any],
     files: ModelFiles,
-    evaluator: EvaluatorParams | None = None,
+    evaluator: EvaluatorParams,
 ) -> Scores:
     """Every metric of the model's task, beside its floor or baseline, and the sample sizes.
 
@@ -56,9 +56,9 @@ def evaluate_model(
         task: the model's `task.json`, already checked (`pipeline.task_file.read_task`).
         files: where the model and the data are.
         evaluator: the `evaluator` params section, which an unpaired translation's
-            classifier of its target domain is trained with (its defaults if None).
+            classifier of its target domain is trained with.
     """
-    return BY_TASK[task["kind"]](params, seed, task, files, evaluator or EvaluatorParams())
+    return BY_TASK[task["kind"]](params, seed, task, files, evaluator)
 
 
 def _generation(

@@ -50,7 +50,7 @@ def evaluate_unpaired(
     generator_path: str | Path,
     networks_dir: str | Path,
     classifier_path: str | Path,
-    target_classifier: EvaluatorParams | None = None,
+    target_classifier: EvaluatorParams,
 ) -> dict[str, float | int]:
     """Every metric that applies to the first `num_samples` test inputs, beside the baseline's.
 
@@ -63,7 +63,7 @@ def evaluate_unpaired(
         networks_dir: the model's other networks; G_BA is `inverse_generator.keras`.
         classifier_path: the evaluator, for `output_fid` when the target is A.
         target_classifier: how the target domain's classifier trains (the `evaluator`
-            params section; its defaults if None).
+            params section).
 
     Returns:
         Each metric, its spread and `<name>_baseline`; `target_classifier_accuracy`
@@ -109,8 +109,7 @@ def evaluate_unpaired(
             part["features"] = embed(extractor, part["outputs"], params.batch_size)[0]
             part["reference"] = reference
     if info.num_classes > 1:
-        settings = target_classifier or EvaluatorParams()
-        extractor, accuracy = _target_classifier(data_dir, info, target, seed, settings)
+        extractor, accuracy = _target_classifier(data_dir, info, target, seed, target_classifier)
         extra["target_classifier_accuracy"] = accuracy
         reference = embed(extractor, held_out_images(data_dir, target, n), params.batch_size)[0]
         for part in (model, baseline):
