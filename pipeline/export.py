@@ -33,6 +33,7 @@ from pipeline.sampling import (
     GRID_STREAM,
     INTERPOLATION_STREAM,
     TRUNCATION_STREAM,
+    code_sweep_inputs,
     cycled_labels,
     generate,
     grid_inputs,
@@ -89,16 +90,20 @@ def export_samples(
     out_dir: str | Path,
     data_dir: str | Path,
     before_publish: Callable[[ExportPaths], None] | None = None,
+    continuous_codes: int = 0,
 ) -> ExportPaths:
     """Write the grid, the interpolation strip and `samples.npz`, replacing `out_dir` at once.
 
     The samples are drawn from the same latents (and, for a conditional
     generator, the same requested labels) as the `evaluate` stage's, so with
     equal sample sizes they are the very images it scored. A conditional
-    grid has one row per class. With `params.truncation` set,
-    `truncation.png` has a row per threshold (`truncation_inputs`). The
-    inputs are checked first and a generator whose images are not finite is
-    refused; until everything is written, `out_dir` keeps its old content.
+    grid has one row per class (InfoGAN's: per value of its code). With
+    `params.truncation` set, `truncation.png` has a row per threshold
+    (`truncation_inputs`). InfoGAN's `interpolation.png`, when it has
+    continuous codes, is the paper's figure instead of a path in z: each
+    code swept per category (`code_sweep_inputs`). The inputs are checked
+    first and a generator whose images are not finite is refused; until
+    everything is written, `out_dir` keeps its old content.
 
     Args:
         params: the `export` params section.
@@ -108,6 +113,8 @@ def export_samples(
         data_dir: the prepared dataset (its shape and classes).
         before_publish: called with the staged files before they replace
             `out_dir` (e.g. to log them to MLflow); if it fails, nothing moves.
+        continuous_codes: InfoGAN's continuous codes at the end of z, from
+            task.json (`pipeline.task_file.continuous_codes`); 0 for none.
 
     Returns:
         The paths of the published files.
@@ -124,19 +131,22 @@ def export_samples(
         return require_finite(generate(generator, latents, labels), generator_path)
 
     def write(staged: ExportPaths) -> None:
-        latents, labels, rows, cols = grid_inputs(seed, dim, params.grid_size, classes)
+        latents, labels, rows, cols = grid_inputs(
+            seed, dim, params.grid_size, classes, continuous_codes=continuous_codes
+        )
         save_png(make_grid(draw(latents, labels), rows, cols), staged.grid)
 
-        rows, steps = params.interpolation_rows, params.interpolation_steps
-        ends = latent_vectors(seed, 2 * rows, dim, INTERPOLATION_STREAM)
-        path_latents = np.concatenate(
-            [interpolate_latents(ends[2 * r], ends[2 * r + 1], steps) for r in range(rows)]
-        ).astype(np.float32)
-        # A conditional row keeps one class while z moves.
-        path_labels = np.repeat(cycled_labels(rows, classes), steps) if classes else None
-        save_png(make_grid(draw(path_latents, path_labels), rows, steps), staged.interpolation)
+        if continuous_codes:
+            steps = params.interpolation_steps
+            sweep = code_sweep_inputs(seed, dim, classes, continuous_codes, steps)
+            latents, labels, rows, cols = sweep
+        else:
+            latents, labels, rows, cols = interpolation_inputs(seed, dim, params, classes)
+        save_png(make_grid(draw(latents, labels), rows, cols), staged.interpolation)
 
-        latents = latent_vectors(seed, params.num_samples, dim, EVALUATION_STREAM)
+        latents = latent_vectors(
+            seed, params.num_samples, dim, EVALUATION_STREAM, continuous_codes=continuous_codes
+        )
         labels = cycled_labels(params.num_samples, classes) if classes else None
         arrays = {"images": draw(latents, labels), "z": latents}
         if labels is not None:
@@ -144,15 +154,37 @@ def export_samples(
         np.savez_compressed(staged.samples, **arrays)
 
         if params.truncation:
-            latents, labels = truncation_inputs(seed, dim, params, classes)
+            latents, labels = truncation_inputs(seed, dim, params, classes, continuous_codes)
             grid = make_grid(draw(latents, labels), len(params.truncation), params.grid_size)
             save_png(grid, staged.truncation)
 
     return _publish(out_dir, write, before_publish)
 
 
-def truncation_inputs(
+def interpolation_inputs(
     seed: int, latent_dim: int, params: ExportParams, num_classes: int = 0
+) -> tuple[np.ndarray, np.ndarray | None, int, int]:
+    """The inputs of `interpolation.png`: `params.interpolation_rows` straight paths in z,
+    `params.interpolation_steps` each; a conditional row keeps one class while z moves.
+
+    Returns:
+        (latents, labels or None, rows, columns), row by row.
+    """
+    rows, steps = params.interpolation_rows, params.interpolation_steps
+    ends = latent_vectors(seed, 2 * rows, latent_dim, INTERPOLATION_STREAM)
+    latents = np.concatenate(
+        [interpolate_latents(ends[2 * r], ends[2 * r + 1], steps) for r in range(rows)]
+    ).astype(np.float32)
+    labels = np.repeat(cycled_labels(rows, num_classes), steps) if num_classes else None
+    return latents, labels, rows, steps
+
+
+def truncation_inputs(
+    seed: int,
+    latent_dim: int,
+    params: ExportParams,
+    num_classes: int = 0,
+    continuous_codes: int = 0,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The inputs of `truncation.png`, row by row: `params.grid_size` latents, truncated at
     each of `params.truncation` in turn.
@@ -166,7 +198,7 @@ def truncation_inputs(
     """
     columns = params.grid_size
     rows = [
-        latent_vectors(seed, columns, latent_dim, TRUNCATION_STREAM, truncation=psi)
+        latent_vectors(seed, columns, latent_dim, TRUNCATION_STREAM, psi, continuous_codes)
         for psi in params.truncation
     ]
     labels = np.tile(cycled_labels(columns, num_classes), len(rows)) if num_classes else None
@@ -297,11 +329,7 @@ def export_coupled(
         latents = latent_vectors(seed, rows * params.grid_size, dim, GRID_STREAM)
         save_png(both_domains(latents, rows), staged.grid)
 
-        rows, steps = params.interpolation_rows, params.interpolation_steps
-        ends = latent_vectors(seed, 2 * rows, dim, INTERPOLATION_STREAM)
-        path_latents = np.concatenate(
-            [interpolate_latents(ends[2 * r], ends[2 * r + 1], steps) for r in range(rows)]
-        ).astype(np.float32)
+        path_latents, _, rows, _ = interpolation_inputs(seed, dim, params)
         save_png(both_domains(path_latents, rows), staged.interpolation)
 
         latents = latent_vectors(seed, params.num_samples, dim, EVALUATION_STREAM)

@@ -14,6 +14,11 @@ INTERPOLATION_STREAM = 3
 GENERATE_STREAM = 4  # python -m pipeline.generate: fresh samples, not the scored ones
 TRUNCATION_STREAM = 5  # export's truncation.png
 
+# InfoGAN's continuous codes are drawn uniform in [-1, 1] in training (`pipeline.models.
+# conditioning.info`); its code sweep (export's interpolation.png) goes further, as the paper's.
+CODE_RANGE = (-1.0, 1.0)
+CODE_SWEEP_RANGE = (-2.0, 2.0)
+
 # Candidates drawn at once while resampling truncated components: 4 MB of float32.
 RESAMPLE_CHUNK = 1 << 20
 
@@ -24,8 +29,9 @@ def latent_vectors(
     latent_dim: int,
     stream: int = EVALUATION_STREAM,
     truncation: float | None = None,
+    continuous_codes: int = 0,
 ) -> np.ndarray:
-    """`count` standard normal latent vectors, a pure function of (seed, stream, truncation).
+    """`count` standard normal latent vectors, a pure function of (seed, stream, truncation, codes).
 
     Every generator here trains on z ~ N(0, I) (`sample_latents` in
     `pipeline/models/`), so truncation is BigGAN's for a normal latent:
@@ -40,14 +46,21 @@ def latent_vectors(
         stream: which independent stream of that seed to draw from.
         truncation: None, or the threshold psi > 0 that every component's
             magnitude is brought within.
+        continuous_codes: InfoGAN's continuous codes, the last entries of
+            its z: drawn uniform in `CODE_RANGE`, as in training, from their
+            own stream (the noise entries are those of the same call without
+            codes, truncated alike). 0 for every other generator.
     """
     rng = np.random.default_rng([seed, stream])
     latents = rng.standard_normal((count, latent_dim), dtype=np.float32)
-    if truncation is None:
-        return latents
-    # A generator with a learned intermediate latent (StyleGAN's w) would pull
-    # w towards its mean instead; that choice belongs here, per generator kind.
-    return truncated_normal(latents, truncation, _resample_stream(seed, stream))
+    if truncation is not None:
+        # A generator with a learned intermediate latent (StyleGAN's w) would pull
+        # w towards its mean instead; that choice belongs here, per generator kind.
+        latents = truncated_normal(latents, truncation, _child_stream(seed, stream, 0))
+    if continuous_codes:
+        codes = _child_stream(seed, stream, 1).uniform(*CODE_RANGE, (count, continuous_codes))
+        latents[:, latent_dim - continuous_codes :] = codes
+    return latents
 
 
 def truncated_normal(latents: np.ndarray, threshold: float, rng: np.random.Generator) -> np.ndarray:
@@ -86,13 +99,13 @@ def truncated_normal(latents: np.ndarray, threshold: float, rng: np.random.Gener
     return flat.reshape(np.shape(latents))
 
 
-def _resample_stream(seed: int, stream: int) -> np.random.Generator:
-    """The redraws' stream: a child of (seed, stream)'s seed sequence.
+def _child_stream(seed: int, stream: int, child: int) -> np.random.Generator:
+    """A child of (seed, stream)'s seed sequence: 0 the truncation's redraws, 1 InfoGAN's codes.
 
-    Not the latents' own generator: there, the redraws would start after all
+    Not the latents' own generator: there, these draws would start after all
     `count` vectors, so vector i's values would depend on `count`.
     """
-    return np.random.default_rng(np.random.SeedSequence([seed, stream], spawn_key=(0,)))
+    return np.random.default_rng(np.random.SeedSequence([seed, stream], spawn_key=(child,)))
 
 
 def _float32_at_most(value: float) -> np.float32:
@@ -101,25 +114,60 @@ def _float32_at_most(value: float) -> np.float32:
     return bound if bound <= value else np.nextafter(bound, np.float32(-np.inf))
 
 
+def code_sweep_inputs(
+    seed: int, latent_dim: int, categories: int, continuous_codes: int, steps: int
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """InfoGAN's figure: each continuous code swept over `CODE_SWEEP_RANGE`, per category.
+
+    A block of rows per continuous code, a row per value of the categorical
+    code, `steps` columns from the sweep's low end to its high end. Row k of
+    every block starts from the same noise (the interpolation stream's
+    vector k) with the other continuous codes at 0, so along a row only the
+    swept code moves, and between blocks only which code it is.
+
+    Returns:
+        (latents, codes, rows, columns), row by row.
+    """
+    noise = latent_vectors(seed, categories, latent_dim, INTERPOLATION_STREAM)
+    noise[:, latent_dim - continuous_codes :] = 0.0
+    sweep = np.linspace(*CODE_SWEEP_RANGE, steps, dtype=np.float32)
+    blocks = []
+    for code in range(continuous_codes):
+        block = np.repeat(noise, steps, axis=0)
+        block[:, latent_dim - continuous_codes + code] = np.tile(sweep, categories)
+        blocks.append(block)
+    codes = np.tile(np.repeat(np.arange(categories, dtype=np.int32), steps), continuous_codes)
+    return np.concatenate(blocks), codes, categories * continuous_codes, steps
+
+
 def cycled_labels(count: int, num_classes: int) -> np.ndarray:
     """0, 1, ..., K-1, 0, 1, ...: every class asked for equally often."""
     return (np.arange(count) % num_classes).astype(np.int32)
 
 
 def grid_inputs(
-    seed: int, latent_dim: int, grid_size: int, num_classes: int = 0, stream: int = GRID_STREAM
+    seed: int,
+    latent_dim: int,
+    grid_size: int,
+    num_classes: int = 0,
+    stream: int = GRID_STREAM,
+    continuous_codes: int = 0,
 ) -> tuple[np.ndarray, np.ndarray | None, int, int]:
     """Generator inputs for a sample grid, and its shape.
 
     Unconditional: `grid_size` x `grid_size` samples. Conditional: one row
-    per class, `grid_size` samples each (the CGAN paper's figure).
+    per class (or per value of InfoGAN's categorical code), `grid_size`
+    samples each (the CGAN paper's figure).
 
     Returns:
         (latents, labels or None, rows, columns), row by row.
     """
+    rows = num_classes or grid_size
+    latents = latent_vectors(
+        seed, rows * grid_size, latent_dim, stream, continuous_codes=continuous_codes
+    )
     if not num_classes:
-        return latent_vectors(seed, grid_size**2, latent_dim, stream), None, grid_size, grid_size
-    latents = latent_vectors(seed, num_classes * grid_size, latent_dim, stream)
+        return latents, None, grid_size, grid_size
     labels = np.repeat(np.arange(num_classes, dtype=np.int32), grid_size)
     return latents, labels, num_classes, grid_size
 

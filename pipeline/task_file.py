@@ -25,6 +25,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     UNPAIRED_TRANSLATION: ("family", "input", "target"),
     COUPLED_GENERATION: ("family", "first", "second"),
 }
+# A generator that draws codes of its own (InfoGAN) records how many continuous ones end its z.
+CONTINUOUS_CODES = "continuous_codes"
 _RETRAIN = "rerun its training (`dvc repro train@<model>`)"
 
 
@@ -47,4 +49,15 @@ def read_task(path: str | Path) -> dict[str, Any]:
     missing = [key for key in FIELDS[kind] if not isinstance(task.get(key), str)]
     if missing:
         raise PipelineError(f"{path}: {missing[0]!r} is missing; {_RETRAIN}")
+    codes = task.get(CONTINUOUS_CODES, 0)
+    if kind != GENERATION and CONTINUOUS_CODES in task or type(codes) is not int or codes < 0:
+        raise PipelineError(
+            f"{path}: {CONTINUOUS_CODES!r} is {str(codes)[:32]!r} (allowed: a count >= 0, "
+            f"in a {GENERATION} task only); {_RETRAIN}"
+        )
     return task
+
+
+def continuous_codes(task: dict[str, Any]) -> int:
+    """How many of the generator's last z entries are continuous codes (InfoGAN's); 0 for none."""
+    return task.get(CONTINUOUS_CODES, 0)

@@ -22,7 +22,13 @@ from pipeline.data.verify import verify_prepared
 from pipeline.locking import model_lock
 from pipeline.params import ExportStage, flatten
 from pipeline.progress import stage_label, timed_stage
-from pipeline.task_file import COUPLED_GENERATION, GENERATION, UNPAIRED_TRANSLATION, read_task
+from pipeline.task_file import (
+    COUPLED_GENERATION,
+    GENERATION,
+    UNPAIRED_TRANSLATION,
+    continuous_codes,
+    read_task,
+)
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store
 
@@ -82,6 +88,7 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
             args.out,
             data_dir=args.data,
             before_publish=log,
+            continuous_codes=continuous_codes(task),
         )
     elif task["kind"] == COUPLED_GENERATION:
         paths = export_coupled(

@@ -3,18 +3,24 @@ and evaluation scores its code (and only its code) with the matched accuracy."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import stats
 from test_training import CrashAfterEpoch, paths_in, weights_of
 
 from pipeline.callbacks import fingerprint_of
+from pipeline.errors import PipelineError
 from pipeline.evaluation.classifier import build_classifier
 from pipeline.evaluation.evaluate import embed_generated, evaluate_generator
 from pipeline.evaluation.features import feature_extractor
 from pipeline.evaluation.suite import Reference, full_scores
 from pipeline.export import export_samples
 from pipeline.params import EvaluateParams, ExportParams, ModelParams, parse_params
+from pipeline.sampling import EVALUATION_STREAM, code_sweep_inputs, latent_vectors
+from pipeline.task_file import continuous_codes, read_task
 from pipeline.training.model import build_model
 from pipeline.training.session import fit_model
 
@@ -177,7 +183,7 @@ def test_resumed_training_evaluation_and_export_follow_the_code(
         num_samples=200, kid_subsets=2, kid_subset_size=100, classifier_score_splits=2
     )
     metrics = evaluate_generator(
-        evaluate, 0, mnist5k_dir, paths.outputs.generator, untrained_classifier
+        evaluate, 0, mnist5k_dir, paths.outputs.generator, untrained_classifier, 2
     )
     assert "conditional_accuracy" not in metrics
     # 4 code values matched to 4 of 10 classes: at most the 4 classes' share, 0.4 or so.
@@ -185,10 +191,52 @@ def test_resumed_training_evaluation_and_export_follow_the_code(
     # The floor: the evaluator's accuracy on real test images, matched (10 to 10).
     assert 0.0 < metrics["code_accuracy_floor"] <= 1.0
 
+    task = read_task(paths.outputs.task)
+    assert continuous_codes(task) == 2, "the preset's 2 continuous codes end z"
+
     out = tmp_path / "export"
-    export_samples(
-        ExportParams(num_samples=20, grid_size=2), 0, paths.outputs.generator, out, mnist5k_dir
-    )
+    export = ExportParams(num_samples=20, grid_size=2, interpolation_steps=5)
+    export_samples(export, 0, paths.outputs.generator, out, mnist5k_dir, continuous_codes=2)
     assert grid_rows(out / "grid.png") == 4
+    # The sweep: a row per code value in a block per continuous code, a column per step.
+    sweep = np.asarray(Image.open(out / "interpolation.png"))
+    assert (grid_rows(out / "interpolation.png"), (sweep.shape[1] - 2) // 30) == (4 * 2, 5)
     with np.load(out / "samples.npz") as samples:
         np.testing.assert_array_equal(samples["labels"], np.arange(20) % 4)
+        # The evaluated latents: the noise as any generator's, the codes uniform as in training.
+        np.testing.assert_array_equal(samples["z"][:, :6], latent_vectors(0, 20, 8)[:, :6])
+        assert np.abs(samples["z"][:, 6:]).max() <= 1.0
+
+
+def test_sampled_continuous_codes_are_uniform_and_prefix_stable():
+    plain = latent_vectors(3, 1000, 6, EVALUATION_STREAM, truncation=0.5)
+    coded = latent_vectors(3, 1000, 6, EVALUATION_STREAM, truncation=0.5, continuous_codes=2)
+    np.testing.assert_array_equal(coded[:, :4], plain[:, :4])
+    assert coded.dtype == np.float32
+    for code in coded[:, 4:].T:
+        assert stats.kstest(code, stats.uniform(-1, 2).cdf).pvalue > 1e-3
+    first = latent_vectors(3, 10, 6, EVALUATION_STREAM, truncation=0.5, continuous_codes=2)
+    np.testing.assert_array_equal(first, coded[:10])
+
+
+def test_the_code_sweep_moves_one_code_per_block_over_minus_two_to_two():
+    latents, codes, rows, cols = code_sweep_inputs(0, 6, 3, 2, 5)
+    assert (rows, cols, latents.shape, codes.shape) == (6, 5, (30, 6), (30,))
+    grid = latents.reshape(2, 3, 5, 6)  # (code block, category row, step, entry)
+    rows_codes = np.broadcast_to([[0], [1], [2]], (2, 3, 5))
+    np.testing.assert_array_equal(codes.reshape(2, 3, 5), rows_codes)
+    for block in range(2):
+        swept, still = 4 + block, 5 - block
+        np.testing.assert_allclose(grid[block, :, :, swept], np.tile([-2, -1, 0, 1, 2], (3, 1)))
+        assert not grid[block, :, :, still].any(), "the other code sits at 0"
+    # One noise per category row, the same along the row and in both blocks.
+    assert (grid[:, :, :, :4] == grid[:1, :, :1, :4]).all()
+    assert len({tuple(row) for row in grid[0, :, 0, :4]}) == 3
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "2"])
+def test_a_damaged_code_count_in_task_json_is_refused(tmp_path, value):
+    path = tmp_path / "task.json"
+    path.write_text(json.dumps({"kind": "generation", "continuous_codes": value}))
+    with pytest.raises(PipelineError, match=r"'continuous_codes' is .*\(allowed: a count >= 0"):
+        read_task(path)

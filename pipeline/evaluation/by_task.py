@@ -24,6 +24,7 @@ from pipeline.task_file import (
     GENERATION,
     PAIRED_TRANSLATION,
     UNPAIRED_TRANSLATION,
+    continuous_codes,
 )
 
 
@@ -74,6 +75,7 @@ def _generation(
         data_dir=files.data_dir,
         generator_path=files.generator_path,
         classifier_path=files.classifier_path,
+        continuous_codes=continuous_codes(task),
     )
 
 

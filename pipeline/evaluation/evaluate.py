@@ -72,6 +72,7 @@ def evaluate_generator(
     data_dir: str | Path,
     generator_path: str | Path,
     classifier_path: str | Path,
+    continuous_codes: int = 0,
 ) -> dict[str, float | int]:
     """Compute every metric of the generator, each beside its real-vs-real floor.
 
@@ -85,6 +86,8 @@ def evaluate_generator(
         data_dir: the prepared dataset.
         generator_path: the trained generator (`.keras`).
         classifier_path: the trained evaluator (`.keras`).
+        continuous_codes: InfoGAN's continuous codes at the end of z, from
+            task.json (`pipeline.task_file.continuous_codes`); 0 for none.
 
     Returns:
         The metrics of `pipeline.evaluation.suite.full_scores`, each with a
@@ -107,7 +110,14 @@ def evaluate_generator(
     n = params.num_samples
     reference = embed_reference(extractor, data_dir, info, n, params.batch_size)
     sample = embed_generated(
-        extractor, generator, seed, n, info.num_classes, params.batch_size, generator_path
+        extractor,
+        generator,
+        seed,
+        n,
+        info.num_classes,
+        params.batch_size,
+        generator_path,
+        continuous_codes,
     )
     test_images, test_labels = load_arrays(data_dir, "test", limit=n)
     features, logits = embed(extractor, test_images, params.batch_size)
@@ -167,12 +177,14 @@ def embed_generated(
     num_classes: int,
     batch_size: int,
     generator_path: str | Path = "the generator",
+    continuous_codes: int = 0,
 ) -> Embedded:
     """`num_samples` generated images in the evaluator's space.
 
     The latents come from the seed's evaluation stream, so export draws the
     same images; a conditional generator is asked for each class in turn, and
-    one given a categorical code (InfoGAN) gets each code value in turn.
+    one given a categorical code (InfoGAN) gets each code value in turn, its
+    `continuous_codes` drawn uniform as in training.
 
     Raises:
         PipelineError: the generator produced NaN or infinite pixels.
@@ -181,7 +193,9 @@ def embed_generated(
         # The code's own values, which need not number the data's classes.
         num_classes = code_values(generator)
     requested = cycled_labels(num_samples, num_classes) if is_conditional(generator) else None
-    latents = latent_vectors(seed, num_samples, latent_dim_of(generator))
+    latents = latent_vectors(
+        seed, num_samples, latent_dim_of(generator), continuous_codes=continuous_codes
+    )
     images = require_finite(generate(generator, latents, requested, batch_size), generator_path)
     features, logits = embed(extractor, images, batch_size)
     if takes_code(generator):
@@ -195,6 +209,7 @@ def training_scorer(
     seed: int,
     num_samples: int,
     batch_size: int = 256,
+    continuous_codes: int = 0,
 ) -> Scorer:
     """A function that scores a generator with the cheap metrics (`quick_scores`), during training.
 
@@ -208,6 +223,7 @@ def training_scorer(
         num_samples: generated (and reference) images per call, at most the
             training split's size.
         batch_size: images per forward pass.
+        continuous_codes: InfoGAN's continuous codes at the end of z (`embed_generated`).
     """
     info = verify_prepared(data_dir)
     extractor = feature_extractor(classifier)
@@ -215,7 +231,13 @@ def training_scorer(
 
     def score(generator: keras.Model) -> dict[str, float]:
         sample = embed_generated(
-            extractor, generator, seed, num_samples, info.num_classes, batch_size
+            extractor,
+            generator,
+            seed,
+            num_samples,
+            info.num_classes,
+            batch_size,
+            continuous_codes=continuous_codes,
         )
         return quick_scores(reference, sample)
 

@@ -34,6 +34,7 @@ from pipeline.models.translation.unpaired_settings import UnpairedTranslationPar
 from pipeline.params import ModelParams, ModelSection
 from pipeline.sampling import GRID_STREAM, generate, grid_inputs, latent_vectors, translate
 from pipeline.task_file import (
+    CONTINUOUS_CODES,
     COUPLED_GENERATION,
     GENERATION,
     PAIRED_TRANSLATION,
@@ -62,12 +63,15 @@ class Generation(WithoutReconstruction):
         grid_rows: the values of G's label input, a grid row each: the classes,
             or the categorical code's values of a model that draws its own
             (InfoGAN, whose batches stay unlabelled); 0 for none.
+        continuous_codes: how many of z's last entries are InfoGAN's continuous
+            codes (drawn uniform wherever the generator is sampled); 0 for none.
     """
 
     info: DatasetInfo
     latent_dim: int
     num_classes: int
     grid_rows: int = 0
+    continuous_codes: int = 0
 
     # Training itself never needs the evaluator (its scores do: `plan`).
     needs_classifier = False
@@ -84,18 +88,28 @@ class Generation(WithoutReconstruction):
     def grid(self, data_dir: Path, seed: int, grid_size: int) -> GridDrawer:
         """A grid of samples of fixed noise: a row per class for a conditional model, per
         code value for InfoGAN."""
-        latents, labels, rows, cols = grid_inputs(seed, self.latent_dim, grid_size, self.grid_rows)
+        latents, labels, rows, cols = grid_inputs(
+            seed,
+            self.latent_dim,
+            grid_size,
+            self.grid_rows,
+            continuous_codes=self.continuous_codes,
+        )
         return lambda generator: make_grid(generate(generator, latents, labels), rows, cols)
 
     def scorer(
         self, data_dir: Path, classifier: keras.Model, seed: int, num_samples: int
     ) -> Scorer:
         """The cheap metrics of `num_samples` images of the seed's noise (the evaluator's)."""
-        return training_scorer(classifier, data_dir, seed, num_samples)
+        return training_scorer(
+            classifier, data_dir, seed, num_samples, continuous_codes=self.continuous_codes
+        )
 
     def describe(self) -> dict[str, Any]:
-        """task.json: what evaluate and export need to know beyond the generator."""
-        return {"kind": GENERATION}
+        """task.json: what evaluate and export need to know beyond the generator (a
+        model without continuous codes writes the file it always did)."""
+        codes = {CONTINUOUS_CODES: self.continuous_codes} if self.continuous_codes else {}
+        return {"kind": GENERATION, **codes}
 
 
 @dataclass(frozen=True)
@@ -364,6 +378,7 @@ TASKS: dict[type, Callable[[Any, DatasetInfo, int], Task]] = {
         params.network.latent_dim,
         num_classes,
         params.conditioning.generator_label_values(num_classes),
+        params.conditioning.continuous_codes(),
     ),
     PairedTranslationParams: _paired_translation,
     UnpairedTranslationParams: _unpaired_translation,

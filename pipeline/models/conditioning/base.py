@@ -79,6 +79,10 @@ class Conditioning(Section):
         """How many values G's `label` input takes (0: it has none): what a grid's rows show."""
         return num_classes if self.generator_takes_label() else 0
 
+    def continuous_codes(self) -> int:
+        """How many of z's last entries are codes the model draws itself (InfoGAN's); 0 here."""
+        return 0
+
     def uses_generator_batch_norm(self) -> bool:
         """Whether G's BatchNorm layers must be conditional (G needs some then)."""
         return False

@@ -67,6 +67,9 @@ class InformationCodes(Conditioning):
     def generator_label_values(self, num_classes: int) -> int:
         return self.categorical
 
+    def continuous_codes(self) -> int:
+        return self.continuous
+
     def generator_entry(self, z, label, num_classes: int):
         if z.shape[-1] <= self.continuous:
             raise ValueError(
