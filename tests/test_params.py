@@ -21,6 +21,7 @@ from pipeline.params import (
     flatten,
     load_params,
     parse_params,
+    write_resolved,
 )
 from pipeline.schema import (
     MAX_BATCH_SIZE,
@@ -822,3 +823,31 @@ def test_loading_params_imports_no_tensorflow():
         timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def committed_resolved() -> dict[str, str]:
+    """resolved/ as committed (the workspace's may hold an experiment's), by path inside it."""
+    listed = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", "HEAD", "resolved/"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if listed.returncode != 0:  # outside git: the files are all there is
+        folder = REPO_ROOT / "resolved"
+        return {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*.json")}
+    return {
+        name.removeprefix("resolved/"): subprocess.run(
+            ["git", "show", f"HEAD:{name}"], cwd=REPO_ROOT, capture_output=True, text=True
+        ).stdout
+        for name in listed.stdout.split()
+    }
+
+
+def test_the_committed_resolved_files_are_what_the_shipped_params_give(tmp_path):
+    # A stage's values changed in code (a new setting, a moved default) but
+    # resolved/ not regenerated: the committed record would no longer say what
+    # a stage runs with. The fix is a `dvc repro` that reaches the params stage.
+    write_resolved(parse_params(yaml.safe_load(SHIPPED)), tmp_path)
+    written = {str(p.relative_to(tmp_path)): p.read_text() for p in tmp_path.rglob("*.json")}
+    assert written == committed_resolved()
