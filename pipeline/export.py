@@ -134,7 +134,7 @@ def export_samples(
         latents, labels, rows, cols = grid_inputs(
             seed, dim, params.grid_size, classes, continuous_codes=continuous_codes
         )
-        save_png(make_grid(draw(latents, labels), rows, cols), staged.grid)
+        save_png(make_grid(draw(latents, labels), rows, cols, groups=labels), staged.grid)
 
         if continuous_codes:
             steps = params.interpolation_steps
@@ -142,7 +142,8 @@ def export_samples(
             latents, labels, rows, cols = sweep
         else:
             latents, labels, rows, cols = interpolation_inputs(seed, dim, params, classes)
-        save_png(make_grid(draw(latents, labels), rows, cols), staged.interpolation)
+        paths = np.repeat(np.arange(rows), cols)  # points: a colour per path (or sweep row)
+        save_png(make_grid(draw(latents, labels), rows, cols, groups=paths), staged.interpolation)
 
         latents = latent_vectors(
             seed, params.num_samples, dim, EVALUATION_STREAM, continuous_codes=continuous_codes
@@ -155,7 +156,9 @@ def export_samples(
 
         if params.truncation:
             latents, labels = truncation_inputs(seed, dim, params, classes, continuous_codes)
-            grid = make_grid(draw(latents, labels), len(params.truncation), params.grid_size)
+            rows = len(params.truncation)
+            thresholds = np.repeat(np.arange(rows), params.grid_size)
+            grid = make_grid(draw(latents, labels), rows, params.grid_size, groups=thresholds)
             save_png(grid, staged.truncation)
 
     return _publish(out_dir, write, before_publish)

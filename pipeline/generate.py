@@ -336,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def generate_images(generator: keras.Model, request: Request) -> str:
     """Draw `request.count` images from a noise generator into --out; the line that says so."""
     from pipeline.generation import noise
-    from pipeline.generation.models import describe_generator, translates_images
+    from pipeline.generation.models import POINT_SHAPE, describe_generator, translates_images
     from pipeline.generation.outputs import to_unit_range
     from pipeline.images import to_uint8
 
@@ -354,6 +354,12 @@ def generate_images(generator: keras.Model, request: Request) -> str:
             "for noise generators)"
         )
     spec = describe_generator(generator, request.source)
+    points = spec.image_shape == POINT_SHAPE
+    if points and request.format == "png":
+        raise PipelineError(
+            f"--out {request.out}: {request.source.text} makes 2-D points, not images "
+            "(allowed: an .npz file, which holds them as `points`)"
+        )
     latents, labels = noise.generator_inputs(
         request.seed, request.count, request.labels, spec, request.source.text, request.truncation
     )
@@ -370,14 +376,16 @@ def generate_images(generator: keras.Model, request: Request) -> str:
         what = f"{request.count} images of shape {spec.image_shape}"
         check_npz_size(needed, what, f"-n {request.count}")
         images = _concatenate(batches)
-        arrays = {
-            "images": to_uint8(images) if request.scale == 255 else to_unit_range(images),
-            "z": latents,
-        }
+        if points:  # coordinates, as the generator makes them
+            arrays = {"points": images.reshape(-1, 2).astype("float32"), "z": latents}
+        else:
+            pixels = to_uint8(images) if request.scale == 255 else to_unit_range(images)
+            arrays = {"images": pixels, "z": latents}
         if labels is not None:
             arrays["labels"] = labels
         _write(request, lambda: write_npz(request.out, arrays))
     pixels = SCALES[str(request.scale)] if request.format == "npz" else "8-bit PNG"
+    pixels = "float32 coordinates" if points else pixels
     conditional = "" if labels is None else f", labels {_label_summary(labels)}"
     truncated = "" if request.truncation is None else f", truncation {request.truncation:g}"
     return (

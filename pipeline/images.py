@@ -1,4 +1,8 @@
-"""Image export helpers: sample grids, grids of rows of mixed sizes, PNG files and interpolation."""
+"""Image export helpers: sample grids, grids of rows of mixed sizes, PNG files and interpolation.
+
+A "grid" of points (samples of shape (1, 1, 2), the `ring` source's) is a
+scatter plot of them: the picture a person reads a mode collapse from.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,28 @@ from pipeline.fileio import atomic_file
 # linear interpolation is then the same path up to round-off.
 _PARALLEL_EPS = 1e-6
 
+# A scatter plot of 2-D points: the square [-1, 1]^2 (G's tanh range) in this
+# many pixels, each point a dot of this many pixels across.
+SCATTER_PIXELS = 256
+SCATTER_DOT = 3
+# One colour per grid row (a class, an interpolation path, a truncation
+# threshold); Tableau's ten, repeated.
+SCATTER_COLOURS = np.array(
+    [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ],
+    dtype=np.uint8,
+)
+
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """Map images from [-1, 1] to uint8 [0, 255], clipping values outside.
@@ -30,26 +56,39 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 
 def make_grid(
-    images: np.ndarray, rows: int, cols: int, pad: int = 2, fill: int = 255
+    images: np.ndarray,
+    rows: int,
+    cols: int,
+    pad: int = 2,
+    fill: int = 255,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """Tile images into one picture, row by row.
 
     Args:
-        images: NHWC (or NHW) floats in [-1, 1], with 1 or 3 channels.
+        images: NHWC (or NHW) floats in [-1, 1], with 1 or 3 channels; or
+            points, (N, 1, 1, 2), drawn as one scatter plot (`scatter_plot`).
         rows: number of grid rows.
         cols: number of grid columns.
         pad: pixels between cells and around the border.
         fill: uint8 value of the padding and of cells with no image; white
             by default so that cells stand out against MNIST's black background.
+        groups: points only: a group per point (its class, its interpolation
+            path, its truncation threshold), a colour each; None: one colour.
 
     Returns:
         uint8 array of shape (rows * (H + pad) + pad, cols * (W + pad) + pad, C),
-        C the input's channel count (grayscale stays grayscale).
+        C the input's channel count (grayscale stays grayscale); for points,
+        the scatter plot.
 
     Raises:
         ValueError: bad shape, or more images than `rows * cols`.
     """
     images = np.asarray(images)
+    if is_points(images):
+        if len(images) > rows * cols:
+            raise ValueError(f"points: {len(images)} do not fit {rows} rows of {cols}")
+        return scatter_plot(images.reshape(-1, 2), groups)
     if images.ndim == 3:
         images = images[..., np.newaxis]
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
@@ -69,6 +108,40 @@ def make_grid(
         top, left = pad + row * (height + pad), pad + col * (width + pad)
         grid[top : top + height, left : left + width] = image
     return grid
+
+
+def is_points(samples: np.ndarray) -> bool:
+    """Whether samples are 2-D points, (N, 1, 1, 2), rather than images."""
+    return samples.ndim == 4 and samples.shape[1:] == (1, 1, 2)
+
+
+def scatter_plot(points: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Points of [-1, 1]^2 as dots on a white square, framed, with the axes in light grey.
+
+    Args:
+        points: (N, 2) floats, x then y; outside the square they are clipped
+            to its edge, so a point never disappears.
+        groups: a group per point, coloured in turn (`SCATTER_COLOURS`); None: one colour.
+
+    Returns:
+        uint8 RGB array (SCATTER_PIXELS, SCATTER_PIXELS, 3), y pointing up.
+    """
+    size = SCATTER_PIXELS
+    picture = np.full((size, size, 3), 255, dtype=np.uint8)
+    middle = size // 2
+    picture[middle, :] = picture[:, middle] = 225
+    picture[[0, -1], :] = picture[:, [0, -1]] = 160
+    points = np.clip(np.asarray(points, dtype=np.float64).reshape(-1, 2), -1.0, 1.0)
+    columns = np.rint((points[:, 0] + 1.0) / 2.0 * (size - 1)).astype(int)
+    rows = np.rint((1.0 - points[:, 1]) / 2.0 * (size - 1)).astype(int)
+    groups = np.zeros(len(points), int) if groups is None else np.asarray(groups)
+    colours = SCATTER_COLOURS[groups % len(SCATTER_COLOURS)]
+    half = SCATTER_DOT // 2
+    for dy in range(-half, SCATTER_DOT - half):
+        for dx in range(-half, SCATTER_DOT - half):
+            ys, xs = np.clip(rows + dy, 0, size - 1), np.clip(columns + dx, 0, size - 1)
+            picture[ys, xs] = colours
+    return picture
 
 
 def rows_grid(rows: Sequence[np.ndarray], pad: int = 2, fill: int = 255) -> np.ndarray:

@@ -147,6 +147,15 @@ class PrepareParams(Section):
     shard_size: Annotated[int, Field(gt=0, le=MAX_SHARD_SIZE)] = 10_000
     domains: Annotated[list[DomainName], AfterValidator(_each_once)] = []
 
+    @model_validator(mode="after")
+    def _points_have_no_domains(self) -> PrepareParams:
+        if self.source.gives_points and self.domains:
+            raise ValueError(
+                f"domains: the {self.source.kind} source gives points, from which no image "
+                "domain can be derived (allowed: [])"
+            )
+        return self
+
     def domain_names(self) -> list[str]:
         """The image domains `prepare` writes: `A`, the source's images, then the rest."""
         return ["A", *self.source.second_domains, *self.domains]

@@ -143,6 +143,7 @@ def readme_table() -> str:
         key = " ".join(f"`{k}`" if i == 0 else f"(`{k}`)" for i, k in enumerate(metric.keys))
         only = "conditional models only: " if metric.conditional else ""
         only = "models with a categorical code (`infogan`) only: " if metric.coded else only
+        only = "points from a mixture (the `ring` source) only: " if metric.mixture else only
         what = only + metric.description
         better = {Better.LOWER: "lower", Better.HIGHER: "higher", Better.CLOSER: "near the floor"}
         during = "✓, charted" if metric.chart else "✓" if metric.cheap else ""

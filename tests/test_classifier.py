@@ -11,8 +11,9 @@ import pytest
 from standalone import run_standalone
 
 from pipeline.data.stream import ArrayExamples
-from pipeline.evaluation.classifier import build_classifier, train_classifier
+from pipeline.evaluation.classifier import build_classifier, mixture_classifier, train_classifier
 from pipeline.evaluation.features import embed, feature_extractor
+from pipeline.evaluation.mixture import Mixture
 from pipeline.params import EvaluatorParams
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -64,18 +65,29 @@ def test_saved_model_reloads_with_keras_alone(trained, tmp_path):
     model.save(model_path)
     images, _ = _bright_vs_dark(16, seed=2)
     np.save(inputs_path, images)
+    # The ring's evaluator too (built, not trained), in the same fresh interpreter.
+    three_modes = Mixture(np.array([[0.8, 0.0], [0.0, 0.8], [-0.8, 0.0]]), 0.01)
+    ring = mixture_classifier(three_modes, (1, 1, 2))
+    ring.save(tmp_path / "ring.keras")
+    points = np.array([[[[0.79, 0.02]]], [[[-0.1, 0.7]]], [[[-0.6, -0.1]]]], np.float32)
+    np.save(tmp_path / "points.npy", points)
     run_standalone(
         f"""
         import keras, numpy as np
         model = keras.saving.load_model({str(model_path)!r})
         logits = model(np.load({str(inputs_path)!r}), training=False)
         np.save({str(outputs_path)!r}, np.asarray(logits))
+        ring = keras.saving.load_model("ring.keras")
+        np.save("ring_logits.npy", np.asarray(ring(np.load("points.npy"), training=False)))
         """,
         tmp_path,
     )
     expected = np.asarray(model(images, training=False))
     # Same weights and ops on the same machine; a tolerance only for reduction order.
     np.testing.assert_allclose(np.load(outputs_path), expected, rtol=1e-6, atol=1e-6)
+    ring_logits = np.load(tmp_path / "ring_logits.npy")
+    np.testing.assert_allclose(ring_logits, np.asarray(ring(points)), rtol=1e-6)
+    assert np.argmax(ring_logits, axis=1).tolist() == [0, 1, 2], "each point's nearest mode"
 
 
 @pytest.mark.parametrize("image_shape", [(28, 28, 1), (32, 32, 3)])

@@ -11,6 +11,7 @@ import yaml
 from conftest import REPO_ROOT
 
 from pipeline.evaluation.evaluate import headline
+from pipeline.evaluation.mixture import Mixture
 from pipeline.evaluation.suite import (
     METRICS,
     Better,
@@ -66,17 +67,44 @@ def collapsed(conditional: bool, coded: bool = False) -> Embedded:
     return Embedded(features, _confident(np.zeros(N, dtype=int), rng), requested, codes)
 
 
-def applies(metric: Metric, conditional: bool, coded: bool) -> bool:
+def applies(metric: Metric, conditional: bool, coded: bool, mixture: bool = False) -> bool:
     """Whether a sample of that kind has the metric."""
-    return (conditional or not metric.conditional) and (coded or not metric.coded)
+    return (
+        (conditional or not metric.conditional)
+        and (coded or not metric.coded)
+        and (mixture or not metric.mixture)
+    )
 
 
 def expected_keys(
-    conditional: bool, spreads: bool = True, only=lambda m: True, coded: bool = False
+    conditional: bool,
+    spreads: bool = True,
+    only=lambda m: True,
+    coded: bool = False,
+    mixture: bool = False,
 ) -> list[str]:
     """The keys the registry says a score holds, in its order."""
-    chosen = [m for m in METRICS.values() if only(m) and applies(m, conditional, coded)]
+    chosen = [m for m in METRICS.values() if only(m) and applies(m, conditional, coded, mixture)]
     return [key for m in chosen for key in (m.keys if spreads else (m.name,))]
+
+
+# Points of a ring of 8 Gaussians (the `ring` source's data), seen through its
+# Bayes classifier: the features are the points, the logits the modes' log-odds.
+RING = Mixture(
+    0.8 * np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1), 0.01
+)
+
+
+def ring_points(seed: int, modes: np.ndarray | None = None) -> Embedded:
+    """N points of the ring, each of mode `modes[i]` (every mode in turn by default)."""
+    rng = np.random.default_rng(seed)
+    modes = np.arange(N) % 8 if modes is None else modes
+    points = RING.centres[modes] + RING.std * rng.normal(size=(N, 2))
+    logits = points @ RING.centres.T / RING.std**2 - (RING.centres**2).sum(1) / (2 * RING.std**2)
+    return Embedded(points, logits)
+
+
+RING_REFERENCE = Reference(ring_points(0).features, np.full(8, N // 8), RING)
 
 
 # (conditional, coded): an unconditional, a conditional and an InfoGAN sample.
@@ -114,8 +142,27 @@ def test_each_function_returns_exactly_the_keys_registered_on_it():
     for metric in METRICS.values():
         groups.setdefault(metric.compute, []).append(metric)
     for compute, group in groups.items():
-        result = compute(REFERENCE, real_like(1, conditional=True, coded=True), PARAMS)
+        if group[0].mixture:
+            result = compute(RING_REFERENCE, ring_points(1), PARAMS)
+        else:
+            result = compute(REFERENCE, real_like(1, conditional=True, coded=True), PARAMS)
         assert set(result) == {key for m in group for key in m.keys}, compute.__name__
+
+
+def test_points_of_a_mixture_get_its_metrics_and_images_do_not():
+    scores = full_scores(RING_REFERENCE, ring_points(1), PARAMS)
+    assert list(scores) == expected_keys(False, mixture=True)
+    floors = floor_scores(RING_REFERENCE, ring_points(2), PARAMS)
+    assert floors["modes_covered"] == 8 and floors["high_quality"] > 0.95
+    assert "modes_covered" not in full_scores(REFERENCE, real_like(1, False), PARAMS)
+    # Collapsed onto two modes, and a tenth of the points off the ring.
+    collapsed_modes = np.where(np.arange(N) % 2 == 0, 0, 3)
+    collapsed = ring_points(3, collapsed_modes)
+    features = collapsed.features.copy()
+    features[: N // 10] = 0.0  # the ring's centre: far from every mode
+    bad = full_scores(RING_REFERENCE, Embedded(features, collapsed.logits), PARAMS)
+    assert bad["modes_covered"] == 2 and bad["high_quality"] < scores["high_quality"]
+    assert bad["high_quality"] == pytest.approx(0.9, abs=0.02)
 
 
 @KINDS
@@ -139,7 +186,7 @@ def test_the_headline_is_the_headline_metrics_and_the_comparison_adds_their_floo
     scores = full_scores(REFERENCE, real_like(1, True), PARAMS)
     floors = floor_scores(REFERENCE, real_like(2, True), PARAMS)
     metrics = {**with_floors(scores, floors), **sample_sizes(PARAMS, CLASSES)}
-    names = [m.name for m in METRICS.values() if m.headline]
+    names = [m.name for m in METRICS.values() if m.headline and not m.mixture]
     assert list(headline(metrics)) == names
     comparison = headline_table({"cgan": metrics, "cgan_2": metrics})
     assert list(comparison) == [*names, "floor"]

@@ -115,7 +115,7 @@ def _write_dataset(
     return DatasetInfo(
         source=data.source,
         image_shape=data.image_shape,
-        record_bytes=record_bytes(data.image_shape),
+        record_bytes=record_bytes(data.image_shape, data.storage),
         num_classes=data.num_classes,
         splits=split_infos,
         content_hash=content_hash,
@@ -123,6 +123,7 @@ def _write_dataset(
         seed=seed,
         test_fraction=params.test_fraction,
         class_names=data.class_names,
+        storage=data.storage,
         split_method="stratified" if data.split is None else "source",
         extra=dict(data.extra or {}),
         domains=domains,
@@ -150,7 +151,7 @@ def _write_splits(
     """
     sizes = {name: len(splits[name]) for name in SPLITS}
     # content_hash covers the header, then exactly the bytes written, train then test.
-    hasher = hashlib.sha256(hash_header(data.image_shape, sizes))
+    hasher = hashlib.sha256(hash_header(data.image_shape, sizes, data.storage))
     infos = {}
     for name in SPLITS:
         shards, records = write_shards(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline.data.shards import PIXELS, POINTS, STORAGE_DTYPES
 from pipeline.errors import PipelineError
 
 ALLOWED_CHANNELS = (1, 3)
@@ -39,6 +40,9 @@ class RawData:
             "test": indices} of examples, disjoint and covering all of them;
             None to split by class with the seed.
         domains: second domains the source read beside these images, by name.
+        storage: `uint8` pixels, or `float32` for points: each example a
+            (1, 1, D) array of coordinates (the `ring` source's), stored and
+            read as they are.
     """
 
     source: str
@@ -49,6 +53,7 @@ class RawData:
     extra: dict | None = None
     split: dict[str, np.ndarray] | None = None
     domains: dict[str, SourceDomain] = field(default_factory=dict)
+    storage: str = PIXELS
 
     def __post_init__(self) -> None:
         self._offsets = np.cumsum([0] + [len(c) for c in self.chunks])
@@ -72,7 +77,7 @@ class RawData:
         shards are written a block of records at a time.
         """
         indices = np.asarray(indices, dtype=np.int64)
-        out = np.empty((len(indices), *self.image_shape), np.uint8)
+        out = np.empty((len(indices), *self.image_shape), STORAGE_DTYPES[self.storage])
         which = np.searchsorted(self._offsets, indices, side="right") - 1
         for chunk in np.unique(which):
             rows = which == chunk
@@ -87,13 +92,17 @@ class RawData:
         if len(shapes) != 1:
             raise PipelineError(f"{self.source}: its splits have different image shapes {shapes}")
         shape = next(iter(shapes))
-        if len(shape) != 3 or shape[2] not in ALLOWED_CHANNELS or min(shape) < 1:
+        if self.storage == POINTS:
+            self._validate_points(shape)
+        elif len(shape) != 3 or shape[2] not in ALLOWED_CHANNELS or min(shape) < 1:
             raise PipelineError(
                 f"{self.source}: image shape {shape} is not (H, W, C) with C in {ALLOWED_CHANNELS}"
             )
         for chunk in self.chunks:
-            if chunk.dtype != np.uint8:
-                raise PipelineError(f"{self.source}: images are {chunk.dtype}, expected uint8")
+            if chunk.dtype != STORAGE_DTYPES[self.storage]:
+                raise PipelineError(
+                    f"{self.source}: examples are {chunk.dtype}, expected {self.storage}"
+                )
         if self.labels.shape != (len(self),):
             raise PipelineError(
                 f"{self.source}: {self.labels.shape[0]} labels for {len(self)} images"
@@ -109,6 +118,15 @@ class RawData:
             self._validate_split()
         for name, domain in self.domains.items():
             domain.validate(name, self)
+
+    def _validate_points(self, shape: tuple[int, ...]) -> None:
+        """Points are (1, 1, D) finite coordinates, and come without second domains."""
+        if len(shape) != 3 or shape[:2] != (1, 1) or shape[2] < 1:
+            raise PipelineError(f"{self.source}: point shape {shape} is not (1, 1, D)")
+        if not all(np.isfinite(chunk).all() for chunk in self.chunks):
+            raise PipelineError(f"{self.source}: a point has a NaN or infinite coordinate")
+        if self.domains:
+            raise PipelineError(f"{self.source}: points have no second image domain")
 
     def _validate_split(self) -> None:
         """The source's own split must be train and test, covering each example once."""

@@ -2,7 +2,9 @@
 
 A record is an image's uint8 pixels (H * W * C bytes, row-major HWC) followed
 by its label as int64 little-endian (8 bytes); a shard is records back to
-back, with no header and no framing (CIFAR-10's binary layout). Every byte is
+back, with no header and no framing (CIFAR-10's binary layout). A dataset of
+points (the `ring` source's 2-D samples) stores float32 coordinates instead
+of pixels (`storage` "float32", shape (1, 1, D)), little-endian, the same way. Every byte is
 fixed by the pixels and labels alone, so the same data gives the same files
 on every machine; a protobuf-based format does not, because protobuf
 versions serialize a map's entries in different orders.
@@ -28,6 +30,10 @@ if TYPE_CHECKING:  # only a type here: readers of shards must not depend on the 
 
 LABEL_DTYPE = np.dtype("<i8")
 LABEL_BYTES = LABEL_DTYPE.itemsize
+# What a record's values are stored as: pixels, or a point's coordinates (read as they are).
+PIXELS = "uint8"
+POINTS = "float32"
+STORAGE_DTYPES = {PIXELS: np.dtype(np.uint8), POINTS: np.dtype("<f4")}
 # Read, write and hash in blocks of about this size, so memory stays flat.
 BLOCK_BYTES = 1 << 20
 
@@ -37,31 +43,37 @@ def shard_name(split: str, index: int, total: int) -> str:
     return f"{split}-{index:05d}-of-{total:05d}.bin"
 
 
-def record_bytes(image_shape: tuple[int, ...]) -> int:
-    """Bytes per record: the pixels, then the 8-byte label."""
-    return math.prod(image_shape) + LABEL_BYTES
+def record_bytes(image_shape: tuple[int, ...], storage: str = PIXELS) -> int:
+    """Bytes per record: the values, then the 8-byte label."""
+    return math.prod(image_shape) * STORAGE_DTYPES[storage].itemsize + LABEL_BYTES
 
 
-def record_dtype(image_shape: tuple[int, ...]) -> np.dtype:
+def record_dtype(image_shape: tuple[int, ...], storage: str = PIXELS) -> np.dtype:
     """A numpy record type with exactly the on-disk layout of one record.
 
     numpy packs the fields (no alignment padding) unless asked otherwise, so
     an array of these is byte for byte a shard.
     """
-    return np.dtype([("image", np.uint8, image_shape), ("label", LABEL_DTYPE)])
+    return np.dtype([("image", STORAGE_DTYPES[storage], image_shape), ("label", LABEL_DTYPE)])
 
 
-def records_per_block(image_shape: tuple[int, ...]) -> int:
+def records_per_block(image_shape: tuple[int, ...], storage: str = PIXELS) -> int:
     """Whole records in about `BLOCK_BYTES` (at least one)."""
-    return max(1, BLOCK_BYTES // record_bytes(image_shape))
+    return max(1, BLOCK_BYTES // record_bytes(image_shape, storage))
 
 
-def hash_header(image_shape: tuple[int, ...], split_sizes: Mapping[str, int]) -> bytes:
+def hash_header(
+    image_shape: tuple[int, ...], split_sizes: Mapping[str, int], storage: str = PIXELS
+) -> bytes:
     """The bytes that start `content_hash`.
 
-    Shape and split sizes go into the hash: the same bytes cut differently differ.
+    Shape and split sizes go into the hash: the same bytes cut differently
+    differ. So does the storage of points (pixels leave it out, so their
+    hashes are those from before points existed).
     """
-    header = {"image_shape": list(image_shape), "splits": dict(split_sizes)}
+    header: dict = {"image_shape": list(image_shape), "splits": dict(split_sizes)}
+    if storage != PIXELS:
+        header["storage"] = storage
     return json.dumps(header, sort_keys=True).encode()
 
 
@@ -102,8 +114,8 @@ def write_shards(
 
 def _record_blocks(data: RawData, indices: np.ndarray) -> Iterator[bytes]:
     """The records of `indices`, as bytes, a block of about `BLOCK_BYTES` at a time."""
-    dtype = record_dtype(data.image_shape)
-    step = records_per_block(data.image_shape)
+    dtype = record_dtype(data.image_shape, data.storage)
+    step = records_per_block(data.image_shape, data.storage)
     for start in range(0, len(indices), step):
         chunk = indices[start : start + step]
         block = np.empty(len(chunk), dtype)

@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from pipeline.data.info import BASE_DOMAIN, DatasetInfo
-from pipeline.data.shards import record_dtype
+from pipeline.data.shards import PIXELS, record_dtype
 from pipeline.data.verify import verify_prepared
 from pipeline.errors import PipelineError
 
@@ -36,7 +36,10 @@ PIXEL_SCALE = np.float32(127.5)
 
 
 def scaled(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels as float32 in [-1, 1] (the same operations as every other reader)."""
+    """uint8 pixels as float32 in [-1, 1] (the same operations as every other reader);
+    float32 points as they are."""
+    if pixels.dtype != np.uint8:
+        return pixels.astype(np.float32)
     return pixels.astype(np.float32) / PIXEL_SCALE - np.float32(1.0)
 
 
@@ -65,7 +68,7 @@ class SplitRecords:
         data_dir = Path(data_dir)
         info = verify_prepared(data_dir)
         image_shape, split_info = info.domain_split(domain, split)
-        dtype = record_dtype(image_shape)
+        dtype = record_dtype(image_shape, info.storage if domain == BASE_DOMAIN else PIXELS)
         shards = tuple(
             np.memmap(data_dir / name, dtype=dtype, mode="r") for name in split_info.shards
         )
@@ -84,7 +87,7 @@ class SplitRecords:
         starts = self._starts
         shard_of = np.searchsorted(starts, indices, side="right") - 1
         first = self.shards[0]
-        pixels = np.empty((len(indices), *first.dtype["image"].shape), np.uint8)
+        pixels = np.empty((len(indices), *first.dtype["image"].shape), first.dtype["image"].base)
         labels = np.empty(len(indices), np.int64)
         for shard_index in np.unique(shard_of):
             chosen = shard_of == shard_index

@@ -41,7 +41,14 @@ from pipeline.data.info import (
     SplitInfo,
     load_info,
 )
-from pipeline.data.shards import hash_header, record_bytes, record_dtype, records_per_block
+from pipeline.data.shards import (
+    PIXELS,
+    STORAGE_DTYPES,
+    hash_header,
+    record_bytes,
+    record_dtype,
+    records_per_block,
+)
 from pipeline.errors import PipelineError
 
 # What any prepare, of this format or the last, names a shard.
@@ -69,13 +76,18 @@ class _Part:
     splits: dict[str, SplitInfo]
     content_hash: str
     paired: bool = False
+    storage: str = PIXELS
 
 
 def _parts(data_dir: Path, info: DatasetInfo) -> list[_Part]:
     """The base, then each domain in info.json's order."""
-    parts = [
-        _Part("", data_dir, info.image_shape, info.record_bytes, info.splits, info.content_hash)
-    ]
+    if info.storage not in STORAGE_DTYPES:
+        raise PipelineError(
+            f"{data_dir / INFO_FILE}: storage is {info.storage[:32]!r} (allowed: "
+            f"{', '.join(STORAGE_DTYPES)}); {_fix(data_dir)}"
+        )
+    base = (info.image_shape, info.record_bytes, info.splits, info.content_hash)
+    parts = [_Part("", data_dir, *base, storage=info.storage)]
     for name, domain in info.domains.items():
         parts.append(
             _Part(
@@ -155,12 +167,14 @@ def _check_info(data_dir: Path, info: DatasetInfo, parts: list[_Part]) -> None:
 
 def _check_part_info(data_dir: Path, part: _Part) -> None:
     path = data_dir / INFO_FILE
-    expected = record_bytes(part.image_shape)
+    expected = record_bytes(part.image_shape, part.storage)
     if part.record_bytes != expected:
-        pixels = "*".join(str(d) for d in part.image_shape)
+        values = "*".join(str(d) for d in part.image_shape)
+        size = STORAGE_DTYPES[part.storage].itemsize
+        per_value = "pixel bytes" if size == 1 else f"values of {size} bytes"
         raise PipelineError(
             f"{path}: {part.key}record_bytes is {part.record_bytes}, expected {expected} for "
-            f"{part.key}image_shape {list(part.image_shape)} ({pixels} pixel bytes + 8 label "
+            f"{part.key}image_shape {list(part.image_shape)} ({values} {per_value} + 8 label "
             f"bytes); {_fix(data_dir)}"
         )
     for name in SPLITS:
@@ -260,7 +274,7 @@ def _check_content(data_dir: Path, info: DatasetInfo, parts: list[_Part]) -> Non
     """Recompute each content_hash from the files; check the labels against class_counts."""
     for part in parts:
         sizes = {name: part.splits[name].count for name in SPLITS}
-        hasher = hashlib.sha256(hash_header(part.image_shape, sizes))
+        hasher = hashlib.sha256(hash_header(part.image_shape, sizes, part.storage))
         counts = {name: _hash_split(data_dir, info, part, name, hasher) for name in SPLITS}
         found = hasher.hexdigest()
         if found != part.content_hash:
@@ -282,8 +296,8 @@ def _hash_split(
     result has num_classes + 1 bins; the last counts labels outside
     [0, num_classes).
     """
-    dtype = record_dtype(part.image_shape)
-    buffer = bytearray(records_per_block(part.image_shape) * dtype.itemsize)
+    dtype = record_dtype(part.image_shape, part.storage)
+    buffer = bytearray(records_per_block(part.image_shape, part.storage) * dtype.itemsize)
     view = memoryview(buffer)
     counts = np.zeros(info.num_classes + 1, np.int64)
     for shard in part.splits[split].shards:

@@ -16,6 +16,7 @@ import numpy as np
 from pipeline.data import DatasetInfo, load_arrays, verify_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluation.features import embed, feature_extractor
+from pipeline.evaluation.mixture import Mixture
 from pipeline.evaluation.suite import (
     SAMPLE_SIZE_KEYS,
     Embedded,
@@ -166,7 +167,8 @@ def embed_reference(
     """The first `num_samples` training images in the evaluator's space."""
     images, _ = load_arrays(data_dir, "train", limit=num_samples)
     features, _ = embed(extractor, images, batch_size)
-    return Reference(features, np.asarray(info.splits["train"].class_counts))
+    class_counts = np.asarray(info.splits["train"].class_counts)
+    return Reference(features, class_counts, Mixture.from_extra(info.extra))
 
 
 def embed_generated(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.data import SplitRecords, load_arrays, verify_prepared
-from pipeline.evaluation.classifier import train_classifier
+from pipeline.evaluation.classifier import mixture_classifier, test_scores, train_classifier
+from pipeline.evaluation.mixture import Mixture
 from pipeline.fileio import atomic_file, write_json
 from pipeline.params import EvaluatorParams
 from pipeline.progress import progress_verbosity
@@ -34,15 +35,21 @@ def fit_evaluator(
         The metrics written.
     """
     info = verify_prepared(data_dir)
-    model, metrics = train_classifier(
-        SplitRecords.open(data_dir, "train"),
-        load_arrays(data_dir, "test"),
-        params,
-        info.image_shape,
-        info.num_classes,
-        seed,
-        verbose=progress_verbosity(),
-    )
+    mixture = Mixture.from_extra(info.extra)
+    if mixture is not None:
+        # Points from a known mixture: its Bayes classifier, exact, nothing to fit.
+        model = mixture_classifier(mixture, info.image_shape)
+        metrics = test_scores(model, *load_arrays(data_dir, "test"), params.batch_size)
+    else:
+        model, metrics = train_classifier(
+            SplitRecords.open(data_dir, "train"),
+            load_arrays(data_dir, "test"),
+            params,
+            info.image_shape,
+            info.num_classes,
+            seed,
+            verbose=progress_verbosity(),
+        )
     metrics = {**metrics, "train_count": info.splits["train"].count}
     with atomic_file(model_path) as tmp:
         model.save(tmp)

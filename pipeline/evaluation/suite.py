@@ -35,6 +35,7 @@ from pipeline.evaluation.metrics import (
     mode_coverage,
     precision_recall,
 )
+from pipeline.evaluation.mixture import Mixture, mixture_scores
 from pipeline.params import EvaluateParams
 
 
@@ -69,10 +70,14 @@ class Reference:
     Args:
         features: the evaluator's features of real training images.
         class_counts: how many training images each class has.
+        mixture: the Gaussian mixture that made the data, for point data
+            from one (the `ring` source; its evaluator's features are the
+            points); None for images.
     """
 
     features: np.ndarray
     class_counts: np.ndarray
+    mixture: Mixture | None = None
 
     @property
     def labels(self) -> np.ndarray:
@@ -134,6 +139,8 @@ class Metric:
             conditional models have it.
         coded: needs the categorical code each image was made with, so only
             models that draw one (InfoGAN) have it.
+        mixture: needs the Gaussian mixture behind the data, so only models
+            of point data from one (the `ring` source) have it.
         floor: has a real-vs-real floor, `<name>_floor`: the same score of
             real test images, what a perfect generator would get.
         baseline: has `<name>_baseline`, the same score of the simple method
@@ -156,6 +163,7 @@ class Metric:
     headline: bool = False
     conditional: bool = False
     coded: bool = False
+    mixture: bool = False
     floor: bool = True
     baseline: bool = False
     settings: str | None = None
@@ -224,14 +232,16 @@ def check_metrics(metrics: Iterable[Metric]) -> None:
     clash = sorted(key for key in set(keys) if keys.count(key) > 1 or key in used)
     if clash:
         raise ValueError(f"metric keys already taken: {', '.join(clash)}")
-    for flag in ("cheap", "conditional", "coded"):
+    for flag in ("cheap", "conditional", "coded", "mixture"):
         if len({getattr(metric, flag) for metric in metrics}) > 1:
             raise ValueError(
                 f"{', '.join(m.name for m in metrics)}: one function computes them, "
                 f"so they must agree on `{flag}`"
             )
     for metric in metrics:
-        if metric.chart and (not metric.cheap or metric.conditional or metric.coded):
+        if metric.chart and (
+            not metric.cheap or metric.conditional or metric.coded or metric.mixture
+        ):
             raise ValueError(
                 f"{metric.name}: only a cheap metric that every model has can be charted "
                 "during training (`chart` needs `cheap` and not `conditional`)"
@@ -293,6 +303,8 @@ def _scores(
         if metric.conditional and sample.requested is None:
             continue
         if metric.coded and sample.codes is None:
+            continue
+        if metric.mixture and reference.mixture is None:
             continue
         compute = metric.compute
         if compute is None:
@@ -491,6 +503,34 @@ def _code_accuracy(
     if sample.codes is None:
         raise ValueError("the code accuracy needs the code each image was made with")
     return {"code_accuracy": matched_code_accuracy(sample.codes, sample.predicted)}
+
+
+@register_metric(
+    Metric(
+        "high_quality",
+        "High-quality share",
+        Better.HIGHER,
+        "share of samples within 3 std of their nearest mode (VEEGAN's protocol)",
+        cheap=True,
+        headline=True,
+        mixture=True,
+    ),
+    Metric(
+        "modes_covered",
+        "Modes covered",
+        Better.HIGHER,
+        "modes whose high-quality samples reach `coverage_threshold` (a tenth) of their real "
+        "share; at most the number of modes",
+        cheap=True,
+        headline=True,
+        mixture=True,
+    ),
+)
+def _mixture(reference: Reference, sample: Embedded, params: EvaluateParams) -> dict[str, float]:
+    if reference.mixture is None:
+        raise ValueError("the mixture's metrics need the mixture behind the data")
+    real_share = reference.class_counts / reference.class_counts.sum()
+    return mixture_scores(sample.features, reference.mixture, real_share, params.coverage_threshold)
 
 
 # --- the settings behind the numbers ---------------------------------------------

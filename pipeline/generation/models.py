@@ -37,6 +37,8 @@ ALLOWED_MODELS = (
 )
 
 Quiet = Callable[[], AbstractContextManager]
+# What a generator of 2-D points makes per sample (the `ring` source's models).
+POINT_SHAPE = (1, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -244,14 +246,16 @@ def describe_generator(generator: keras.Model, source: ModelSource) -> Generator
     """Check that a loaded model is a noise generator this command can run, and say what it makes.
 
     A generator maps z, shape (batch, latent_dim), and for a conditional one an
-    integer label, shape (batch,), to images (batch, H, W, 1 or 3).
+    integer label, shape (batch,), to images (batch, H, W, 1 or 3), or to 2-D
+    points (batch, 1, 1, 2) (a model of the `ring` source).
     """
     from pipeline.sampling import is_conditional, latent_dim_of
     from pipeline.saved_models import check_generator
 
     allowed = (
         "allowed: a generator taking z of shape (batch, latent_dim) [and an integer label "
-        "of shape (batch,)] and making images of shape (batch, H, W, 1 or 3)"
+        "of shape (batch,)] and making images of shape (batch, H, W, 1 or 3) or points of "
+        "shape (batch, 1, 1, 2)"
     )
     where = source.text
     if len(generator.inputs) not in (1, 2) or len(generator.outputs) != 1:
@@ -270,7 +274,8 @@ def describe_generator(generator: keras.Model, source: ModelSource) -> Generator
                 f"{tuple(label.shape)} ({allowed})"
             )
     output = tuple(generator.outputs[0].shape)
-    if len(output) != 4 or None in output[1:] or output[-1] not in (1, 3):
+    points = output[1:] == POINT_SHAPE
+    if len(output) != 4 or None in output[1:] or (output[-1] not in (1, 3) and not points):
         raise PipelineError(f"{where}: not a generator: its output has shape {output} ({allowed})")
     image_shape = (int(output[1]), int(output[2]), int(output[3]))
     # The image shape is the generator's own: no prepared data is needed to

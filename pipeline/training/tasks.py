@@ -95,7 +95,9 @@ class Generation(WithoutReconstruction):
             self.grid_rows,
             continuous_codes=self.continuous_codes,
         )
-        return lambda generator: make_grid(generate(generator, latents, labels), rows, cols)
+        return lambda generator: make_grid(
+            generate(generator, latents, labels), rows, cols, groups=labels
+        )
 
     def scorer(
         self, data_dir: Path, classifier: keras.Model, seed: int, num_samples: int

@@ -2,7 +2,8 @@
 
 Most are labelled image datasets of one domain; the folder sources
 (`unaligned_folders`, `aligned_folder`) read users' own unlabelled images of
-two domains, A and B, in CycleGAN's and pix2pix's layouts.
+two domains, A and B, in CycleGAN's and pix2pix's layouts; `ring` draws 2-D
+points (8 Gaussians on a circle), the mode-collapse benchmark.
 
 To add one: write `pipeline/data/sources/<kind>.py` with a subclass of
 `DataSource` whose `kind` is `Literal["<kind>"]`, that declares its settings
@@ -16,6 +17,7 @@ from pipeline.data.sources.aligned_folder import AlignedFolder
 from pipeline.data.sources.base import DataSource
 from pipeline.data.sources.idx import Idx
 from pipeline.data.sources.mnist5k import Mnist5k
+from pipeline.data.sources.ring import Ring
 from pipeline.data.sources.tfds import Tfds
 from pipeline.data.sources.unaligned_folders import UnalignedFolders
 from pipeline.schema import tagged_union
@@ -26,6 +28,7 @@ SOURCES: dict[str, type[DataSource]] = {
     "idx": Idx,
     "unaligned_folders": UnalignedFolders,
     "aligned_folder": AlignedFolder,
+    "ring": Ring,
 }
 
 # The `prepare.source` section: whichever source its `kind` picks, with that source's own keys.
@@ -37,6 +40,7 @@ __all__ = [
     "DataSource",
     "Idx",
     "Mnist5k",
+    "Ring",
     "SourceSettings",
     "Tfds",
     "UnalignedFolders",

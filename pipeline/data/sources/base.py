@@ -34,11 +34,14 @@ class DataSource(Section):
         second_domains: the domains it hands over besides its images (`A`),
             each with whether it pairs with them image for image; what the
             params schema checks a translation model's task against.
+        gives_points: its examples are points (coordinates), not images, so
+            no image domain can be derived from them.
     """
 
     kind: str  # each source narrows it to its own registry name
 
     second_domains: ClassVar[dict[str, bool]] = {}
+    gives_points: ClassVar[bool] = False
 
     def read(self, scratch: Path) -> RawData:
         """The whole source, its own splits pooled (unless it keeps them), as `RawData`.
