@@ -1,0 +1,242 @@
+"""Unrolled GAN: G's loss through k unrolled D steps, checked against a hand computation.
+
+Tiny networks throughout: a linear G and D for the known answer, the smallest
+MLPs for the step's properties. TF/JAX agreement of the `unrolled` preset is
+tests/test_jax.py's (it takes every preset); its toy run and reload,
+tests/test_presets.py's.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from pipeline.models.adversarial import AdversarialModel
+from pipeline.models.losses import LOSSES
+from pipeline.models.unrolling import Unrolling
+from pipeline.params import ModelParams, ParamsError, applicable_params, parse_params
+from pipeline.training.model import build_model
+
+SHAPE = (4, 4, 1)
+BATCH = 8
+NETWORK = {
+    "kind": "mlp",
+    "latent_dim": 4,
+    "generator_units": [8],
+    "discriminator_units": [8],
+    "dropout": 0.0,
+}
+
+
+def tiny_model(section: dict, seed: int = 0) -> AdversarialModel:
+    params = ModelParams.model_validate({"network": NETWORK, **section})
+    return build_model(params, SHAPE, seed=seed)
+
+
+def real_batch(rows: int = BATCH) -> np.ndarray:
+    return np.random.default_rng(3).uniform(-1, 1, (rows, *SHAPE)).astype("float32")
+
+
+def weights_of(network: keras.Model) -> list[np.ndarray]:
+    return [np.array(w) for w in network.weights]
+
+
+def test_unrolling_off_leaves_the_step_and_the_record_as_they_were():
+    # The `unrolled` preset with its unrolling dropped is plain GAN training at
+    # the preset's optimizers: bit for bit the `gan` step with those optimizers.
+    adam = {"name": "adam", "learning_rate": 1e-4}
+    plain = tiny_model({"train": {"d_optimizer": adam, "g_optimizer": adam}})
+    dropped = tiny_model({"family": "unrolled", "unrolling": None})
+    assert dropped.unrolling is None
+    for model in (plain, dropped):
+        model.fit(real_batch(4 * BATCH), batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    for mine, theirs in zip(weights_of(plain), weights_of(dropped), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    # Off, the slot is left out of resolved/ and the run's params.
+    section = ModelParams.model_validate({"family": "gan"})
+    assert "unrolling" not in applicable_params(section)
+    on = ModelParams.model_validate({"family": "unrolled"})
+    assert applicable_params(on)["unrolling"] == {"steps": 5, "learning_rate": None}
+
+
+def test_the_generator_step_looks_ahead_and_leaves_the_real_discriminator_alone():
+    plain = tiny_model({})
+    unrolled = tiny_model({"unrolling": {"steps": 3, "learning_rate": 0.5}})
+    for a, b in zip(plain.weights, unrolled.weights, strict=True):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+    real = real_batch()
+    d_before = weights_of(unrolled.discriminator)
+    d_slots_before = [np.array(v) for v in unrolled.d_optimizer.variables]
+    for model in (plain, unrolled):
+        model.build_optimizers()
+        model._generator_step(real, None)
+    for before, after in zip(d_before, weights_of(unrolled.discriminator), strict=True):
+        np.testing.assert_array_equal(before, after)
+    for before, after in zip(d_slots_before, unrolled.d_optimizer.variables, strict=True):
+        np.testing.assert_array_equal(before, np.array(after))
+    moved = [
+        np.max(np.abs(a - b))
+        for a, b in zip(weights_of(plain.generator), weights_of(unrolled.generator), strict=True)
+    ]
+    assert max(moved) > 1e-6, "unrolling did not change G's update"
+
+
+LATENT = 3
+FLAT = 4  # a 2x2 image
+
+
+def linear_model(steps: int, rate: float) -> AdversarialModel:
+    """G(z) = A z + c and D(x) = w . x + b, G trained by SGD at rate 1 (its update is -grad)."""
+    keras.utils.set_random_seed(1)
+    z = keras.Input((LATENT,))
+    image = keras.layers.Reshape((2, 2, 1))(keras.layers.Dense(FLAT)(z))
+    generator = keras.Model(z, image)
+    x = keras.Input((2, 2, 1))
+    score = keras.layers.Dense(1)(keras.layers.Flatten()(x))
+    discriminator = keras.Model(x, score)
+    for layer in (*generator.layers, *discriminator.layers):
+        for weight in layer.weights:  # nonzero biases, so every term of the answer counts
+            weight.assign(np.random.default_rng(len(weight.shape)).normal(0, 0.7, weight.shape))
+    model = AdversarialModel(
+        generator=generator,
+        discriminator=discriminator,
+        loss=LOSSES["non_saturating"](),
+        latent_dim=LATENT,
+        seed=0,
+        unrolling=Unrolling(steps=steps, learning_rate=rate),
+    )
+    model.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(1.0))
+    model.build_optimizers()
+    return model
+
+
+def softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def unrolled_generator_loss(params, z, real, d0, steps, rate) -> float:
+    """The answer in float64, by hand: G's non-saturating loss after `steps` gradient steps
+    of D's loss, softplus(-D(real)) + softplus(D(fake)), on this batch."""
+    a, c = params[: LATENT * FLAT].reshape(LATENT, FLAT), params[LATENT * FLAT :]
+    fake = z @ a + c
+    w, b = d0
+    for _ in range(steps):
+        real_weight, fake_weight = -sigmoid(-(real @ w + b)), sigmoid(fake @ w + b)
+        grad_w = (real.T @ real_weight + fake.T @ fake_weight) / len(real)
+        grad_b = np.mean(real_weight) + np.mean(fake_weight)
+        w, b = w - rate * grad_w, b - rate * grad_b
+    return float(np.mean(softplus(-(fake @ w + b))))
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_the_gradient_through_the_unroll_matches_finite_differences(steps):
+    rate = 0.8
+    model = linear_model(steps, rate)
+    # The z the step will draw: the same generator state, drawn once more.
+    twin = keras.random.SeedGenerator(0)
+    twin.state.assign(model.seed_generator.state.value)
+    z = np.asarray(keras.random.normal((BATCH, LATENT), seed=twin), dtype=np.float64)
+    real = real_batch(BATCH)[:, :2, :2].astype(np.float64).reshape(BATCH, FLAT)
+
+    kernel, bias = (np.array(w, np.float64) for w in model.generator.trainable_weights)
+    d_kernel, d_bias = (np.array(w, np.float64) for w in model.discriminator.trainable_weights)
+    d0 = (d_kernel[:, 0], d_bias[0])
+    params = np.concatenate([kernel.ravel(), bias])
+    model._generator_step(real.reshape(BATCH, 2, 2, 1).astype("float32"), None)
+
+    def loss(p):
+        return unrolled_generator_loss(p, z, real, d0, steps, rate)
+
+    step = 1e-6
+    expected = np.array(
+        [
+            (loss(params + step * e) - loss(params - step * e)) / (2 * step)
+            for e in np.eye(params.size)
+        ]
+    )
+    new_kernel, new_bias = (np.array(w, np.float64) for w in model.generator.trainable_weights)
+    gradient = params - np.concatenate([new_kernel.ravel(), new_bias])  # SGD at rate 1
+    np.testing.assert_allclose(gradient, expected, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(model.trackers["g_loss"].result(), loss(params), rtol=1e-5)
+    # The look-ahead matters here: the plain gradient (no unrolled steps) is another.
+    plain = np.array(
+        [
+            (
+                unrolled_generator_loss(params + step * e, z, real, d0, 0, rate)
+                - unrolled_generator_loss(params - step * e, z, real, d0, 0, rate)
+            )
+            / (2 * step)
+            for e in np.eye(params.size)
+        ]
+    )
+    assert np.max(np.abs(plain - gradient)) > 1e-2
+
+
+def test_same_seed_same_weights():
+    models = [tiny_model({"family": "unrolled"}, seed=seed) for seed in (0, 0, 1)]
+    for model in models:
+        model.fit(real_batch(2 * BATCH), batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    for mine, theirs in zip(weights_of(models[0]), weights_of(models[1]), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    # Another seed gives other weights: the check above could fail.
+    generators = [weights_of(model.generator)[0] for model in (models[0], models[2])]
+    assert not np.array_equal(*generators)
+
+
+def model_error(section: dict, prepare: dict | None = None) -> str:
+    with pytest.raises(ParamsError) as caught:
+        parse_params({"models": ["m"], "prepare": prepare or {}, "m": section})
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("section", "prepare", "expected"),
+    [
+        (
+            {"family": "pix2pix", "unrolling": {"steps": 5}},
+            {"domains": ["edges"]},
+            "m.unrolling: unknown key",
+        ),
+        ({"family": "cogan", "unrolling": {"steps": 5}}, None, "m.unrolling: unknown key"),
+        (
+            {"family": "wgan_gp", "unrolling": {"steps": 5}},
+            None,
+            "m.unrolling: the unrolled D steps take D's loss without regularisers, so "
+            "gradient_penalty would apply to the real D only (allowed with unrolling: ema)",
+        ),
+        (
+            {"family": "unrolled", "train": {"precision": "mixed_float16"}},
+            None,
+            "m.unrolling: its inner gradients are not loss-scaled",
+        ),
+        ({"family": "unrolled", "unrolling": {"steps": 0}}, None, "m.unrolling.steps = 0"),
+        (
+            {"family": "unrolled", "unrolling": {"steps": 5, "first_order": True}},
+            None,
+            "m.unrolling.first_order: unknown key (allowed: learning_rate, steps)",
+        ),
+    ],
+    ids=["translation", "coupled", "regulariser", "float16", "zero", "unknown"],
+)
+def test_the_schema_refuses_unrolling_where_it_does_not_apply(section, prepare, expected):
+    assert expected in model_error(section, prepare)
+
+
+def test_unrolling_combines_with_conditioning_and_ema():
+    section = {
+        "family": "acgan",
+        "unrolling": {"steps": 2},
+        "regularisers": {"ema": {"momentum": 0.9}},
+    }
+    params = ModelParams.model_validate({"network": NETWORK, **section})
+    model = build_model(params, SHAPE, seed=0, num_classes=3)
+    labels = np.arange(BATCH, dtype="int32") % 3
+    history = model.fit(real_batch(), labels, batch_size=BATCH, epochs=1, verbose=0)
+    assert all(np.isfinite(values).all() for values in history.history.values())
