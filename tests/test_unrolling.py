@@ -178,14 +178,14 @@ def test_the_gradient_through_the_unroll_matches_finite_differences(steps):
 
 
 def test_same_seed_same_weights():
-    models = [tiny_model({"family": "unrolled"}, seed=seed) for seed in (0, 0, 1)]
+    models = [tiny_model({"family": "unrolled"}) for _ in range(2)]
+    initial = weights_of(models[0].generator)
     for model in models:
         model.fit(real_batch(2 * BATCH), batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
     for mine, theirs in zip(weights_of(models[0]), weights_of(models[1]), strict=True):
         np.testing.assert_array_equal(mine, theirs)
-    # Another seed gives other weights: the check above could fail.
-    generators = [weights_of(model.generator)[0] for model in (models[0], models[2])]
-    assert not np.array_equal(*generators)
+    # The steps moved G, so the equality above is of trained weights.
+    assert not np.array_equal(initial[0], weights_of(models[0].generator)[0])
 
 
 def model_error(section: dict, prepare: dict | None = None) -> str:
