@@ -53,10 +53,6 @@ SECTION = {
     "train": {"batch_size": BATCH},
 }
 
-# The unrolled steps at the preset's rate (1e-4) would move G's update by less than
-# the tolerance; a large one makes a wrong look-ahead on either backend show.
-NOISE_PARTS = {"unrolled": {"unrolling": {"steps": 5, "learning_rate": 0.5}}}
-
 
 # The translation presets on 8x8 images (4x4 inputs for super-resolution), no dropout.
 PAIR_SHAPE = (8, 8, 1)
@@ -147,8 +143,7 @@ def take_steps(
 
 def noise_model(preset: str, strategy: str):
     """A noise-to-image preset's model on small MLPs, and its batch."""
-    section = {**SECTION, **NOISE_PARTS.get(preset, {})}
-    section["train"] = {**SECTION["train"], "strategy": strategy}
+    section = {**SECTION, "train": {**SECTION["train"], "strategy": strategy}}
     params = ModelParams.model_validate({"family": preset, **section})
     classes = NUM_CLASSES if params.conditional else 0
     model = build_model(params, IMAGE_SHAPE, seed=0, num_classes=classes)

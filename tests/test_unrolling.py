@@ -11,10 +11,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from pipeline.models.adversarial import AdversarialModel
 from pipeline.models.losses import LOSSES
-from pipeline.models.unrolling import Unrolling
+from pipeline.models.unrolling import Unrolling, adam_state, adam_step
 from pipeline.params import ModelParams, ParamsError, applicable_params, parse_params
 from pipeline.training.model import build_model
 
@@ -57,7 +58,8 @@ def test_unrolling_off_leaves_the_step_and_the_record_as_they_were():
     section = ModelParams.model_validate({"family": "gan"})
     assert "unrolling" not in applicable_params(section)
     on = ModelParams.model_validate({"family": "unrolled"})
-    assert applicable_params(on)["unrolling"] == {"steps": 5, "learning_rate": None}
+    expected = {"steps": 5, "rule": "adam", "learning_rate": None}
+    assert applicable_params(on)["unrolling"] == expected
 
 
 def test_the_generator_step_looks_ahead_and_leaves_the_real_discriminator_alone():
@@ -84,9 +86,10 @@ def test_the_generator_step_looks_ahead_and_leaves_the_real_discriminator_alone(
 
 LATENT = 3
 FLAT = 4  # a 2x2 image
+BETAS = (0.5, 0.9)
 
 
-def linear_model(steps: int, rate: float) -> AdversarialModel:
+def linear_model(unrolling: Unrolling) -> AdversarialModel:
     """G(z) = A z + c and D(x) = w . x + b, G trained by SGD at rate 1 (its update is -grad)."""
     keras.utils.set_random_seed(1)
     z = keras.Input((LATENT,))
@@ -104,9 +107,10 @@ def linear_model(steps: int, rate: float) -> AdversarialModel:
         loss=LOSSES["non_saturating"](),
         latent_dim=LATENT,
         seed=0,
-        unrolling=Unrolling(steps=steps, learning_rate=rate),
+        unrolling=unrolling,
     )
-    model.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(1.0))
+    d_optimizer = keras.optimizers.Adam(0.05, beta_1=BETAS[0], beta_2=BETAS[1])
+    model.compile(d_optimizer=d_optimizer, g_optimizer=keras.optimizers.SGD(1.0))
     model.build_optimizers()
     return model
 
@@ -119,62 +123,115 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def unrolled_generator_loss(params, z, real, d0, steps, rate) -> float:
-    """The answer in float64, by hand: G's non-saturating loss after `steps` gradient steps
-    of D's loss, softplus(-D(real)) + softplus(D(fake)), on this batch."""
+def unrolled_generator_loss(params, z, real, d0, steps: int, rate: float, adam=None) -> float:
+    """The answer in float64, by hand: G's non-saturating loss after the unrolled steps of
+    D's loss, softplus(-D(real)) + softplus(D(fake)), on this batch.
+
+    `adam`: (step count, moments of w and b) of D's Adam, for rule adam; else plain steps.
+    """
     a, c = params[: LATENT * FLAT].reshape(LATENT, FLAT), params[LATENT * FLAT :]
     fake = z @ a + c
-    w, b = d0
-    for _ in range(steps):
+    weights = list(d0)
+    if adam is not None:
+        iterations, (momentums, velocities) = adam
+    for step in range(steps):
+        w, b = weights
         real_weight, fake_weight = -sigmoid(-(real @ w + b)), sigmoid(fake @ w + b)
-        grad_w = (real.T @ real_weight + fake.T @ fake_weight) / len(real)
-        grad_b = np.mean(real_weight) + np.mean(fake_weight)
-        w, b = w - rate * grad_w, b - rate * grad_b
+        gradients = [
+            (real.T @ real_weight + fake.T @ fake_weight) / len(real),
+            np.mean(real_weight) + np.mean(fake_weight),
+        ]
+        if adam is None:
+            weights = [wt - rate * g for wt, g in zip(weights, gradients, strict=True)]
+            continue
+        t = iterations + step + 1
+        momentums = [
+            m + (g - m) * (1 - BETAS[0]) for m, g in zip(momentums, gradients, strict=True)
+        ]
+        velocities = [
+            v + (g * g - v) * (1 - BETAS[1]) for v, g in zip(velocities, gradients, strict=True)
+        ]
+        size = rate * np.sqrt(1 - BETAS[1] ** t) / (1 - BETAS[0] ** t)
+        weights = [
+            wt - m * size / (np.sqrt(v) + 1e-7)
+            for wt, m, v in zip(weights, momentums, velocities, strict=True)
+        ]
+    w, b = weights
     return float(np.mean(softplus(-(fake @ w + b))))
 
 
-@pytest.mark.parametrize("steps", [1, 2])
-def test_the_gradient_through_the_unroll_matches_finite_differences(steps):
-    rate = 0.8
-    model = linear_model(steps, rate)
-    # The z the step will draw: the same generator state, drawn once more.
-    twin = keras.random.SeedGenerator(0)
-    twin.state.assign(model.seed_generator.state.value)
-    z = np.asarray(keras.random.normal((BATCH, LATENT), seed=twin), dtype=np.float64)
-    real = real_batch(BATCH)[:, :2, :2].astype(np.float64).reshape(BATCH, FLAT)
-
-    kernel, bias = (np.array(w, np.float64) for w in model.generator.trainable_weights)
-    d_kernel, d_bias = (np.array(w, np.float64) for w in model.discriminator.trainable_weights)
-    d0 = (d_kernel[:, 0], d_bias[0])
-    params = np.concatenate([kernel.ravel(), bias])
-    model._generator_step(real.reshape(BATCH, 2, 2, 1).astype("float32"), None)
-
-    def loss(p):
-        return unrolled_generator_loss(p, z, real, d0, steps, rate)
-
-    step = 1e-6
-    expected = np.array(
+def finite_differences(loss, params: np.ndarray, step: float = 1e-6) -> np.ndarray:
+    return np.array(
         [
             (loss(params + step * e) - loss(params - step * e)) / (2 * step)
             for e in np.eye(params.size)
         ]
     )
-    new_kernel, new_bias = (np.array(w, np.float64) for w in model.generator.trainable_weights)
+
+
+@pytest.mark.parametrize(
+    "unrolling",
+    [
+        Unrolling(steps=1, rule="sgd", learning_rate=0.8),
+        Unrolling(steps=2, rule="sgd", learning_rate=0.8),
+        Unrolling(steps=3, rule="adam"),
+    ],
+    ids=["sgd1", "sgd2", "adam3"],
+)
+def test_the_gradient_through_the_unroll_matches_finite_differences(unrolling):
+    model = linear_model(unrolling)
+    real = real_batch(BATCH)[:, :2, :2]
+    discriminator = model.discriminator
+    for _ in range(2):  # D's Adam has moments and a step count of its own to continue
+        model._discriminator_step(real, None)
+    # The z the step will draw: the same generator state, drawn once more.
+    twin = keras.random.SeedGenerator(0)
+    twin.state.assign(model.seed_generator.state.value)
+    z = np.asarray(keras.random.normal((BATCH, LATENT), seed=twin), dtype=np.float64)
+
+    def numbers(tensors):
+        return [np.array(t, np.float64) for t in tensors]
+
+    kernel, bias = numbers(model.generator.trainable_weights)
+    d_kernel, d_bias = numbers(discriminator.trainable_weights)
+    d0 = (d_kernel[:, 0], d_bias[0])
+    moments = [
+        [slot[0][:, 0], slot[1][0]]
+        for slot in map(numbers, adam_state(model.d_optimizer, discriminator.trainable_weights))
+    ]
+    adam = (int(model.d_optimizer.iterations), moments) if unrolling.rule == "adam" else None
+    rate = unrolling.learning_rate or 0.05  # D's Adam's rate
+    params = np.concatenate([kernel.ravel(), bias])
+    flat_real = real.astype(np.float64).reshape(BATCH, FLAT)
+    d_before = numbers(discriminator.trainable_weights)
+    model._generator_step(real, None)
+
+    def loss(p, steps=unrolling.steps):
+        return unrolled_generator_loss(p, z, flat_real, d0, steps, rate, adam)
+
+    new_kernel, new_bias = numbers(model.generator.trainable_weights)
     gradient = params - np.concatenate([new_kernel.ravel(), new_bias])  # SGD at rate 1
-    np.testing.assert_allclose(gradient, expected, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(gradient, finite_differences(loss, params), rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(model.trackers["g_loss"].result(), loss(params), rtol=1e-5)
-    # The look-ahead matters here: the plain gradient (no unrolled steps) is another.
-    plain = np.array(
-        [
-            (
-                unrolled_generator_loss(params + step * e, z, real, d0, 0, rate)
-                - unrolled_generator_loss(params - step * e, z, real, d0, 0, rate)
-            )
-            / (2 * step)
-            for e in np.eye(params.size)
-        ]
-    )
+    for before, after in zip(d_before, numbers(discriminator.trainable_weights), strict=True):
+        np.testing.assert_array_equal(before, after)
+    # The look-ahead matters here: the plain gradient is another.
+    plain = finite_differences(lambda p: loss(p, steps=0), params)
     assert np.max(np.abs(plain - gradient)) > 1e-2
+
+
+def test_an_unrolled_adam_step_is_the_optimizers_own():
+    model = linear_model(Unrolling(steps=1))
+    variables = model.discriminator.trainable_variables
+    model._discriminator_step(real_batch(BATCH)[:, :2, :2], None)  # moments of its own
+    rng = np.random.default_rng(5)
+    gradients = [rng.normal(0, 1, v.shape).astype("float32") for v in variables]
+    state = adam_state(model.d_optimizer, variables)
+    weights = [ops.convert_to_tensor(v) for v in variables]
+    unrolled, _ = adam_step(weights, gradients, state, 0.05, model.d_optimizer, 0)
+    model.d_optimizer.apply(gradients, variables)
+    for mine, theirs in zip(unrolled, variables, strict=True):
+        np.testing.assert_allclose(np.array(mine), np.array(theirs), rtol=1e-6, atol=1e-7)
 
 
 def test_same_seed_same_weights():
@@ -212,6 +269,12 @@ def model_error(section: dict, prepare: dict | None = None) -> str:
             "gradient_penalty would apply to the real D only (allowed with unrolling: ema)",
         ),
         (
+            {"family": "unrolled", "train": {"d_optimizer": {"name": "rmsprop"}}},
+            None,
+            "m.unrolling.rule: adam continues D's Adam, and train.d_optimizer is rmsprop "
+            "(allowed: d_optimizer adam, or rule sgd)",
+        ),
+        (
             {"family": "unrolled", "train": {"precision": "mixed_float16"}},
             None,
             "m.unrolling: its inner gradients are not loss-scaled",
@@ -220,10 +283,10 @@ def model_error(section: dict, prepare: dict | None = None) -> str:
         (
             {"family": "unrolled", "unrolling": {"steps": 5, "first_order": True}},
             None,
-            "m.unrolling.first_order: unknown key (allowed: learning_rate, steps)",
+            "m.unrolling.first_order: unknown key (allowed: learning_rate, rule, steps)",
         ),
     ],
-    ids=["translation", "coupled", "regulariser", "float16", "zero", "unknown"],
+    ids=["translation", "coupled", "regulariser", "rmsprop", "float16", "zero", "unknown"],
 )
 def test_the_schema_refuses_unrolling_where_it_does_not_apply(section, prepare, expected):
     assert expected in model_error(section, prepare)

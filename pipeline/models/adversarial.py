@@ -278,7 +278,7 @@ class AdversarialModel(TwoNetworkModel):
         self.trackers["g_loss"].update_state(loss)
 
     def _unrolled_discriminator(self, real_images, fake_images, labels):
-        """D as `unrolling.steps` gradient steps on its loss would leave it: (images, labels)
+        """D as `unrolling.steps` updates of its loss would leave it: (images, labels)
         -> outputs, differentiable in G's weights through the fakes and the steps.
 
         D runs statelessly on copies of its weights, so the real D, its BatchNorm
@@ -305,9 +305,9 @@ class AdversarialModel(TwoNetworkModel):
             own_term, _ = self.conditioning.discriminator_terms(real_outputs, fake_outputs, labels)
             return loss if own_term is None else loss + own_term
 
-        weights = [ops.convert_to_tensor(v) for v in discriminator.trainable_variables]
-        rate = self.unrolling.rate(self.d_optimizer.learning_rate)
-        unrolled = self.unrolling.unroll(discriminator_loss, weights, rate)
+        unrolled = self.unrolling.unroll(
+            discriminator_loss, discriminator.trainable_variables, self.d_optimizer
+        )
         return lambda images, labels: outputs(unrolled, images, labels)
 
 

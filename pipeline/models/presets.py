@@ -60,8 +60,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # Odena et al. 2017: D also classifies real and fake images; G's label joined to z.
     "acgan": {"conditioning": {"kind": "acgan"}},
-    # Metz et al. 2017: G's loss through k = 5 unrolled D steps (the 2-D mixture experiment,
-    # whose released code also sets Adam 1e-4, beta_1 0.5, for both networks).
+    # Metz et al. 2017: G's loss through k = 5 unrolled updates of D's Adam (the 2-D mixture
+    # experiment, whose released code also sets Adam 1e-4, beta_1 0.5, for both networks).
     "unrolled": {
         "unrolling": {"steps": 5},
         "train": _optimizers({"name": "adam", "learning_rate": 1e-4}),
