@@ -22,7 +22,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -42,6 +44,7 @@ from pipeline.models.translation.unpaired_settings import (
     UNPAIRED_FAMILIES,
     UnpairedTranslationParams,
 )
+from pipeline.models.unrolling import Unrolling, unrolling_conflict
 from pipeline.schema import (
     MAX_FEATURE_DIM,
     MAX_GRID_SIZE,
@@ -205,6 +208,17 @@ class ModelParams(Section):
     network: NetworkSettings
     regularisers: Regularisers = Regularisers()
     train: TrainParams = TrainParams()
+    # Unrolled GAN (`pipeline/models/unrolling.py`); None: the plain generator step.
+    unrolling: Unrolling | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_slots(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Unrolling off is left out of resolved/ and the run's params, so adding
+        # the slot changed no existing model's record (nor re-ran its stages).
+        data = handler(self)
+        if data.get("unrolling") is None:
+            data.pop("unrolling", None)
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -228,6 +242,10 @@ class ModelParams(Section):
                     "(allowed: network.discriminator_norm 'layer' or 'none')"
                 )
         conflict = self.network.conditioning_conflict(self.conditioning)
+        if conflict:
+            raise ValueError(conflict)
+        regularisers = [name for name, _ in self.regularisers.named_parts()]
+        conflict = unrolling_conflict(self.unrolling, regularisers, self.train)
         if conflict:
             raise ValueError(conflict)
         return self

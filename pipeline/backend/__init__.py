@@ -63,6 +63,7 @@ if NAME == "tensorflow":
         step_results,
         training_batches,
         uses_xla,
+        weight_gradients,
     )
 elif NAME == "jax":
     from pipeline.backend.jax import (
@@ -84,6 +85,7 @@ elif NAME == "jax":
         step_results,
         training_batches,
         uses_xla,
+        weight_gradients,
     )
 else:  # pragma: no cover - depends on KERAS_BACKEND
     raise PipelineError(
@@ -110,4 +112,5 @@ __all__ = [
     "step_results",
     "training_batches",
     "uses_xla",
+    "weight_gradients",
 ]

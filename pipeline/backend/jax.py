@@ -189,6 +189,27 @@ def input_gradients(fn: Callable, inputs, loss_scale=None):
     return gradients / keras.ops.cast(loss_scale, gradients.dtype)
 
 
+def weight_gradients(fn: Callable, values: list):
+    """d fn(values) / d values, kept differentiable (G's unrolled loss trains through it).
+
+    Called inside `minimise`'s loss, this `jax.grad` is traced by the outer
+    one, which then differentiates through it; `fn` may close over the outer
+    parameters' traced values (G's fakes). Assignments made inside come back as
+    auxiliary output, as in `input_gradients`.
+
+    Args:
+        fn: maps `values` (D's weights, as arrays) to a scalar loss.
+        values: what the gradient is taken with respect to.
+    """
+
+    def total(values):
+        return _functional(lambda: fn(values), ())(())
+
+    gradients, updates = jax.grad(total, has_aux=True)(list(values))
+    _open_scopes[-1].merge(updates)
+    return gradients
+
+
 def step_results(results: dict) -> dict:
     """A train step's results as Keras' JAX trainer takes them: unchanged."""
     return results

@@ -64,6 +64,24 @@ def input_gradients(fn: Callable, inputs, loss_scale=None):
     return gradients / tf.cast(loss_scale, gradients.dtype)
 
 
+def weight_gradients(fn: Callable, values: list):
+    """d fn(values) / d values, kept differentiable (G's unrolled loss trains through it).
+
+    The inner tape runs inside `minimise`'s, which records the inner gradient's
+    ops, so the outer gradient reaches whatever `fn` depends on (G's weights,
+    through the fakes) and the values themselves.
+
+    Args:
+        fn: maps `values` (D's weights, as tensors) to a scalar loss.
+        values: what the gradient is taken with respect to.
+    """
+    values = [tf.convert_to_tensor(value) for value in values]
+    with tf.GradientTape() as tape:
+        tape.watch(values)
+        output = fn(values)
+    return tape.gradient(output, values, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
 def step_results(results: dict) -> dict:
     """A train step's results, shaped for Keras to average over the replicas.
 

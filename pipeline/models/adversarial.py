@@ -17,6 +17,7 @@ from pipeline.models.conditioning.none import Unconditional
 from pipeline.models.losses.base import AdversarialLoss
 from pipeline.models.regularisers.base import Critic, Regulariser
 from pipeline.models.two_networks import TwoNetworkModel
+from pipeline.models.unrolling import Unrolling
 
 
 class AdversarialModel(TwoNetworkModel):
@@ -58,6 +59,8 @@ class AdversarialModel(TwoNetworkModel):
             whose gradients overflow is skipped; `skipped_d_steps` tracks the
             share skipped, and a skipped update's loss (not finite when the
             penalty's nested gradient overflowed) stays out of the means.
+        unrolling: G's loss taken through unrolled D steps (Unrolled GAN);
+            None for the plain generator step.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class AdversarialModel(TwoNetworkModel):
         d_steps: int = 1,
         seed: int | None = None,
         loss_scaling: bool = False,
+        unrolling: Unrolling | None = None,
         **kwargs,
     ):
         super().__init__(generator=generator, discriminator=discriminator, **kwargs)
@@ -93,6 +97,7 @@ class AdversarialModel(TwoNetworkModel):
         self.num_classes = num_classes
         self.d_steps = d_steps
         self.loss_scaling = loss_scaling
+        self.unrolling = unrolling
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.make_trackers()
 
@@ -158,8 +163,11 @@ class AdversarialModel(TwoNetworkModel):
 
     def discriminate(self, images, labels):
         """D's outputs on `images` in training: its score, and what the conditioning adds."""
+        return self.discriminator(self._discriminator_inputs(images, labels), training=True)
+
+    def _discriminator_inputs(self, images, labels):
         takes_label = self.conditional and self.conditioning.discriminator_takes_label
-        return self.discriminator([images, labels] if takes_label else images, training=True)
+        return [images, labels] if takes_label else images
 
     def critic(self, labels) -> Critic:
         """D's scores on a batch of images with `labels` bound: what the penalties differentiate."""
@@ -250,14 +258,16 @@ class AdversarialModel(TwoNetworkModel):
         conditioning = self.conditioning
 
         def losses():
-            fake_outputs = self.discriminate(
-                self.seen_by_discriminator(self.generate(z, labels)), labels
-            )
+            fake_images = self.generate(z, labels)
+            discriminate = self.discriminate
+            if self.unrolling is not None:
+                discriminate = self._unrolled_discriminator(real_images, fake_images, labels)
+            fake_outputs = discriminate(self.seen_by_discriminator(fake_images), labels)
             fake_scores = conditioning.scores(fake_outputs)
             real_scores = None
             if needs_real:
                 real_seen = self.seen_by_discriminator(real_images)
-                real_scores = conditioning.scores(self.discriminate(real_seen, labels))
+                real_scores = conditioning.scores(discriminate(real_seen, labels))
             loss = ops.mean(self.adversarial_loss.generator_loss(fake_scores, real_scores))
             own_term = conditioning.generator_term(fake_outputs, labels)
             if own_term is not None:
@@ -266,6 +276,39 @@ class AdversarialModel(TwoNetworkModel):
 
         loss = minimise(losses, self.generator, self.g_optimizer)
         self.trackers["g_loss"].update_state(loss)
+
+    def _unrolled_discriminator(self, real_images, fake_images, labels):
+        """D as `unrolling.steps` updates of its loss would leave it: (images, labels)
+        -> outputs, differentiable in G's weights through the fakes and the steps.
+
+        D runs statelessly on copies of its weights, so the real D, its BatchNorm
+        statistics and its optimizer are untouched. The unrolled loss is D's
+        adversarial loss and the conditioning's own term (ACGAN's classifier,
+        InfoGAN's information term), on this step's real slice and fakes.
+        """
+        discriminator = self.discriminator
+        non_trainable = [ops.convert_to_tensor(v) for v in discriminator.non_trainable_variables]
+
+        def outputs(weights, images, labels):
+            inputs = self._discriminator_inputs(images, labels)
+            result, _ = discriminator.stateless_call(weights, non_trainable, inputs, training=True)
+            return result
+
+        def discriminator_loss(weights):
+            real_outputs = outputs(weights, real_images, labels)
+            fake_outputs = outputs(weights, fake_images, labels)
+            loss = ops.mean(
+                self.adversarial_loss.discriminator_loss(
+                    self.conditioning.scores(real_outputs), self.conditioning.scores(fake_outputs)
+                )
+            )
+            own_term, _ = self.conditioning.discriminator_terms(real_outputs, fake_outputs, labels)
+            return loss if own_term is None else loss + own_term
+
+        unrolled = self.unrolling.unroll(
+            discriminator_loss, discriminator.trainable_variables, self.d_optimizer
+        )
+        return lambda images, labels: outputs(unrolled, images, labels)
 
 
 def sum_of_present(values):

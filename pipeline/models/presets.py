@@ -60,6 +60,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # Odena et al. 2017: D also classifies real and fake images; G's label joined to z.
     "acgan": {"conditioning": {"kind": "acgan"}},
+    # Metz et al. 2017: G's loss through k = 5 unrolled updates of D's Adam (the 2-D mixture
+    # experiment, whose released code also sets Adam 1e-4, beta_1 0.5, for both networks).
+    "unrolled": {
+        "unrolling": {"steps": 5},
+        "train": _optimizers({"name": "adam", "learning_rate": 1e-4}),
+    },
     # Chen et al. 2016: unsupervised; a 10-way categorical and 2 uniform codes beside
     # 62 noise dims (z = 62 + 2), recovered by a Q head on D; MI weight 1 for both;
     # convolutional networks with BatchNorm; Adam 2e-4 for D and 1e-3 for G (its appendix).
