@@ -16,10 +16,9 @@ def main() -> None:
 
     info = prepare_dataset(stage.prepare, seed=stage.seed, out_dir=args.out)
     counts = ", ".join(f"{name} {split.count}" for name, split in info.splits.items())
-    shape = "x".join(str(d) for d in info.image_shape)
     domains = f", domains {', '.join(info.domains)}" if info.domains else ""
     print(
-        f"prepared {info.source}: {shape} images, {info.num_classes} classes, {counts}"
+        f"prepared {info.source}: {info.examples}, {info.num_classes} classes, {counts}"
         f"{domains}; content {info.content_hash[:12]} -> {args.out}"
     )
 

@@ -223,6 +223,13 @@ class DatasetInfo:
             domains=_domains_from_json(d.get("domains")),
         )
 
+    @property
+    def examples(self) -> str:
+        """What an example is, for people: `28x28x1 images`, or `2-D points` (float32 storage)."""
+        if self.storage == "float32":
+            return f"{self.image_shape[-1]}-D points"
+        return "x".join(str(d) for d in self.image_shape) + " images"
+
     def split(self, name: str) -> SplitInfo:
         """The split called `name`; PipelineError listing the allowed names if unknown."""
         if name not in self.splits:
