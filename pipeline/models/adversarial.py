@@ -6,7 +6,7 @@ step as the backend's trainer wants it is `pipeline.backend`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 from keras import ops
@@ -58,6 +58,9 @@ class AdversarialModel(TwoNetworkModel):
             whose gradients overflow is skipped; `skipped_d_steps` tracks the
             share skipped, and a skipped update's loss (not finite when the
             penalty's nested gradient overflowed) stays out of the means.
+        schedule: the networks' own schedule (`Network.schedule`: ProGAN's
+            growth), called at the start of every step with the number of
+            real images D has seen; None for networks without one.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class AdversarialModel(TwoNetworkModel):
         d_steps: int = 1,
         seed: int | None = None,
         loss_scaling: bool = False,
+        schedule: Callable[[object], None] | None = None,
         **kwargs,
     ):
         super().__init__(generator=generator, discriminator=discriminator, **kwargs)
@@ -93,6 +97,7 @@ class AdversarialModel(TwoNetworkModel):
         self.num_classes = num_classes
         self.d_steps = d_steps
         self.loss_scaling = loss_scaling
+        self.schedule = schedule
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.make_trackers()
 
@@ -113,6 +118,8 @@ class AdversarialModel(TwoNetworkModel):
         """One generator step and its `d_steps` discriminator steps; returns the trackers' means."""
         real_images, labels = self._unpack(data)
         batch_size = ops.shape(real_images)[0] // self.d_steps
+        if self.schedule is not None:
+            self.schedule(self.images_seen(batch_size))
         for step in range(self.d_steps):
             part = slice(step * batch_size, (step + 1) * batch_size)
             step_labels = None if labels is None else labels[part]
@@ -122,6 +129,15 @@ class AdversarialModel(TwoNetworkModel):
             real_images[first_slice], None if labels is None else labels[first_slice]
         )
         return step_results({name: tracker.result() for name, tracker in self.trackers.items()})
+
+    def images_seen(self, batch_size):
+        """Real images D has trained on so far: its updates times the global batch of one.
+
+        From the optimizer's iteration count, which the checkpoint holds (an
+        update skipped under loss scaling does not count).
+        """
+        updates = ops.cast(self.d_optimizer.iterations, "int32")
+        return updates * ops.cast(batch_size, "int32") * replicas_in_sync()
 
     def _unpack(self, data):
         if isinstance(data, tuple | list):

@@ -58,6 +58,7 @@ def make_model(
         d_steps=params.train.d_steps,
         seed=seed,
         loss_scaling=params.train.scales_losses,
+        schedule=params.network.schedule(generator, discriminator),
     )
 
 
