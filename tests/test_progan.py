@@ -36,7 +36,7 @@ def set_level(generator, discriminator, images_seen: int, network: ProGAN = TINY
 
 
 def layer_output(model: keras.Model, name: str, inputs) -> np.ndarray:
-    return np.asarray(keras.Model(model.inputs, model.get_layer(name).output)(inputs))
+    return np.asarray(keras.Model(model.input, model.get_layer(name).output)(inputs))
 
 
 # --- the preset and the schedule -------------------------------------------------------
@@ -47,6 +47,7 @@ def test_the_preset_is_the_paper_s_setting():
     assert params.loss.name == "wasserstein" and params.train.d_steps == 1
     assert params.regularisers.gradient_penalty.weight == 10.0
     assert params.regularisers.drift.weight == 0.001
+    assert params.regularisers.ema.momentum == 0.999
     for optimizer in (params.train.d_optimizer, params.train.g_optimizer):
         assert (optimizer.learning_rate, optimizer.beta_1, optimizer.beta_2) == (1e-3, 0.0, 0.99)
     network = params.network
