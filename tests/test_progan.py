@@ -21,6 +21,16 @@ IMAGE_SHAPE = (28, 28, 1)
 LATENT = 8
 TINY = ProGAN(latent_dim=LATENT, filters=2)
 
+# 8x8 images (4 -> 8), 4 steps of 8 an epoch, phases of 20 images: the first epoch ends
+# after 32 images, 60% into the fade to 8x8 (its last step began at 24, 20% in), and
+# the second ends in the stable phase at full size.
+SMALL_SHAPE = (8, 8, 1)
+SECTION = {
+    "family": "progan",
+    "network": {"kind": "progan", "latent_dim": LATENT, "filters": 2, "phase_images": 20},
+    "train": {"batch_size": 8},
+}
+
 
 def level(images: int, phase_images: int = 100, levels: int = 3) -> float:
     return float(np.asarray(growth_level(images, phase_images, levels)))
@@ -56,6 +66,15 @@ def test_the_preset_is_the_paper_s_setting():
     assert network.phase_images == 20_000
     with pytest.raises(ValueError, match="discriminator_norm"):
         ModelParams.model_validate({"family": "progan", "network": {"discriminator_norm": "layer"}})
+
+
+def test_only_progan_has_a_schedule():
+    """Every other kind's model runs its step as before: no schedule is called."""
+    for section in ({"family": "wgan_gp"}, {"family": "dcgan"}):
+        model = build_model(ModelParams.model_validate(section), SMALL_SHAPE, seed=0)
+        assert model.schedule is None
+    model = build_model(ModelParams.model_validate(SECTION), SMALL_SHAPE, seed=0)
+    assert callable(model.schedule)
 
 
 @pytest.mark.parametrize(
@@ -162,16 +181,6 @@ def test_equalised_kernels_start_at_unit_variance_and_he_s_without():
 
 
 # --- training: a kill and a resume inside a fade; the networks with Keras alone ------------
-
-# 8x8 images (4 -> 8), 4 steps of 8 an epoch, phases of 20 images: the first epoch ends
-# after 32 images, 60% into the fade to 8x8 (its last step began at 24, 20% in), and
-# the second ends in the stable phase at full size.
-SMALL_SHAPE = (8, 8, 1)
-SECTION = {
-    "family": "progan",
-    "network": {"kind": "progan", "latent_dim": LATENT, "filters": 2, "phase_images": 20},
-    "train": {"batch_size": 8},
-}
 
 
 def fit(model, epochs: int, start_epoch: int = 0) -> dict:
