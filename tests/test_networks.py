@@ -457,10 +457,15 @@ def test_every_network_reloads_without_project_code(tmp_path):
     for kind in CONVOLUTIONAL:
         attentive = SMALL[kind].model_copy(update={"attention_resolution": 7})
         cases[f"{kind}-attention"] = (attentive, Projection(generator_input="batch_norm"))
+    # ProGAN half-way into its last fade (phase 3 of 20,000 images): the blend kernels
+    # its schedule set, not their initial values, must come back.
+    cases["progan-fading"] = (SMALL["progan"], Unconditional())
     manifest = {}
     labels = np.array([0, 3, 7, 9], dtype="int32")
     for name, (network, conditioning) in cases.items():
         generator, discriminator = build(network, conditioning=conditioning)
+        if name == "progan-fading":
+            network.schedule(generator, discriminator)(70_000)
         z = latents(4)
         g_label = conditioning.generator_takes_label()  # a class, or InfoGAN's code
         g_in = [z, labels] if g_label else z
