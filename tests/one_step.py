@@ -3,7 +3,8 @@
 `python tests/one_step.py OUT.npz [--init INIT.npz] [--steps N]`
 
 For each preset, on small MLPs (small U-Nets and PatchGANs for the
-translation presets, on 8x8 pairs) and a fixed batch: build the model (seed 0),
+translation presets, on 8x8 pairs; a preset whose point is its network keeps
+that network, small: progan's on 8x8 images) and a fixed batch: build the model (seed 0),
 optionally load every variable from INIT.npz (so two backends start from
 the same weights), take N steps with `train_on_batch`, and save the step's
 logs and every variable to OUT.npz (`<preset>/log/<name>`,
@@ -53,6 +54,19 @@ SECTION = {
     "train": {"batch_size": BATCH},
 }
 
+# Presets whose point is their network keep it, small, on the smallest images it
+# makes: (network, image shape, D updates already made). ProGAN grows 4 -> 8 with
+# a phase every 12 images, and its schedule reads D's update count: starting the
+# count at 2 (16 images seen), the step runs a third of the way into the fade
+# to 8x8, where both resolutions and both blends are live.
+OWN_NETWORKS = {
+    "progan": (
+        {"kind": "progan", "latent_dim": 4, "filters": 2, "phase_images": 12},
+        (8, 8, 1),
+        2,
+    ),
+}
+
 
 # The translation presets on 8x8 images (4x4 inputs for super-resolution), no dropout.
 PAIR_SHAPE = (8, 8, 1)
@@ -97,10 +111,10 @@ class FixedDraws:
         return ops.cast(draws, dtype)
 
 
-def fixed_batch():
+def fixed_batch(image_shape=IMAGE_SHAPE):
     """Enough images for the largest `d_steps` of a preset (5), and their labels."""
     rng = np.random.default_rng(7)
-    images = rng.uniform(-1, 1, (BATCH * 5, *IMAGE_SHAPE)).astype("float32")
+    images = rng.uniform(-1, 1, (BATCH * 5, *image_shape)).astype("float32")
     labels = rng.integers(0, NUM_CLASSES, BATCH * 5).astype("int32")
     return images, labels
 
@@ -142,12 +156,16 @@ def take_steps(
 
 
 def noise_model(preset: str, strategy: str):
-    """A noise-to-image preset's model on small MLPs, and its batch."""
-    section = {**SECTION, "train": {**SECTION["train"], "strategy": strategy}}
+    """A noise-to-image preset's model on small MLPs (or its own small network), and its batch."""
+    network, image_shape, updates = OWN_NETWORKS.get(preset, (SECTION["network"], IMAGE_SHAPE, 0))
+    section = {**SECTION, "network": network}
+    section["train"] = {**SECTION["train"], "strategy": strategy}
     params = ModelParams.model_validate({"family": preset, **section})
     classes = NUM_CLASSES if params.conditional else 0
-    model = build_model(params, IMAGE_SHAPE, seed=0, num_classes=classes)
-    images, labels = fixed_batch()
+    model = build_model(params, image_shape, seed=0, num_classes=classes)
+    if updates:
+        model.d_optimizer.iterations.assign(updates)
+    images, labels = fixed_batch(image_shape)
     rows = BATCH * params.train.d_steps
     return model, (images[:rows], labels[:rows] if params.conditional else None)
 

@@ -22,6 +22,7 @@ from pipeline.models.networks import (
     MLP,
     NETWORKS,
     NetworkSettings,
+    ProGAN,
     ResNet,
     dcgan_start_size,
 )
@@ -33,6 +34,7 @@ SMALL = {
     "mlp": MLP(latent_dim=LATENT, generator_units=[32], discriminator_units=[32]),
     "dcgan": DCGAN(latent_dim=LATENT, filters=8),
     "resnet": ResNet(latent_dim=LATENT, filters=8),
+    "progan": ProGAN(latent_dim=LATENT, filters=4),
 }
 CONVOLUTIONAL = ["dcgan", "resnet"]
 
@@ -61,7 +63,7 @@ def build(network, image_shape=(28, 28, 1), conditioning=None, wrap=None):
 
 
 def test_registry_and_union():
-    assert set(NETWORKS) == {"mlp", "dcgan", "resnet"}
+    assert set(NETWORKS) == {"mlp", "dcgan", "resnet", "progan"}
     adapter = TypeAdapter(NetworkSettings)
     for kind, cls in NETWORKS.items():
         assert isinstance(adapter.validate_python({"kind": kind}), cls)
@@ -106,6 +108,8 @@ def test_attention_resolution_is_a_positive_int(value):
         (DCGAN(discriminator_norm="layer"), False),
         (DCGAN(discriminator_norm="none"), False),
         (ResNet(), False),
+        # The minibatch std mixes one feature map; the paper pairs it with WGAN-GP.
+        (ProGAN(), False),
     ],
 )
 def test_which_discriminators_mix_the_batch(network, mixes):
@@ -304,7 +308,7 @@ def test_labels_change_the_outputs(kind):
     assert len(np.unique(scores)) == CLASSES
 
 
-@pytest.mark.parametrize("kind", CONVOLUTIONAL)
+@pytest.mark.parametrize("kind", [*CONVOLUTIONAL, "progan"])
 @pytest.mark.parametrize("image_shape", [(28, 32, 1), (27, 27, 1), (18, 18, 1), (7, 7, 1)], ids=str)
 def test_unreachable_shapes_are_refused(kind, image_shape):
     with pytest.raises(ValueError, match=f"{kind} networks"):
@@ -395,7 +399,7 @@ WEIGHT_LAYERS = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Embedding
 @pytest.mark.parametrize("kind", list(NETWORKS))
 def test_wrap_reaches_every_discriminator_weight_layer(kind, conditioning):
     network = SMALL[kind]
-    if kind != "mlp":
+    if kind in CONVOLUTIONAL:
         network = network.model_copy(update={"attention_resolution": 7})
     wrap = CountingWrap()
     generator, discriminator = build(network, conditioning=conditioning, wrap=wrap)
@@ -413,7 +417,9 @@ def test_wrap_reaches_every_discriminator_weight_layer(kind, conditioning):
     ]
     assert bare == []
     heads = {"none": 1, "concat": 1, "projection": 2, "acgan": 2, "info": 3}[conditioning.kind]
-    trunk = {"mlp": 1, "dcgan": 2, "resnet": 6}[kind]  # resnet: 3 convolutions a block
+    # resnet: 3 convolutions a block; progan: 3 fromRGB, 2 convolutions in each of the
+    # two upper blocks, and the last block's convolution and Dense.
+    trunk = {"mlp": 1, "dcgan": 2, "resnet": 6, "progan": 9}[kind]
     assert len(wrap.wrapped) == trunk + heads
     assert "SpectralNormalization" not in layer_types(generator)
     # And D still runs where SN does its work: in training.
@@ -439,7 +445,7 @@ RELOAD_CASES = {
         "acgan-bn": AuxiliaryClassifier(generator_input="batch_norm"),
         "info": InformationCodes(),
     }.items()
-    if not (kind == "mlp" and conditioning.uses_generator_batch_norm())
+    if NETWORKS[kind].generator_has_batch_norm or not conditioning.uses_generator_batch_norm()
 }
 
 
@@ -451,10 +457,15 @@ def test_every_network_reloads_without_project_code(tmp_path):
     for kind in CONVOLUTIONAL:
         attentive = SMALL[kind].model_copy(update={"attention_resolution": 7})
         cases[f"{kind}-attention"] = (attentive, Projection(generator_input="batch_norm"))
+    # ProGAN half-way into its last fade (phase 3 of 20,000 images): the blend kernels
+    # its schedule set, not their initial values, must come back.
+    cases["progan-fading"] = (SMALL["progan"], Unconditional())
     manifest = {}
     labels = np.array([0, 3, 7, 9], dtype="int32")
     for name, (network, conditioning) in cases.items():
         generator, discriminator = build(network, conditioning=conditioning)
+        if name == "progan-fading":
+            network.schedule(generator, discriminator)(70_000)
         z = latents(4)
         g_label = conditioning.generator_takes_label()  # a class, or InfoGAN's code
         g_in = [z, labels] if g_label else z

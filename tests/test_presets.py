@@ -101,7 +101,13 @@ def assert_near_both_modes(points: np.ndarray) -> None:
     assert median < 1.2, f"median distance to a mode {median:.2f}"
 
 
-@pytest.mark.parametrize("family", sorted(set(PRESETS) - {"dcgan"}))
+# Presets whose point is their network, which cannot make 1x2 images, train on images
+# instead: dcgan below, progan in tests/test_progan.py (on MLPs, its n_critic 1 critic
+# does not find the toy's two modes in a test's budget: 30 epochs still collapse).
+OWN_NETWORK = {"dcgan", "progan"}
+
+
+@pytest.mark.parametrize("family", sorted(set(PRESETS) - OWN_NETWORK))
 def test_each_preset_learns_the_toy_and_its_generator_reloads(family, tmp_path):
     params = ModelParams.model_validate(toy_section(family))
     num_classes = 2 if params.conditional else 0

@@ -6,7 +6,7 @@ step as the backend's trainer wants it is `pipeline.backend`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 from keras import ops
@@ -61,6 +61,9 @@ class AdversarialModel(TwoNetworkModel):
             penalty's nested gradient overflowed) stays out of the means.
         unrolling: G's loss taken through unrolled D steps (Unrolled GAN);
             None for the plain generator step.
+        schedule: the networks' own schedule (`Network.schedule`: ProGAN's
+            growth), called at the start of every step with the number of
+            real images D has seen; None for networks without one.
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class AdversarialModel(TwoNetworkModel):
         seed: int | None = None,
         loss_scaling: bool = False,
         unrolling: Unrolling | None = None,
+        schedule: Callable[[object], None] | None = None,
         **kwargs,
     ):
         super().__init__(generator=generator, discriminator=discriminator, **kwargs)
@@ -98,6 +102,7 @@ class AdversarialModel(TwoNetworkModel):
         self.d_steps = d_steps
         self.loss_scaling = loss_scaling
         self.unrolling = unrolling
+        self.schedule = schedule
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.make_trackers()
 
@@ -118,6 +123,8 @@ class AdversarialModel(TwoNetworkModel):
         """One generator step and its `d_steps` discriminator steps; returns the trackers' means."""
         real_images, labels = self._unpack(data)
         batch_size = ops.shape(real_images)[0] // self.d_steps
+        if self.schedule is not None:
+            self.schedule(self.images_seen(batch_size))
         for step in range(self.d_steps):
             part = slice(step * batch_size, (step + 1) * batch_size)
             step_labels = None if labels is None else labels[part]
@@ -127,6 +134,15 @@ class AdversarialModel(TwoNetworkModel):
             real_images[first_slice], None if labels is None else labels[first_slice]
         )
         return step_results({name: tracker.result() for name, tracker in self.trackers.items()})
+
+    def images_seen(self, batch_size):
+        """Real images D has trained on so far: its updates times the global batch of one.
+
+        From the optimizer's iteration count, which the checkpoint holds (an
+        update skipped under loss scaling does not count).
+        """
+        updates = ops.cast(self.d_optimizer.iterations, "int32")
+        return updates * ops.cast(batch_size, "int32") * replicas_in_sync()
 
     def _unpack(self, data):
         if isinstance(data, tuple | list):

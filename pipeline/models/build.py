@@ -59,6 +59,7 @@ def make_model(
         seed=seed,
         loss_scaling=params.train.scales_losses,
         unrolling=params.unrolling,
+        schedule=params.network.schedule(generator, discriminator),
     )
 
 

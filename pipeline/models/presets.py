@@ -81,6 +81,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         "regularisers": {"spectral_norm": {}},
         "train": {"d_steps": 5, **_optimizers({**_ADAM_0_09, "learning_rate": 2e-4})},
     },
+    # Karras et al. 2018: networks grown from the start square (7, 14, 28 on MNIST) with
+    # pixel norm, minibatch std and equalised learning rate; WGAN-GP (λ 10) with the drift
+    # term ε 0.001, n_critic 1, Adam(1e-3, 0, 0.99); G's weights averaged with decay 0.999.
+    "progan": {
+        "loss": {"name": "wasserstein"},
+        "network": {"kind": "progan"},
+        "regularisers": {
+            "gradient_penalty": {"weight": 10.0},
+            "drift": {"weight": 0.001},
+            "ema": {"momentum": 0.999},
+        },
+        "train": _optimizers(
+            {"name": "adam", "learning_rate": 1e-3, "beta_1": 0.0, "beta_2": 0.99}
+        ),
+    },
 }
 
 # The key that tells the variants of a slot apart (`loss: {name: hinge}`).

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pipeline.models.networks.base import Network, unwrapped
 from pipeline.models.networks.dcgan import DCGAN, dcgan_start_size
 from pipeline.models.networks.mlp import MLP
+from pipeline.models.networks.progan import ProGAN
 from pipeline.models.networks.resnet import ResNet
 from pipeline.schema import tagged_union
 
@@ -19,6 +20,7 @@ NETWORKS: dict[str, type[Network]] = {
     "mlp": MLP,
     "dcgan": DCGAN,
     "resnet": ResNet,
+    "progan": ProGAN,
 }
 
 # A model's `network` section: one of the kinds above, picked by `kind`.
@@ -30,6 +32,7 @@ __all__ = [
     "NETWORKS",
     "Network",
     "NetworkSettings",
+    "ProGAN",
     "ResNet",
     "dcgan_start_size",
     "unwrapped",

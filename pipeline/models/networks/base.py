@@ -9,6 +9,7 @@ Only stock Keras layers are used, so a saved generator reloads with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
@@ -59,6 +60,18 @@ class Network(Section):
         """Whether D computes statistics across the batch (BatchNorm), which
         per-example gradient penalties forbid."""
         return False
+
+    def schedule(
+        self, generator: keras_types.Model, discriminator: keras_types.Model
+    ) -> Callable[[object], None] | None:
+        """What changes in the built networks as training goes on, or None (most kinds).
+
+        A kind that changes (ProGAN's growth) returns a function of the
+        number of images D has seen that sets it; the model calls it before
+        each step, inside the step, so it is a function of the optimizer's
+        iteration count and a resumed run continues it exactly.
+        """
+        return None
 
     def build(
         self,

@@ -14,6 +14,7 @@ from pydantic import SerializerFunctionWrapHandler, create_model, model_serializ
 
 from pipeline.models.regularisers.base import Critic, Regulariser
 from pipeline.models.regularisers.diff_augment import DiffAugment
+from pipeline.models.regularisers.drift import Drift
 from pipeline.models.regularisers.ema import GeneratorEMA
 from pipeline.models.regularisers.gradient_penalty import GradientPenalty
 from pipeline.models.regularisers.instance_noise import InstanceNoise
@@ -28,6 +29,7 @@ REGULARISERS: dict[str, type[Regulariser]] = {
     "weight_clipping": WeightClipping,
     "gradient_penalty": GradientPenalty,
     "r1": R1,
+    "drift": Drift,
     "l2": L2,
     "spectral_norm": SpectralNorm,
     "diff_augment": DiffAugment,
