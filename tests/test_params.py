@@ -75,6 +75,21 @@ def test_repo_params_are_valid(shipped_file):
     assert params.model("wgan").train.d_optimizer.learning_rate == 2e-4
 
 
+def test_the_ring_profile_compares_losses_critics_and_unrolling_on_the_ring():
+    params = load_params(REPO_ROOT / "profiles" / "ring.yaml")
+    assert params.prepare.source.kind == "ring"
+    assert params.models == ["minimax", "gan", "wgan", "wgan_gp", "unrolled"]
+    models = {name: params.model(name) for name in params.models}
+    assert models["minimax"].loss.name == "minimax" and models["gan"].loss.name == "non_saturating"
+    assert models["unrolled"].unrolling.steps == 5
+    # The three GANs differ only in the loss or the unrolling: the same optimizers.
+    optimizers = {
+        (m.train.d_optimizer, m.train.g_optimizer) for n, m in models.items() if "wgan" not in n
+    }
+    assert len(optimizers) == 1
+    assert all(m.network.kind == "mlp" for m in models.values())
+
+
 def test_unknown_key_names_the_path_and_the_allowed_keys(raw):
     raw["gan"]["train"]["epoch"] = 3
     message = error_for(raw)
