@@ -26,7 +26,7 @@ from pipeline.data import verify_prepared
 from pipeline.data.pairs import domain_shape
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir
-from pipeline.images import interpolate_latents, make_grid, rows_grid, save_png
+from pipeline.images import interpolate_latents, make_grid, row_groups, rows_grid, save_png
 from pipeline.params import ExportParams
 from pipeline.sampling import (
     EVALUATION_STREAM,
@@ -142,8 +142,9 @@ def export_samples(
             latents, labels, rows, cols = sweep
         else:
             latents, labels, rows, cols = interpolation_inputs(seed, dim, params, classes)
-        paths = np.repeat(np.arange(rows), cols)  # points: a colour per path (or sweep row)
-        save_png(make_grid(draw(latents, labels), rows, cols, groups=paths), staged.interpolation)
+        # Points: a colour per path (or sweep row).
+        grid = make_grid(draw(latents, labels), rows, cols, groups=row_groups(rows, cols))
+        save_png(grid, staged.interpolation)
 
         latents = latent_vectors(
             seed, params.num_samples, dim, EVALUATION_STREAM, continuous_codes=continuous_codes
@@ -156,9 +157,8 @@ def export_samples(
 
         if params.truncation:
             latents, labels = truncation_inputs(seed, dim, params, classes, continuous_codes)
-            rows = len(params.truncation)
-            thresholds = np.repeat(np.arange(rows), params.grid_size)
-            grid = make_grid(draw(latents, labels), rows, params.grid_size, groups=thresholds)
+            rows, cols = len(params.truncation), params.grid_size
+            grid = make_grid(draw(latents, labels), rows, cols, groups=row_groups(rows, cols))
             save_png(grid, staged.truncation)
 
     return _publish(out_dir, write, before_publish)

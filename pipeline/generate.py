@@ -336,9 +336,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 def generate_images(generator: keras.Model, request: Request) -> str:
     """Draw `request.count` images from a noise generator into --out; the line that says so."""
     from pipeline.generation import noise
-    from pipeline.generation.models import POINT_SHAPE, describe_generator, translates_images
+    from pipeline.generation.models import describe_generator, translates_images
     from pipeline.generation.outputs import to_unit_range
-    from pipeline.images import to_uint8
+    from pipeline.images import POINT_SHAPE, to_uint8
 
     if translates_images(generator):
         taken = tuple(generator.inputs[0].shape[1:])

@@ -19,6 +19,8 @@ from pipeline.fileio import atomic_file
 # linear interpolation is then the same path up to round-off.
 _PARALLEL_EPS = 1e-6
 
+# What a sample of 2-D points is (the `ring` source's): a 1x1 "image" of two coordinates.
+POINT_SHAPE = (1, 1, 2)
 # A scatter plot of 2-D points: the square [-1, 1]^2 (G's tanh range) in this
 # many pixels, each point a dot of this many pixels across.
 SCATTER_PIXELS = 256
@@ -111,8 +113,13 @@ def make_grid(
 
 
 def is_points(samples: np.ndarray) -> bool:
-    """Whether samples are 2-D points, (N, 1, 1, 2), rather than images."""
-    return samples.ndim == 4 and samples.shape[1:] == (1, 1, 2)
+    """Whether samples are 2-D points, (N, *POINT_SHAPE), rather than images."""
+    return samples.ndim == 4 and samples.shape[1:] == POINT_SHAPE
+
+
+def row_groups(rows: int, cols: int) -> np.ndarray:
+    """A group per grid row, for `make_grid`'s `groups`: each row of points its own colour."""
+    return np.repeat(np.arange(rows), cols)
 
 
 def scatter_plot(points: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:

@@ -37,8 +37,6 @@ ALLOWED_MODELS = (
 )
 
 Quiet = Callable[[], AbstractContextManager]
-# What a generator of 2-D points makes per sample (the `ring` source's models).
-POINT_SHAPE = (1, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -274,6 +272,8 @@ def describe_generator(generator: keras.Model, source: ModelSource) -> Generator
                 f"{tuple(label.shape)} ({allowed})"
             )
     output = tuple(generator.outputs[0].shape)
+    from pipeline.images import POINT_SHAPE
+
     points = output[1:] == POINT_SHAPE
     if len(output) != 4 or None in output[1:] or (output[-1] not in (1, 3) and not points):
         raise PipelineError(f"{where}: not a generator: its output has shape {output} ({allowed})")
