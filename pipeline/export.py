@@ -52,6 +52,7 @@ from pipeline.saved_models import (
     require_finite,
     takes_code,
 )
+from pipeline.truncation import truncation
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ def export_samples(
     equal sample sizes they are the very images it scored. A conditional
     grid has one row per class (InfoGAN's: per value of its code). With
     `params.truncation` set, `truncation.png` has a row per threshold
-    (`truncation_inputs`). InfoGAN's `interpolation.png`, when it has
+    (`truncation_row`; a StyleGAN's rows are truncated in w,
+    `pipeline.truncation`). InfoGAN's `interpolation.png`, when it has
     continuous codes, is the paper's figure instead of a path in z: each
     code swept per category (`code_sweep_inputs`). The inputs are checked
     first and a generator whose images are not finite is refused; until
@@ -126,6 +128,8 @@ def export_samples(
     classes = info.num_classes if is_conditional(generator) else 0
     if takes_code(generator):
         classes = code_values(generator)  # InfoGAN: a row per value of its code
+
+    codes = continuous_codes
 
     def draw(latents: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
         return require_finite(generate(generator, latents, labels), generator_path)
@@ -156,9 +160,13 @@ def export_samples(
         np.savez_compressed(staged.samples, **arrays)
 
         if params.truncation:
-            latents, labels = truncation_inputs(seed, dim, params, classes, continuous_codes)
+            images = []
+            for psi in params.truncation:  # a StyleGAN truncates its w, the others their z
+                with truncation(generator, psi, seed, classes) as z_psi:
+                    row = truncation_row(seed, dim, params.grid_size, z_psi, classes, codes)
+                    images.append(draw(*row))
             rows, cols = len(params.truncation), params.grid_size
-            grid = make_grid(draw(latents, labels), rows, cols, groups=row_groups(rows, cols))
+            grid = make_grid(np.concatenate(images), rows, cols, groups=row_groups(rows, cols))
             save_png(grid, staged.truncation)
 
     return _publish(out_dir, write, before_publish)
@@ -182,6 +190,21 @@ def interpolation_inputs(
     return latents, labels, rows, steps
 
 
+def truncation_row(
+    seed: int,
+    latent_dim: int,
+    columns: int,
+    psi: float | None,
+    num_classes: int = 0,
+    continuous_codes: int = 0,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One row of `truncation.png`'s inputs: the first `columns` latents of
+    `TRUNCATION_STREAM`, truncated at `psi` (None: as drawn, for a generator that
+    truncates its w), and a conditional column's class (0, 1, ..., cycled)."""
+    latents = latent_vectors(seed, columns, latent_dim, TRUNCATION_STREAM, psi, continuous_codes)
+    return latents, cycled_labels(columns, num_classes) if num_classes else None
+
+
 def truncation_inputs(
     seed: int,
     latent_dim: int,
@@ -189,23 +212,22 @@ def truncation_inputs(
     num_classes: int = 0,
     continuous_codes: int = 0,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The inputs of `truncation.png`, row by row: `params.grid_size` latents, truncated at
-    each of `params.truncation` in turn.
+    """The inputs of `truncation.png` for a generator that truncates z, row by row:
+    `params.grid_size` latents, truncated at each of `params.truncation` in turn.
 
     Every row starts from the same draws of `TRUNCATION_STREAM`, and truncation
     keeps the components already inside, so a column is one latent at every
-    threshold. A conditional column keeps one class (0, 1, ..., cycled).
+    threshold. A conditional column keeps one class in every row.
 
     Returns:
         (latents, labels or None), `len(params.truncation) * params.grid_size` of each.
     """
-    columns = params.grid_size
     rows = [
-        latent_vectors(seed, columns, latent_dim, TRUNCATION_STREAM, psi, continuous_codes)
+        truncation_row(seed, latent_dim, params.grid_size, psi, num_classes, continuous_codes)
         for psi in params.truncation
     ]
-    labels = np.tile(cycled_labels(columns, num_classes), len(rows)) if num_classes else None
-    return np.concatenate(rows), labels
+    labels = None if rows[0][1] is None else np.concatenate([row[1] for row in rows])
+    return np.concatenate([row[0] for row in rows]), labels
 
 
 def export_translations(

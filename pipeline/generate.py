@@ -23,7 +23,9 @@ variety. PSI is from 0.04 (BigGAN's smallest) to 4 (about 1 component in
 16,000 redrawn); without the flag nothing is redrawn and the images are
 those of every earlier version. The same seed and PSI give the same images,
 and the components already inside stay as they were, so lowering PSI
-changes only the large ones. `z` in an .npz is the truncated latents.
+changes only the large ones. `z` in an .npz is the truncated latents. A
+StyleGAN truncates its w instead, w_avg + PSI (w - w_avg), from z as drawn
+(`pipeline.truncation`).
 
 An image-to-image generator translates the user's images: `--input
 FOLDER_OR_NPZ --out PATH` (`pipeline.generation.translation` says what it
@@ -49,6 +51,7 @@ from pipeline.cli import quiet_tensorflow_import, run_stage
 from pipeline.errors import PipelineError, RunFailed
 from pipeline.generation.models import (
     ALLOWED_MODELS,
+    GeneratorSpec,
     ModelSource,
     default_seed,
     load_generator,
@@ -215,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_truncation,
         metavar="PSI",
         help="BigGAN's truncation trick: redraw every latent component with |z| > PSI until "
-        f"it is inside ({MIN_TRUNCATION} to {MAX_TRUNCATION:g}; smaller: more typical images, "
+        "it is inside (a StyleGAN: w pulled to its mean, w_avg + PSI (w - w_avg)) "
+        f"({MIN_TRUNCATION} to {MAX_TRUNCATION:g}; smaller: more typical images, "
         "less variety; default: none)",
     )
     parser.add_argument(
@@ -335,10 +339,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def generate_images(generator: keras.Model, request: Request) -> str:
     """Draw `request.count` images from a noise generator into --out; the line that says so."""
-    from pipeline.generation import noise
     from pipeline.generation.models import describe_generator, translates_images
-    from pipeline.generation.outputs import to_unit_range
-    from pipeline.images import POINT_SHAPE, to_uint8
+    from pipeline.images import POINT_SHAPE
+    from pipeline.truncation import truncation
 
     if translates_images(generator):
         taken = tuple(generator.inputs[0].shape[1:])
@@ -360,8 +363,32 @@ def generate_images(generator: keras.Model, request: Request) -> str:
             f"--out {request.out}: {request.source.text} makes 2-D points, not images "
             "(allowed: an .npz file, which holds them as `points`)"
         )
+    with truncation(generator, request.truncation, request.seed, spec.num_classes) as z_psi:
+        labels = _draw_and_write(generator, request, spec, points, z_psi)
+    pixels = SCALES[str(request.scale)] if request.format == "npz" else "8-bit PNG"
+    pixels = "float32 coordinates" if points else pixels
+    conditional = "" if labels is None else f", labels {_label_summary(labels)}"
+    truncated = "" if request.truncation is None else f", truncation {request.truncation:g}"
+    return (
+        f"wrote {request.count} images of shape {spec.image_shape} ({pixels}) from "
+        f"{request.source.text}, seed {request.seed}{truncated}{conditional}, to {request.out}"
+    )
+
+
+def _draw_and_write(
+    generator: keras.Model,
+    request: Request,
+    spec: GeneratorSpec,
+    points: bool,
+    z_psi: float | None,
+) -> np.ndarray | None:
+    """Draw the images (z truncated at `z_psi`, if any) and write them; returns the labels."""
+    from pipeline.generation import noise
+    from pipeline.generation.outputs import to_unit_range
+    from pipeline.images import to_uint8
+
     latents, labels = noise.generator_inputs(
-        request.seed, request.count, request.labels, spec, request.source.text, request.truncation
+        request.seed, request.count, request.labels, spec, request.source.text, z_psi
     )
     batches = noise.generated_batches(
         generator, latents, labels, request.batch_size, request.source.text
@@ -384,14 +411,7 @@ def generate_images(generator: keras.Model, request: Request) -> str:
         if labels is not None:
             arrays["labels"] = labels
         _write(request, lambda: write_npz(request.out, arrays))
-    pixels = SCALES[str(request.scale)] if request.format == "npz" else "8-bit PNG"
-    pixels = "float32 coordinates" if points else pixels
-    conditional = "" if labels is None else f", labels {_label_summary(labels)}"
-    truncated = "" if request.truncation is None else f", truncation {request.truncation:g}"
-    return (
-        f"wrote {request.count} images of shape {spec.image_shape} ({pixels}) from "
-        f"{request.source.text}, seed {request.seed}{truncated}{conditional}, to {request.out}"
-    )
+    return labels
 
 
 def translate_images(

@@ -13,6 +13,7 @@ EVALUATION_STREAM = 2
 INTERPOLATION_STREAM = 3
 GENERATE_STREAM = 4  # python -m pipeline.generate: fresh samples, not the scored ones
 TRUNCATION_STREAM = 5  # export's truncation.png
+W_AVERAGE_STREAM = 6  # the z's a StyleGAN's w_avg is the mean over (pipeline.truncation)
 
 # InfoGAN's continuous codes are drawn uniform in [-1, 1] in training (`pipeline.models.
 # conditioning.info`); its code sweep (export's interpolation.png) goes further, as the paper's.
@@ -34,8 +35,9 @@ def latent_vectors(
     """`count` standard normal latent vectors, a pure function of (seed, stream, truncation, codes).
 
     Every generator here trains on z ~ N(0, I) (`sample_latents` in
-    `pipeline/models/`), so truncation is BigGAN's for a normal latent:
-    `truncated_normal`. Without it the vectors are exactly those drawn
+    `pipeline/models/`), so truncation here is BigGAN's for a normal latent:
+    `truncated_normal` (a StyleGAN truncates its w instead, and is given
+    untruncated z: `pipeline.truncation`). Without it the vectors are exactly those drawn
     before truncation existed. Vector i never depends on `count`, truncated
     or not: the first ten of 1,000 are the ten of 10.
 
@@ -54,8 +56,6 @@ def latent_vectors(
     rng = np.random.default_rng([seed, stream])
     latents = rng.standard_normal((count, latent_dim), dtype=np.float32)
     if truncation is not None:
-        # A generator with a learned intermediate latent (StyleGAN's w) would pull
-        # w towards its mean instead; that choice belongs here, per generator kind.
         latents = truncated_normal(latents, truncation, _child_stream(seed, stream, 0))
     if continuous_codes:
         codes = _child_stream(seed, stream, 1).uniform(*CODE_RANGE, (count, continuous_codes))

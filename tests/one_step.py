@@ -65,6 +65,13 @@ OWN_NETWORKS = {
         (8, 8, 1),
         2,
     ),
+    # StyleGAN on 8x8 (4 -> 8): its step draws the second z, the crossovers and the
+    # noise maps through keras.random, which FixedDraws stands in for.
+    "stylegan": (
+        {"kind": "stylegan", "latent_dim": 4, "w_dim": 4, "filters": 2, "mapping_layers": 1},
+        (8, 8, 1),
+        0,
+    ),
 }
 
 

@@ -24,6 +24,7 @@ from pipeline.models.networks import (
     NetworkSettings,
     ProGAN,
     ResNet,
+    StyleGAN,
     dcgan_start_size,
 )
 
@@ -35,6 +36,7 @@ SMALL = {
     "dcgan": DCGAN(latent_dim=LATENT, filters=8),
     "resnet": ResNet(latent_dim=LATENT, filters=8),
     "progan": ProGAN(latent_dim=LATENT, filters=4),
+    "stylegan": StyleGAN(latent_dim=LATENT, w_dim=8, filters=4, mapping_layers=2),
 }
 CONVOLUTIONAL = ["dcgan", "resnet"]
 
@@ -63,7 +65,7 @@ def build(network, image_shape=(28, 28, 1), conditioning=None, wrap=None):
 
 
 def test_registry_and_union():
-    assert set(NETWORKS) == {"mlp", "dcgan", "resnet", "progan"}
+    assert set(NETWORKS) == {"mlp", "dcgan", "resnet", "progan", "stylegan"}
     adapter = TypeAdapter(NetworkSettings)
     for kind, cls in NETWORKS.items():
         assert isinstance(adapter.validate_python({"kind": kind}), cls)
@@ -110,6 +112,7 @@ def test_attention_resolution_is_a_positive_int(value):
         (ResNet(), False),
         # The minibatch std mixes one feature map; the paper pairs it with WGAN-GP.
         (ProGAN(), False),
+        (StyleGAN(), False),
     ],
 )
 def test_which_discriminators_mix_the_batch(network, mixes):
@@ -308,7 +311,7 @@ def test_labels_change_the_outputs(kind):
     assert len(np.unique(scores)) == CLASSES
 
 
-@pytest.mark.parametrize("kind", [*CONVOLUTIONAL, "progan"])
+@pytest.mark.parametrize("kind", [*CONVOLUTIONAL, "progan", "stylegan"])
 @pytest.mark.parametrize("image_shape", [(28, 32, 1), (27, 27, 1), (18, 18, 1), (7, 7, 1)], ids=str)
 def test_unreachable_shapes_are_refused(kind, image_shape):
     with pytest.raises(ValueError, match=f"{kind} networks"):
@@ -401,6 +404,10 @@ def test_wrap_reaches_every_discriminator_weight_layer(kind, conditioning):
     network = SMALL[kind]
     if kind in CONVOLUTIONAL:
         network = network.model_copy(update={"attention_resolution": 7})
+    if network.conditioning_conflict(conditioning):  # StyleGAN refuses InfoGAN's codes
+        with pytest.raises(ValueError, match=conditioning.kind):
+            build(network, conditioning=conditioning)
+        return
     wrap = CountingWrap()
     generator, discriminator = build(network, conditioning=conditioning, wrap=wrap)
     wrappers = [
@@ -418,8 +425,9 @@ def test_wrap_reaches_every_discriminator_weight_layer(kind, conditioning):
     assert bare == []
     heads = {"none": 1, "concat": 1, "projection": 2, "acgan": 2, "info": 3}[conditioning.kind]
     # resnet: 3 convolutions a block; progan: 3 fromRGB, 2 convolutions in each of the
-    # two upper blocks, and the last block's convolution and Dense.
-    trunk = {"mlp": 1, "dcgan": 2, "resnet": 6, "progan": 9}[kind]
+    # two upper blocks, and the last block's convolution and Dense; stylegan: 1 fromRGB,
+    # 2 convolutions and a skip's in each upper block, the same last block.
+    trunk = {"mlp": 1, "dcgan": 2, "resnet": 6, "progan": 9, "stylegan": 9}[kind]
     assert len(wrap.wrapped) == trunk + heads
     assert "SpectralNormalization" not in layer_types(generator)
     # And D still runs where SN does its work: in training.
@@ -445,7 +453,7 @@ RELOAD_CASES = {
         "acgan-bn": AuxiliaryClassifier(generator_input="batch_norm"),
         "info": InformationCodes(),
     }.items()
-    if NETWORKS[kind].generator_has_batch_norm or not conditioning.uses_generator_batch_norm()
+    if NETWORKS[kind]().conditioning_conflict(conditioning) is None
 }
 
 

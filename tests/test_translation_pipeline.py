@@ -58,7 +58,7 @@ TINY_TRANSLATION = {
     "cogan": {"family": "cogan", "network": {"filters": 4, "latent_dim": 8}, "train": TINY_TRAIN},
 }
 TINY_MLP = {"kind": "mlp", "generator_units": [16], "discriminator_units": [16]}
-NOISE_PRESETS = ("infogan", "unrolled", "progan")
+NOISE_PRESETS = ("infogan", "unrolled", "progan", "stylegan")
 TINY_NOISE = {
     "infogan": {
         "family": "infogan",
@@ -76,6 +76,12 @@ TINY_NOISE = {
     "progan": {
         "family": "progan",
         "network": {"filters": 4, "latent_dim": 8, "phase_images": 1000},
+        "train": TINY_TRAIN,
+    },
+    # Its own networks, tiny: a one-layer mapping network, style mixing and noise on.
+    "stylegan": {
+        "family": "stylegan",
+        "network": {"filters": 4, "latent_dim": 8, "w_dim": 8, "mapping_layers": 1},
         "train": TINY_TRAIN,
     },
 }

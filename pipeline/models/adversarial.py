@@ -64,6 +64,9 @@ class AdversarialModel(TwoNetworkModel):
         schedule: the networks' own schedule (`Network.schedule`: ProGAN's
             growth), called at the start of every step with the number of
             real images D has seen; None for networks without one.
+        training_call: how G runs in training when not as its own call
+            (`Network.training_call`: StyleGAN's style mixing and noise);
+            None for `generator(inputs, training=True)`.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class AdversarialModel(TwoNetworkModel):
         loss_scaling: bool = False,
         unrolling: Unrolling | None = None,
         schedule: Callable[[object], None] | None = None,
+        training_call: Callable[[object, object], object] | None = None,
         **kwargs,
     ):
         super().__init__(generator=generator, discriminator=discriminator, **kwargs)
@@ -103,6 +107,7 @@ class AdversarialModel(TwoNetworkModel):
         self.loss_scaling = loss_scaling
         self.unrolling = unrolling
         self.schedule = schedule
+        self.training_call = training_call
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.make_trackers()
 
@@ -175,7 +180,10 @@ class AdversarialModel(TwoNetworkModel):
         return self.conditioning.draw_codes(z, labels, self.seed_generator)
 
     def generate(self, z, labels, training: bool = True):
-        return self.generator(self.conditioning.generator_call(z, labels), training=training)
+        inputs = self.conditioning.generator_call(z, labels)
+        if training and self.training_call is not None:
+            return self.training_call(inputs, self.seed_generator)
+        return self.generator(inputs, training=training)
 
     def discriminate(self, images, labels):
         """D's outputs on `images` in training: its score, and what the conditioning adds."""

@@ -60,6 +60,7 @@ def make_model(
         loss_scaling=params.train.scales_losses,
         unrolling=params.unrolling,
         schedule=params.network.schedule(generator, discriminator),
+        training_call=params.network.training_call(generator),
     )
 
 

@@ -96,6 +96,17 @@ PRESETS: dict[str, dict[str, Any]] = {
             {"name": "adam", "learning_rate": 1e-3, "beta_1": 0.0, "beta_2": 0.99}
         ),
     },
+    # Karras et al. 2020 (StyleGAN2), small: mapping network (lr x 0.01), modulated and
+    # demodulated convolutions, noise inputs, style mixing 0.9; the non-saturating loss
+    # with R1 (gamma 0.01, StyleGAN2-ADA's CIFAR-10 setting), Adam(2e-3, 0, 0.99) for
+    # both, G's weights averaged (decay 0.999).
+    "stylegan": {
+        "network": {"kind": "stylegan"},
+        "regularisers": {"r1": {"gamma": 0.01}, "ema": {"momentum": 0.999}},
+        "train": _optimizers(
+            {"name": "adam", "learning_rate": 2e-3, "beta_1": 0.0, "beta_2": 0.99}
+        ),
+    },
 }
 
 # The key that tells the variants of a slot apart (`loss: {name: hinge}`).

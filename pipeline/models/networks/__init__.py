@@ -14,6 +14,7 @@ from pipeline.models.networks.dcgan import DCGAN, dcgan_start_size
 from pipeline.models.networks.mlp import MLP
 from pipeline.models.networks.progan import ProGAN
 from pipeline.models.networks.resnet import ResNet
+from pipeline.models.networks.stylegan import StyleGAN
 from pipeline.schema import tagged_union
 
 NETWORKS: dict[str, type[Network]] = {
@@ -21,6 +22,7 @@ NETWORKS: dict[str, type[Network]] = {
     "dcgan": DCGAN,
     "resnet": ResNet,
     "progan": ProGAN,
+    "stylegan": StyleGAN,
 }
 
 # A model's `network` section: one of the kinds above, picked by `kind`.
@@ -34,6 +36,7 @@ __all__ = [
     "NetworkSettings",
     "ProGAN",
     "ResNet",
+    "StyleGAN",
     "dcgan_start_size",
     "unwrapped",
 ]

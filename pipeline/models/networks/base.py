@@ -73,6 +73,19 @@ class Network(Section):
         """
         return None
 
+    def training_call(
+        self, generator: keras_types.Model
+    ) -> Callable[[object, object], object] | None:
+        """How the model's step runs the built G in training, or None (most kinds):
+        `generator(inputs, training=True)`.
+
+        A kind whose training pass is not its saved model's call (StyleGAN's
+        style mixing and noise) returns a function of (G's inputs, the
+        model's seed generator) that makes the images; its draws come from
+        that seed generator, so a run stays a function of its seed.
+        """
+        return None
+
     def build(
         self,
         image_shape: tuple[int, int, int],

@@ -28,25 +28,9 @@ still run, with zero weight on their output, so their weights get zero
 gradients until they are faded in (Adam leaves a weight with only zero
 gradients where it is).
 
-The paper's parts, each an option so an ablation can switch it off:
-
-- pixel norm, x / sqrt(mean(x^2) + 1e-8) over the channels:
-  `UnitNormalization(axis=-1)` then `Rescaling(sqrt(C))`, i.e.
-  x / max(sqrt(mean(x^2)), 1e-12 / sqrt(C)); the two differ only where
-  mean(x^2) is below about 1e-8.
-- equalised learning rate, weights w * c with c = gain / sqrt(fan_in)
-  at run time and w ~ N(0, 1): `Rescaling(c)` on the input of a Conv2D or
-  Dense whose kernel starts N(0, 1). The layer is linear, so
-  conv(c x, w) + b = conv(x, c w) + b: the same output and the same
-  gradients as the paper's runtime scaling, the bias unscaled. Without it,
-  the kernel starts N(0, c^2) and nothing is rescaled (He's initialisation).
-- minibatch standard deviation, in D only: the std of every feature over
-  the batch, averaged to one number, appended as a constant feature map
-  before D's last block. It is written in `keras.ops` inside the functional
-  model, which this Keras serialises as operation nodes, so D still reloads
-  with Keras alone (tests/test_progan.py). The paper takes the statistic
-  over groups of 4; here it is over the whole batch, which any batch size
-  divides.
+The paper's parts, each an option so an ablation can switch it off, are
+`equalised.py`'s (shared with StyleGAN): pixel norm in G, the minibatch
+standard deviation in D, the equalised learning rate everywhere.
 
 The output is tanh of the blend, where the paper's is linear: every
 generator here makes images in [-1, 1], and tanh commutes with the nearest
@@ -55,7 +39,6 @@ upsampling, so the blend still fades images, not their saturations.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -64,24 +47,16 @@ from pydantic import Field
 from pipeline.lazy import keras, layers, ops
 from pipeline.models.conditioning.base import Conditioning, LayerWrap
 from pipeline.models.networks.base import (
-    Network,
     discriminator_inputs,
     functional_model,
     generator_inputs,
     unwrapped,
 )
+from pipeline.models.networks.equalised import LINEAR_GAIN, EqualisedNetwork, pixel_norm
 from pipeline.models.networks.layout import start_size
-from pipeline.schema import Filters, Rate
 
 if TYPE_CHECKING:
     import keras as keras_types
-
-# He's gain for layers followed by a leaky ReLU, as the paper's; toRGB and the
-# score, which are linear, get 1.
-RELU_GAIN = math.sqrt(2.0)
-LINEAR_GAIN = 1.0
-# Inside the minibatch std's square root, the paper's.
-STD_EPSILON = 1e-8
 
 # Images per phase: 4 to 5 epochs of the 4,000 to 4,500 training images of
 # mnist5k. The 28x28 ladder has 3 resolutions, so 4 phases (fade in 14, hold,
@@ -122,19 +97,6 @@ def discriminator_weights(level, resolution: int) -> tuple:
     return from_above, 1.0 - from_above
 
 
-def pixel_norm(x, name: str):
-    """Each position's feature vector scaled to unit mean square (see the module docstring)."""
-    x = layers.UnitNormalization(axis=-1, name=f"{name}_unit")(x)
-    return layers.Rescaling(math.sqrt(x.shape[-1]), name=f"{name}_scale")(x)
-
-
-def minibatch_std(x, name: str):
-    """`x` with one more channel: the mean over features of their std over the batch."""
-    std = ops.sqrt(ops.var(x, axis=0) + STD_EPSILON)
-    channel = ops.ones_like(x[..., :1]) * ops.mean(std)
-    return layers.Concatenate(name=name)([x, channel])
-
-
 def blend(paths: list, weights: list[float], name: str):
     """sum_i weights[i] * paths[i]; each weight a frozen 1x1 depthwise kernel `<name>_<i>`."""
     scaled = [
@@ -157,7 +119,7 @@ def set_blend(network: keras_types.Model, name: str, weights: list) -> None:
         kernel.assign(ops.cast(ops.full(kernel.shape, weight), kernel.dtype))
 
 
-class ProGAN(Network):
+class ProGAN(EqualisedNetwork):
     """G and D that grow from the start square to the image (see the module docstring).
 
     G: [pixel norm of z] -> Dense -> Reshape to the start square -> LReLU,
@@ -165,88 +127,26 @@ class ProGAN(Network):
     (Conv3x3, LReLU, PN) x 2. A 1x1 toRGB after every resolution's block.
 
     D: per halving, from the image down: (Conv3x3, LReLU) x 2 -> AvgPool;
-    a 1x1 fromRGB + LReLU at every resolution; at the start square:
-    [minibatch std] -> Conv3x3, LReLU -> Flatten -> Dense, LReLU -> the
-    conditioning's output layer (the paper's 4x4 valid convolution is this
-    Dense on the flattened map). Every Conv2D and Dense of D goes through
-    `wrap`; the frozen blend kernels do not (they are the schedule's, not
-    weights to normalise). No BatchNorm anywhere.
+    a 1x1 fromRGB + LReLU at every resolution; at the start square, the
+    shared head (`EqualisedNetwork.discriminator_head`). Every Conv2D and
+    Dense of D goes through `wrap`; the frozen blend kernels do not (they
+    are the schedule's, not weights to normalise). No BatchNorm anywhere.
 
     Widths double per halving from the image's, `filters`, as the paper
     halves them per doubling: 128, 64, 32 for 28x28 at the default 32.
 
-    Attributes:
-        filters: channels of the blocks at the image's resolution.
+    Attributes (besides `EqualisedNetwork`'s):
         phase_images: images D sees in each fade-in and each stable phase.
         pixel_norm: pixel norm in G (the paper's; off for an ablation).
-        minibatch_std: the minibatch std feature in D.
-        equalised_lr: the runtime weight scaling of every weight layer.
-        leaky_relu_slope: negative slope of every activation (0.2, the paper's).
     """
 
     kind: Literal["progan"] = "progan"
-    filters: Filters = 32
     phase_images: ImageCount = PHASE_IMAGES
     pixel_norm: bool = True
-    minibatch_std: bool = True
-    equalised_lr: bool = True
-    leaky_relu_slope: Rate = 0.2
-
-    def discriminator_mixes_batch(self) -> bool:
-        # The minibatch std mixes the batch through one feature map, and the
-        # paper trains it under WGAN-GP's per-example penalty all the same;
-        # unlike BatchNorm, which normalises every feature by the batch, it
-        # only adds one averaged statistic. So it is not refused here.
-        return False
-
-    def check(
-        self, image_shape: tuple[int, int, int], conditioning: Conditioning, num_classes: int
-    ) -> None:
-        # The image size first: every later message assumes the networks exist.
-        start_size(image_shape, self.kind)
-        super().check(image_shape, conditioning, num_classes)
-
-    def levels(self, image_shape: tuple[int, int, int]) -> int:
-        """How many resolutions the networks grow through: 3 for 28x28 (7, 14, 28)."""
-        return start_size(image_shape, self.kind)[1] + 1
-
-    def width(self, resolution: int, levels: int) -> int:
-        """Channels of the blocks at `resolution` (0: the start square)."""
-        return self.filters * 2 ** (levels - 1 - resolution)
-
-    # --- weight layers, with or without the equalised learning rate ------------
-
-    def _initializer(self, scale: float):
-        stddev = 1.0 if self.equalised_lr else scale
-        return keras.initializers.RandomNormal(stddev=stddev)
-
-    def _weighted(self, x, layer, fan_in: int, gain: float, name: str, wrap: LayerWrap):
-        """`layer` on `x`, through `wrap`, with the input scaled by He's constant if equalised."""
-        scale = gain / math.sqrt(fan_in)
-        if self.equalised_lr:
-            x = layers.Rescaling(scale, name=f"{name}_equalised")(x)
-        return wrap(layer(self._initializer(scale)))(x)
-
-    def _conv(self, x, channels: int, size: int, name: str, gain=RELU_GAIN, wrap=unwrapped):
-        def layer(initializer):
-            return layers.Conv2D(
-                channels, size, padding="same", kernel_initializer=initializer, name=name
-            )
-
-        return self._weighted(x, layer, size * size * x.shape[-1], gain, name, wrap)
-
-    def _dense(self, x, units: int, name: str, gain=RELU_GAIN, wrap=unwrapped):
-        def layer(initializer):
-            return layers.Dense(units, kernel_initializer=initializer, name=name)
-
-        return self._weighted(x, layer, x.shape[-1], gain, name, wrap)
-
-    def _act(self, x, name: str):
-        return layers.LeakyReLU(negative_slope=self.leaky_relu_slope, name=f"{name}_act")(x)
 
     def _g_conv(self, x, channels: int, name: str):
         """Conv3x3, leaky ReLU, pixel norm: G's unit."""
-        x = self._act(self._conv(x, channels, 3, name), name)
+        x = self.act(self.conv(x, channels, 3, name), name)
         return pixel_norm(x, f"{name}_norm") if self.pixel_norm else x
 
     # --- G -----------------------------------------------------------------------
@@ -261,18 +161,18 @@ class ProGAN(Network):
         x = conditioning.generator_entry(z, label, num_classes)
         if self.pixel_norm:
             x = pixel_norm(x, "latent_norm")
-        x = self._dense(x, start * start * channels, "project")
+        x = self.dense(x, start * start * channels, "project")
         x = layers.Reshape((start, start, channels), name="reshape")(x)
-        x = self._act(x, "project")
+        x = self.act(x, "project")
         if self.pixel_norm:
             x = pixel_norm(x, "project_norm")
         x = self._g_conv(x, channels, "block_0_conv")
-        images = [self._conv(x, image_shape[-1], 1, "to_rgb_0", gain=LINEAR_GAIN)]
+        images = [self.conv(x, image_shape[-1], 1, "to_rgb_0", gain=LINEAR_GAIN)]
         for i in range(1, levels):
             x = layers.UpSampling2D(2, name=f"block_{i}_up")(x)
             x = self._g_conv(x, self.width(i, levels), f"block_{i}_conv_0")
             x = self._g_conv(x, self.width(i, levels), f"block_{i}_conv_1")
-            images.append(self._conv(x, image_shape[-1], 1, f"to_rgb_{i}", gain=LINEAR_GAIN))
+            images.append(self.conv(x, image_shape[-1], 1, f"to_rgb_{i}", gain=LINEAR_GAIN))
         full_size = [
             layers.UpSampling2D(2 ** (levels - 1 - i), name=f"to_rgb_{i}_up")(image)
             for i, image in enumerate(images[:-1])
@@ -284,15 +184,6 @@ class ProGAN(Network):
 
     # --- D -----------------------------------------------------------------------
 
-    def _from_rgb(self, image, resolution: int, levels: int, wrap: LayerWrap):
-        name = f"from_rgb_{resolution}"
-        return self._act(
-            self._conv(image, self.width(resolution, levels), 1, name, wrap=wrap), name
-        )
-
-    def _d_conv(self, x, channels: int, name: str, wrap: LayerWrap):
-        return self._act(self._conv(x, channels, 3, name, wrap=wrap), name)
-
     def build_discriminator(
         self,
         image_shape: tuple[int, int, int],
@@ -303,27 +194,16 @@ class ProGAN(Network):
         levels = self.levels(image_shape)
         images, inputs, label = discriminator_inputs(image_shape, conditioning)
         image = conditioning.discriminator_input(images, label, num_classes)
-        x = self._from_rgb(image, levels - 1, levels, wrap)
+        x = self.from_rgb(image, levels - 1, levels, wrap)
         for i in range(levels - 1, 0, -1):
-            x = self._d_conv(x, self.width(i, levels), f"block_{i}_conv_0", wrap)
-            x = self._d_conv(x, self.width(i - 1, levels), f"block_{i}_conv_1", wrap)
+            x = self.discriminator_conv(x, self.width(i, levels), f"block_{i}_conv_0", wrap)
+            x = self.discriminator_conv(x, self.width(i - 1, levels), f"block_{i}_conv_1", wrap)
             x = layers.AveragePooling2D(2, name=f"block_{i}_down")(x)
             pooled = layers.AveragePooling2D(2 ** (levels - i), name=f"image_{i - 1}")(image)
-            from_image = self._from_rgb(pooled, i - 1, levels, wrap)
+            from_image = self.from_rgb(pooled, i - 1, levels, wrap)
             # At level 0 every block starts from the image: the features above weigh 0.
             x = blend([x, from_image], [0.0, 1.0], f"grow_{i - 1}")
-        if self.minibatch_std:
-            x = minibatch_std(x, "minibatch_std")
-        channels = self.width(0, levels)
-        x = self._d_conv(x, channels, "block_0_conv", wrap)
-        x = layers.Flatten(name="flatten")(x)
-        x = self._act(self._dense(x, channels, "block_0_dense", wrap=wrap), "block_0_dense")
-        scale = LINEAR_GAIN / math.sqrt(channels)
-        if self.equalised_lr:
-            x = layers.Rescaling(scale, name="score_equalised")(x)
-        outputs = conditioning.discriminator_output(
-            x, label, num_classes, wrap, initializer=lambda: self._initializer(scale)
-        )
+        outputs = self.discriminator_head(x, label, conditioning, num_classes, levels, wrap)
         return functional_model(inputs, outputs, "discriminator")
 
     # --- the schedule ------------------------------------------------------------
