@@ -16,9 +16,9 @@ import keras
 import numpy as np
 import pytest
 from conftest import REPO_ROOT
+from resume import check_resume
 from test_translation import SHAPE, blobs
 
-from pipeline.callbacks import state_variables
 from pipeline.data.stream import ArrayExamples, BatchStream
 from pipeline.data.unpaired import UnpairedExamples
 from pipeline.errors import PipelineError
@@ -206,20 +206,8 @@ def test_resuming_from_the_state_continues_bit_for_bit():
         stream = toy_stream(start_batch=start_epoch * 4)
         model.fit(iter(stream), steps_per_epoch=4, epochs=epochs, verbose=0, shuffle=False)
 
-    straight = build_model(params, SHAPE, seed=1, target_shape=SHAPE)
-    fit(straight, 2)
-
-    first = build_model(params, SHAPE, seed=1, target_shape=SHAPE)
-    fit(first, 1)
-    saved = [np.array(v) for v in state_variables(first)]
+    _, first, _ = check_resume(lambda: build_model(params, SHAPE, seed=1, target_shape=SHAPE), fit)
     assert int(first.pool_b.count.numpy()) == params.pool_size  # the pool is in the state
-    resumed = build_model(params, SHAPE, seed=1, target_shape=SHAPE)
-    for variable, value in zip(state_variables(resumed), saved, strict=True):
-        variable.assign(value)
-    fit(resumed, 1, start_epoch=1)
-
-    for a, b in zip(state_variables(straight), state_variables(resumed), strict=True):
-        np.testing.assert_array_equal(np.array(a), np.array(b), err_msg=a.path)
 
 
 def test_one_step_agrees_across_backends(tmp_path):

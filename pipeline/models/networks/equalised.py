@@ -28,7 +28,7 @@ import math
 
 from pipeline.lazy import keras, layers, ops
 from pipeline.models.conditioning.base import Conditioning, LayerWrap
-from pipeline.models.networks.base import Network, unwrapped
+from pipeline.models.networks.base import Network, discriminator_inputs, unwrapped
 from pipeline.models.networks.layout import start_size
 from pipeline.schema import Filters, Rate
 
@@ -151,6 +151,20 @@ class EqualisedNetwork(Network):
         return layers.LeakyReLU(negative_slope=self.leaky_relu_slope, name=f"{name}_act")(x)
 
     # --- D -----------------------------------------------------------------------
+
+    def discriminator_entry(
+        self,
+        image_shape: tuple[int, int, int],
+        conditioning: Conditioning,
+        num_classes: int,
+        wrap: LayerWrap,
+    ):
+        """D's inputs and its first features: (levels, inputs, label, the image as D
+        reads it, its fromRGB at the image's resolution)."""
+        levels = self.levels(image_shape)
+        images, inputs, label = discriminator_inputs(image_shape, conditioning)
+        image = conditioning.discriminator_input(images, label, num_classes)
+        return levels, inputs, label, image, self.from_rgb(image, levels - 1, levels, wrap)
 
     def from_rgb(self, image, resolution: int, levels: int, wrap: LayerWrap):
         """D's 1x1 entry from an image at `resolution`, with its activation."""

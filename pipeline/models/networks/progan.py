@@ -47,7 +47,6 @@ from pydantic import Field
 from pipeline.lazy import keras, layers, ops
 from pipeline.models.conditioning.base import Conditioning, LayerWrap
 from pipeline.models.networks.base import (
-    discriminator_inputs,
     functional_model,
     generator_inputs,
     unwrapped,
@@ -191,10 +190,8 @@ class ProGAN(EqualisedNetwork):
         num_classes: int,
         wrap: LayerWrap = unwrapped,
     ) -> keras_types.Model:
-        levels = self.levels(image_shape)
-        images, inputs, label = discriminator_inputs(image_shape, conditioning)
-        image = conditioning.discriminator_input(images, label, num_classes)
-        x = self.from_rgb(image, levels - 1, levels, wrap)
+        entry = self.discriminator_entry(image_shape, conditioning, num_classes, wrap)
+        levels, inputs, label, image, x = entry
         for i in range(levels - 1, 0, -1):
             x = self.discriminator_conv(x, self.width(i, levels), f"block_{i}_conv_0", wrap)
             x = self.discriminator_conv(x, self.width(i - 1, levels), f"block_{i}_conv_1", wrap)

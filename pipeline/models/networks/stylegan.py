@@ -57,7 +57,6 @@ from pipeline.lazy import keras, layers, ops
 from pipeline.models.conditioning.base import Conditioning, LayerWrap
 from pipeline.models.networks.base import (
     LatentDim,
-    discriminator_inputs,
     functional_model,
     generator_inputs,
     unwrapped,
@@ -295,10 +294,8 @@ class StyleGAN(EqualisedNetwork):
         num_classes: int,
         wrap: LayerWrap = unwrapped,
     ) -> keras_types.Model:
-        levels = self.levels(image_shape)
-        images, inputs, label = discriminator_inputs(image_shape, conditioning)
-        image = conditioning.discriminator_input(images, label, num_classes)
-        x = self.from_rgb(image, levels - 1, levels, wrap)
+        entry = self.discriminator_entry(image_shape, conditioning, num_classes, wrap)
+        levels, inputs, label, _, x = entry
         for i in range(levels - 1, 0, -1):
             name = f"block_{i}"
             skip = layers.AveragePooling2D(2, name=f"{name}_skip_down")(x)
