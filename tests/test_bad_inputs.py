@@ -137,8 +137,16 @@ def params_only(tmp_path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("stage", [("params",), ("train", "gan"), ("evaluate", "gan")])
-@pytest.mark.parametrize("case", sorted(PARAMS_CASES))
+# Every case against the params stage; the stages that read params.yaml themselves
+# (train, evaluate) go through the same loader, so three cases of different kinds (a
+# YAML error, a schema error, a cross-key one) show that they refuse before any work.
+EVERY_STAGE_CASES = ("latin-1 params.yaml", "unknown key in a model", "k-NN k above the sample")
+STAGE_CASES = [(case, ("params",)) for case in sorted(PARAMS_CASES)] + [
+    (case, stage) for case in EVERY_STAGE_CASES for stage in (("train", "gan"), ("evaluate", "gan"))
+]
+
+
+@pytest.mark.parametrize(("case", "stage"), STAGE_CASES)
 def test_bad_params_are_refused_in_one_line(params_only, case, stage):
     mutate, fragment = PARAMS_CASES[case]
     mutate(params_only)

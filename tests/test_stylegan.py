@@ -177,6 +177,19 @@ def test_a_stopped_run_resumes_bit_identically():
     assert all(np.isfinite(v).all() for v in histories[0].values())
 
 
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_with_finite_losses_and_float32_images(precision):
+    network = {**SMALL, "filters": 2}
+    train = {"batch_size": 8, "precision": precision}
+    params = ModelParams.model_validate({"family": "stylegan", "network": network, "train": train})
+    model = build_model(params, (8, 8, 1), seed=0)
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 8, 8, 1)).astype("float32")
+    logs = [model.train_on_batch(images, return_dict=True) for _ in range(2)]
+    assert all(np.isfinite(value) for value in logs[-1].values()), logs
+    assert model.generate(np.zeros((2, LATENT), "float32"), None, training=False).dtype == "float32"
+    assert all(v.dtype == "float32" for v in model.generator.trainable_variables)
+
+
 # --- truncation in w ---------------------------------------------------------------------
 
 

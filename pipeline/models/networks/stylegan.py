@@ -248,12 +248,16 @@ class StyleGAN(EqualisedNetwork):
         )
         if self.equalised_lr:
             kernel = kernel * scale
+        # The layers' compute dtype (float16 under mixed precision); the demodulation's
+        # sums of squares are taken in float32, as the paper's code does.
+        x = ops.cast(x, kernel.dtype)
         x = x * layers.Reshape((1, 1, inputs), name=f"{name}_style")(style)
         x = ops.conv(x, kernel, padding="same")
         if not demodulate:
             return x
-        squares = ops.sum(ops.square(kernel), axis=(0, 1))  # (in, out)
-        gain = ops.rsqrt(ops.matmul(ops.square(style), squares) + DEMODULATION_EPSILON)
+        squares = ops.sum(ops.square(ops.cast(kernel, "float32")), axis=(0, 1))  # (in, out)
+        styles = ops.square(ops.cast(style, "float32"))
+        gain = ops.cast(ops.rsqrt(ops.matmul(styles, squares) + DEMODULATION_EPSILON), x.dtype)
         return x * layers.Reshape((1, 1, channels), name=f"{name}_demodulation")(gain)
 
     # --- training ----------------------------------------------------------------
