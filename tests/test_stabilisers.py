@@ -15,6 +15,8 @@ from pipeline.models.adversarial import AdversarialModel
 from pipeline.models.losses import LOSSES
 from pipeline.models.regularisers import REGULARISERS, Regularisers
 from pipeline.models.regularisers.diff_augment import DiffAugment
+from pipeline.train_settings import SGDParams
+from pipeline.training.model import make_optimizer
 
 RNG = np.random.default_rng(0)
 # RGB, so that saturation (which averages the channels) has something to do.
@@ -336,3 +338,21 @@ def test_generator_ema_asks_keras_optimizer_for_an_average_of_the_weights():
     assert options == {"use_ema": True, "ema_momentum": 0.995}
     optimizer = keras.optimizers.Adam(**options)  # the keys are Keras' own
     assert optimizer.use_ema and optimizer.ema_momentum == 0.995
+
+
+def test_the_weight_average_warms_its_decay_up():
+    """Decay min(0.999, (1 + t) / (10 + t)) at step t: after 200 steps the average is the
+    recent weights', where Keras' fixed 0.999 would still hold 82% of the first step's."""
+    options = REGULARISERS["ema"](momentum=0.999).generator_optimizer_options()
+    optimizer = make_optimizer(SGDParams(learning_rate=1.0), **options)
+    weight = keras.Variable(0.0)
+    optimizer.build([weight])
+    expected = 0.0
+    for step in range(200):
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(-1.0), weight)])  # +1 a step
+        decay = 0.0 if step == 0 else min(0.999, (1 + step) / (10 + step))
+        expected = decay * expected + (1 - decay) * (step + 1.0)
+    average = float(optimizer._model_variables_moving_average[0])
+    assert average == pytest.approx(expected, rel=1e-5)
+    assert average > 150  # Keras' own average: about 0.82 * 1 + 0.18 * 100 = 19
+    assert optimizer.ema_momentum == 0.999  # the configured decay is left as it was

@@ -16,6 +16,7 @@ from pipeline.models.build import (
 )
 from pipeline.models.coupled import build_coupled
 from pipeline.models.coupled_settings import CoupledParams
+from pipeline.models.regularisers.ema import ema_optimizer_class
 from pipeline.models.translation.build import build_paired_translation, build_unpaired_translation
 from pipeline.models.translation.reconstruction import NO_CONTEXT, TermContext
 from pipeline.models.translation.settings import PairedTranslationParams
@@ -50,16 +51,16 @@ def make_optimizer(
         **options: more Keras optimizer arguments (`use_ema` and
             `ema_momentum`, for an average of the weights it updates).
     """
+    name = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}[params.name]
+    # A weight average (the `ema` regulariser) warms its decay up.
+    use_ema = options.get("use_ema")
+    optimizer_class = ema_optimizer_class(name) if use_ema else getattr(keras.optimizers, name)
     if params.name == "adam":
-        optimizer = keras.optimizers.Adam(
+        optimizer = optimizer_class(
             params.learning_rate, beta_1=params.beta_1, beta_2=params.beta_2, **options
         )
-    elif params.name == "rmsprop":
-        optimizer = keras.optimizers.RMSprop(
-            params.learning_rate, momentum=params.momentum, **options
-        )
     else:
-        optimizer = keras.optimizers.SGD(params.learning_rate, momentum=params.momentum, **options)
+        optimizer = optimizer_class(params.learning_rate, momentum=params.momentum, **options)
     return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scaling else optimizer
 
 
