@@ -90,6 +90,15 @@ def test_the_ring_profile_compares_losses_critics_and_unrolling_on_the_ring():
     assert all(m.network.kind == "mlp" for m in models.values())
 
 
+def test_the_equal_time_profile_trains_each_preset_for_its_share_of_the_cpu():
+    params = load_params(REPO_ROOT / "profiles" / "equal_time.yaml")
+    assert params.models == ["dcgan", "progan", "stylegan"]
+    models = {name: params.model(name) for name in params.models}
+    assert [models[n].network.kind for n in params.models] == params.models
+    assert [models[n].train.epochs for n in params.models] == [150, 17, 15]
+    assert models["progan"].network.phase_images == 10_000
+
+
 def test_unknown_key_names_the_path_and_the_allowed_keys(raw):
     raw["gan"]["train"]["epoch"] = 3
     message = error_for(raw)
