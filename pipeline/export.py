@@ -129,8 +129,6 @@ def export_samples(
     if takes_code(generator):
         classes = code_values(generator)  # InfoGAN: a row per value of its code
 
-    codes = continuous_codes
-
     def draw(latents: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
         return require_finite(generate(generator, latents, labels), generator_path)
 
@@ -163,7 +161,8 @@ def export_samples(
             images = []
             for psi in params.truncation:  # a StyleGAN truncates its w, the others their z
                 with truncation(generator, psi, seed, classes) as z_psi:
-                    row = truncation_row(seed, dim, params.grid_size, z_psi, classes, codes)
+                    columns = params.grid_size
+                    row = truncation_row(seed, dim, columns, z_psi, classes, continuous_codes)
                     images.append(draw(*row))
             rows, cols = len(params.truncation), params.grid_size
             grid = make_grid(np.concatenate(images), rows, cols, groups=row_groups(rows, cols))
