@@ -117,7 +117,7 @@ PARAMS_CASES = {
     "an unknown source kind": (
         edit_params(prepare__source={"kind": "imagenet"}),
         "prepare.source.kind = 'imagenet': unknown (allowed: mnist5k, tfds, idx, "
-        "unaligned_folders, aligned_folder, ring)",
+        "folder, unaligned_folders, aligned_folder, ring)",
     ),
     "experiment is a relative path": (
         edit_params(mlflow__experiment="../../../x"),

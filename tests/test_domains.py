@@ -472,8 +472,9 @@ FOLDER_MISTAKES = {
 @pytest.mark.parametrize("case", sorted(FOLDER_MISTAKES))
 def test_folder_mistakes_are_one_line_through_the_stage(tmp_path, case):
     kind, make, expected = FOLDER_MISTAKES[case]
-    make(tmp_path / "images")
-    write_params(tmp_path, {**TINY_PARAMS, "prepare": {"source": {"kind": kind, "path": "images"}}})
+    make(tmp_path / "data/raw/images")
+    source = {"kind": kind, "path": "data/raw/images"}
+    write_params(tmp_path, {**TINY_PARAMS, "prepare": {"source": source}})
     before = snapshot(tmp_path)
     done = run_stage(tmp_path, "prepare")
     assert_refused(done, expected)

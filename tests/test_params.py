@@ -355,18 +355,18 @@ def test_a_source_takes_its_own_settings(raw):
         (
             {"kind": "imagenet"},
             "prepare.source.kind = 'imagenet': unknown (allowed: mnist5k, tfds, idx, "
-            "unaligned_folders, aligned_folder, ring)",
+            "folder, unaligned_folders, aligned_folder, ring)",
         ),
         (
             {"name": "cifar10"},
             "prepare.source.kind: required key is missing (allowed: mnist5k, tfds, idx, "
-            "unaligned_folders, aligned_folder, ring)",
+            "folder, unaligned_folders, aligned_folder, ring)",
         ),
         (
             # The form before sources had settings of their own.
             "tfds",
             "prepare.source = 'tfds': expected a mapping with its kind, e.g. {kind: tfds} "
-            "(allowed: mnist5k, tfds, idx, unaligned_folders, aligned_folder, ring)",
+            "(allowed: mnist5k, tfds, idx, folder, unaligned_folders, aligned_folder, ring)",
         ),
         ({"kind": "tfds", "download": "yes"}, "prepare.source.download = 'yes'"),
     ],

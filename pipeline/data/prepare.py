@@ -15,6 +15,7 @@ from pipeline.data import sources  # noqa: F401
 from pipeline.data.domains import DOMAINS, Domain
 from pipeline.data.info import DOMAINS_DIR, INFO_FILE, SPLITS, DatasetInfo, DomainInfo, SplitInfo
 from pipeline.data.raw import RawData, SourceDomain
+from pipeline.data.sources.base import DataSource
 from pipeline.data.shards import hash_header, record_bytes, source_hash, write_shards
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir, write_json
@@ -64,6 +65,26 @@ def prepare_dataset(params: PrepareParams, seed: int, out_dir: str | Path) -> Da
         shutil.rmtree(scratch)
         write_json(tmp / INFO_FILE, info.to_json())
     return info
+
+
+def check_watched(source: DataSource, watched: Path) -> None:
+    """A source's own files must lie under `watched`, the folder the prepare stage depends on.
+
+    Otherwise `dvc status` would call the prepared data up to date after the
+    files changed. Symbolic links are followed first: DVC hashes what lies
+    under `watched` itself.
+
+    Raises:
+        PipelineError: the source's `path` resolves outside `watched`.
+    """
+    path = getattr(source, "path", None)  # the sources that read a user's files have one
+    if path is None or Path(path).resolve().is_relative_to(watched.resolve()):
+        return
+    raise PipelineError(
+        f"prepare.source.path: {path} is outside {watched}/, the folder the prepare stage "
+        f"depends on, so DVC would not see its files change (allowed: a path under "
+        f"{watched}/; move or copy the files there, then `dvc add` them)"
+    )
 
 
 def read_source(params: PrepareParams, scratch: Path) -> RawData:

@@ -1,6 +1,7 @@
 """Data sources: where `prepare` reads its images from, one file each, named here.
 
-Most are labelled image datasets of one domain; the folder sources
+Most are labelled image datasets of one domain; `folder` reads a user's own
+images, labelled by class subfolders or not; the two-domain folder sources
 (`unaligned_folders`, `aligned_folder`) read users' own unlabelled images of
 two domains, A and B, in CycleGAN's and pix2pix's layouts; `ring` draws 2-D
 points (8 Gaussians on a circle), the mode-collapse benchmark.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from pipeline.data.sources.aligned_folder import AlignedFolder
 from pipeline.data.sources.base import DataSource
+from pipeline.data.sources.folder import Folder
 from pipeline.data.sources.idx import Idx
 from pipeline.data.sources.mnist5k import Mnist5k
 from pipeline.data.sources.ring import Ring
@@ -26,6 +28,7 @@ SOURCES: dict[str, type[DataSource]] = {
     "mnist5k": Mnist5k,
     "tfds": Tfds,
     "idx": Idx,
+    "folder": Folder,
     "unaligned_folders": UnalignedFolders,
     "aligned_folder": AlignedFolder,
     "ring": Ring,
@@ -38,6 +41,7 @@ __all__ = [
     "SOURCES",
     "AlignedFolder",
     "DataSource",
+    "Folder",
     "Idx",
     "Mnist5k",
     "Ring",
