@@ -1,4 +1,9 @@
-"""Export a trained generator's samples: a grid, an interpolation strip and an .npz.
+"""Export a trained generator: its samples (a grid, an interpolation strip, an .npz) and formats.
+
+Beside the samples, `formats/` holds the generator as a TensorFlow
+SavedModel and as ONNX, each loaded back and checked against the Keras
+model (`pipeline.formats`; `export.formats` chooses).
+
 
 A noise-to-image generator interpolates in its latent space
 (`export_samples`); an image-to-image one translates test inputs and blends
@@ -26,6 +31,7 @@ from pipeline.data import verify_prepared
 from pipeline.data.pairs import domain_shape
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir
+from pipeline.formats import write_formats
 from pipeline.images import interpolate_latents, make_grid, row_groups, rows_grid, save_png
 from pipeline.params import ExportParams
 from pipeline.sampling import (
@@ -74,14 +80,19 @@ class ExportPaths:
         return self.out_dir / "samples.npz"
 
     @property
+    def formats(self) -> Path:
+        """The generator as a SavedModel and ONNX, and their checks (`pipeline.formats`)."""
+        return self.out_dir / "formats"
+
+    @property
     def truncation(self) -> Path:
         """Written only for a noise generator with `export.truncation` set."""
         return self.out_dir / "truncation.png"
 
     def written(self) -> list[Path]:
-        """The files there: the three every export writes, and `truncation.png` if written."""
+        """What is there: the four every export writes, and `truncation.png` if written."""
         extra = [self.truncation] if self.truncation.is_file() else []
-        return [self.grid, self.interpolation, self.samples, *extra]
+        return [self.grid, self.interpolation, self.samples, self.formats, *extra]
 
 
 def export_samples(
@@ -156,6 +167,8 @@ def export_samples(
         if labels is not None:
             arrays["labels"] = labels
         np.savez_compressed(staged.samples, **arrays)
+        checked = [latents] if labels is None else [latents, labels]
+        write_formats(Path(generator_path), checked, staged.formats, params.formats)
 
         if params.truncation:
             images = []
@@ -294,6 +307,7 @@ def export_translations(
 
         arrays = {"inputs": inputs[kept], "outputs": outputs[kept], "targets": targets[kept]}
         np.savez_compressed(staged.samples, **arrays)
+        write_formats(Path(generator_path), [inputs], staged.formats, params.formats)
 
     return _publish(out_dir, write, before_publish)
 
@@ -359,6 +373,8 @@ def export_coupled(
         latents = latent_vectors(seed, params.num_samples, dim, EVALUATION_STREAM)
         first, second = draw(latents)
         np.savez_compressed(staged.samples, z=latents, first=first, second=second)
+        # The first generator: the second is the same network with its own head.
+        write_formats(generator_paths[0], [latents], staged.formats, params.formats)
 
         if params.truncation:
             latents, _ = truncation_inputs(seed, dim, params)

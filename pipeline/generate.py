@@ -5,7 +5,9 @@ MODEL is one of:
 - a name listed under `models` in params.yaml: `<paths.models>/<name>/generator.keras`,
   the folder dvc.yaml publishes it to (`trained/`);
 - a path to a `.keras` file, or to a folder holding an MLflow model (`MLmodel`);
-- an MLflow URI: `models:/<model_id>` or `runs:/<run_id>/<name>`, read from the
+- an MLflow URI: `models:/<model_id>`, `models:/<name>/<version>` (each training
+  registers a new version of its model's name; `models:/gan/latest` is the newest)
+  or `runs:/<run_id>/<name>`, read from the
   project's store (`MLFLOW_TRACKING_URI`, else the repository's `mlflow/mlflow.db`).
 
 A noise-to-image generator draws N images: `-n N --out PATH`. `--out DIR`

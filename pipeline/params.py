@@ -51,6 +51,7 @@ from pipeline.schema import (
     MAX_INTERPOLATION_STEPS,
     MAX_KID_SUBSETS,
     MAX_SAMPLES,
+    MAX_SEEDS,
     MAX_SHARD_SIZE,
     MIN_INTERPOLATION_STEPS,
     MIN_SAMPLES,
@@ -123,13 +124,13 @@ DomainName = Literal[tuple(DOMAINS)]  # type: ignore[valid-type]
 
 
 def _each_once(names: list[str]) -> list[str]:
-    # A repeat would write the same domain twice; say so rather than quietly drop it.
+    # A repeat would write the same domain (or format) twice; say so rather than quietly drop it.
     seen: set[str] = set()
     for name in names:
         if name in seen:
             # The names are the registry's (checked first), so no braces to escape.
             raise PydanticCustomError(
-                "listed_twice", f"{name!r} is listed twice (allowed: each domain once)"
+                "listed_twice", f"{name!r} is listed twice (allowed: each once)"
             )
         seen.add(name)
     return names
@@ -344,6 +345,10 @@ def _distinct_thresholds(values: list[float]) -> list[float]:
     return values
 
 
+# The generator's serving formats (`pipeline/formats.py` writes and checks each).
+ExportFormat = Literal["saved_model", "onnx"]
+
+
 class ExportParams(Section):
     """The `export` section. `truncation` lists the rows of `truncation.png`: the
     same latents truncated at each threshold, in the order given; none (no file) by
@@ -358,6 +363,11 @@ class ExportParams(Section):
     truncation: Annotated[
         list[Truncation], Field(max_length=MAX_GRID_SIZE), AfterValidator(_distinct_thresholds)
     ] = []
+    # The generator in serving formats, each checked against the Keras model (pipeline.formats).
+    formats: Annotated[list[ExportFormat], AfterValidator(_each_once)] = [
+        "saved_model",
+        "onnx",
+    ]
 
 
 class MlflowParams(Section):
@@ -370,6 +380,9 @@ class Params(Section):
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
     seed: Seed = 42
+    # More seeds to train and score every model with, beside `seed` (the `seeds` stage):
+    # its report gives each metric's mean and standard deviation over all of them.
+    seeds: Annotated[list[Seed], Field(max_length=MAX_SEEDS)] = []
     prepare: PrepareParams = PrepareParams()
     evaluator: EvaluatorParams = EvaluatorParams()
     models: Annotated[list[str], Field(min_length=1)] = ["gan"]
@@ -384,6 +397,16 @@ class Params(Section):
                 f"model {_quote(name)} is not listed in models (listed: {self.models})"
             )
         return self.__pydantic_extra__[name]
+
+    @model_validator(mode="after")
+    def _seeds_differ(self) -> Params:
+        for index, seed in enumerate(self.seeds):
+            if seed == self.seed or seed in self.seeds[:index]:
+                raise ValueError(
+                    f"seeds: {seed} is listed twice or is `seed` itself (allowed: seeds other "
+                    f"than {self.seed}, each once)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _validate_model_sections(self) -> Params:
@@ -492,13 +515,30 @@ class ExportStage(Section):
     export: ExportParams
 
 
+class SeedsStage(Section):
+    """The `seeds` stage trains and scores a model again with each of `seeds`."""
+
+    seed: Seed  # the training's own, whose scores join the others'
+    seeds: list[Seed]
+    train: TrainStage
+    evaluate: EvaluateStage
+
+
 class ReportStage(Section):
     models: list[str]
 
 
-StageParams = PrepareStage | EvaluatorStage | TrainStage | EvaluateStage | ExportStage | ReportStage
+StageParams = (
+    PrepareStage
+    | EvaluatorStage
+    | TrainStage
+    | EvaluateStage
+    | ExportStage
+    | SeedsStage
+    | ReportStage
+)
 # The stages that run once per name in `models`.
-MODEL_STAGES = ("train", "evaluate", "export")
+MODEL_STAGES = ("train", "evaluate", "export", "seeds")
 
 
 def stage_params(params: Params, stage: str, model: str | None = None) -> StageParams:
@@ -524,6 +564,10 @@ def stage_params(params: Params, stage: str, model: str | None = None) -> StageP
         return EvaluateStage(seed=seed, evaluate=params.evaluate, evaluator=params.evaluator)
     if stage == "export":
         return ExportStage(seed=seed, export=params.export)
+    if stage == "seeds":
+        train = stage_params(params, "train", model)
+        evaluate = stage_params(params, "evaluate", model)
+        return SeedsStage(seed=seed, seeds=params.seeds, train=train, evaluate=evaluate)
     if stage == "report":
         return ReportStage(models=params.models)
     raise ParamsError(f"unknown stage {stage!r}")
@@ -538,6 +582,7 @@ def resolved_files(params: Params) -> dict[str, StageParams]:
         files[f"{stage}.json"] = stage_params(params, stage, params.models[0])
     for name in params.models:
         files[f"train/{name}.json"] = stage_params(params, "train", name)
+        files[f"seeds/{name}.json"] = stage_params(params, "seeds", name)
     return files
 
 

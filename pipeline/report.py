@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PipelineError
+from pipeline.evaluation.across_seeds import mean_and_std
 from pipeline.evaluation.suite import METRICS
 from pipeline.evaluation.translation_suite import TRANSLATION_METRICS
 from pipeline.fileio import atomic_dir, atomic_file, read_json
@@ -34,16 +35,32 @@ def load_model_metrics(models: list[str], metrics_dir: str | Path) -> dict[str, 
     return loaded
 
 
+def load_seed_summaries(models: list[str], seeds_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Each model's `metrics/seeds/<model>.json` (the `seeds` stage's), or an error naming it."""
+    loaded = {}
+    for name in models:
+        path = Path(seeds_dir) / f"{name}.json"
+        if not path.is_file():
+            raise PipelineError(f"{path}: not found; run `dvc repro seeds@{name}` first")
+        loaded[name] = read_json(path)
+    return loaded
+
+
 def summary_markdown(
-    metrics: dict[str, dict[str, Any]], grids: dict[str, str], evaluator: dict[str, Any]
+    metrics: dict[str, dict[str, Any]],
+    grids: dict[str, str],
+    evaluator: dict[str, Any],
+    seeds: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """The summary as Markdown: the models from noise beside the real floor, then the
-    translation models each beside its baseline.
+    translation models each beside its baseline, then the scores over seeds.
 
     Args:
         metrics: each model's metrics file, in the order to show them.
         grids: each model's final grid, as a link relative to the summary.
         evaluator: the evaluator's metrics file.
+        seeds: each model's scores over seeds (`pipeline.evaluation.across_seeds`);
+            shown when a model has more than one seed.
     """
     models = list(metrics)
     generators = {name: m for name, m in metrics.items() if not is_translation(m)}
@@ -54,6 +71,8 @@ def summary_markdown(
         lines += ["", *_floor_table(generators)]
     if translators:
         lines += ["", "## Image-to-image models", "", *_baseline_table(translators)]
+    if seeds and any(summary["n"] > 1 for summary in seeds.values()):
+        lines += ["", "## Over seeds", "", *_seeds_table(seeds)]
     lines += ["", "## Samples", ""]
     for name in models:
         lines += [f"### {name}", "", f"![{name}: final samples]({grids[name]})", ""]
@@ -106,6 +125,26 @@ def _baseline_table(metrics: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _seeds_table(seeds: dict[str, dict[str, Any]]) -> list[str]:
+    """A row per registered metric: each model's mean ± sample standard deviation over seeds."""
+    lines = [
+        "Each model trained and scored again with each seed of `seeds` (the `seeds` stage); "
+        "mean ± sample standard deviation over the seeds, their number in the header.",
+        "",
+        "| metric | better | "
+        + " | ".join(f"{name} (n={summary['n']})" for name, summary in seeds.items())
+        + " |",
+        "|---|---|" + "---|" * len(seeds),
+    ]
+    for metric in [*METRICS.values(), *TRANSLATION_METRICS.values()]:
+        cells = [mean_and_std(summary, metric.name) for summary in seeds.values()]
+        if all(cell is None for cell in cells):
+            continue
+        shown = " | ".join(cell or "–" for cell in cells)
+        lines.append(f"| {metric.label} | {metric.better.arrow} | {shown} |")
+    return lines
+
+
 def _sizes(first: dict[str, Any], evaluator: dict[str, Any]) -> list[str]:
     """The sample sizes, and each metric's settings (`Metric.settings`), in two sentences."""
     accuracy = evaluator.get("test_accuracy")
@@ -144,6 +183,7 @@ def write_summary(
     exports_dir: str | Path,
     evaluator_metrics: str | Path,
     out_path: str | Path,
+    seeds: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Write the summary of `models` to `out_path`, atomically.
 
@@ -153,6 +193,7 @@ def write_summary(
         exports_dir: where the export stages wrote `<model>/grid.png`.
         evaluator_metrics: the evaluator's metrics file.
         out_path: the Markdown file to write.
+        seeds: each model's scores over seeds (`load_seed_summaries`).
     """
     out_path = Path(out_path)
     metrics = load_model_metrics(models, metrics_dir)
@@ -164,14 +205,16 @@ def write_summary(
         grids[name] = Path(os.path.relpath(grid, out_path.parent)).as_posix()
     evaluator = read_json(evaluator_metrics) if Path(evaluator_metrics).is_file() else {}
     with atomic_file(out_path) as tmp:
-        tmp.write_text(summary_markdown(metrics, grids, evaluator) + "\n")
+        tmp.write_text(summary_markdown(metrics, grids, evaluator, seeds) + "\n")
 
 
 FLOOR = "floor"
 BASELINE = "baseline"
 
 
-def headline_table(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | int]]:
+def headline_table(
+    metrics: dict[str, dict[str, Any]], seeds: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, float | int]]:
     """Every model's headline metrics, metric first, and their floors under `floor`.
 
     What `dvc exp show` lists. DVC names a column by the metric's key alone
@@ -183,8 +226,12 @@ def headline_table(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, fl
     settings: every evaluate stage depends on resolved/evaluate.json), so they
     are given once, from the first model that has the metric.
 
+    A model scored over several seeds adds `<metric>_mean` and `<metric>_std`
+    (`domain_fid_std.gan`), the seeds' mean and sample standard deviation.
+
     Args:
         metrics: each model's full metrics file, in the order of params.yaml.
+        seeds: each model's scores over seeds (`load_seed_summaries`).
     """
     table: dict[str, dict[str, float | int]] = {}
     floors: dict[str, float | int] = {}
@@ -194,6 +241,14 @@ def headline_table(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, fl
         if not metric.headline or not scored:
             continue
         table[metric.name] = scored
+        for part in ("mean", "std"):
+            spread = {
+                name: summary[part][metric.name]
+                for name, summary in (seeds or {}).items()
+                if summary["n"] > 1 and metric.name in summary.get(part, {})
+            }
+            if spread:
+                table[f"{metric.name}_{part}"] = spread
         if metric.floor:
             first = next(m for m in metrics.values() if metric.name in m)
             floors[metric.name] = first[f"{metric.name}_floor"]

@@ -34,6 +34,7 @@ MIN_SAMPLES = 2
 # Two end points make the shortest interpolation.
 MIN_INTERPOLATION_STEPS = 2
 SEED_LIMIT = 2**31  # seeds are in [0, SEED_LIMIT)
+MAX_SEEDS = 64  # the `seeds` list: each is a whole training per model
 # BigGAN's truncation threshold psi (`pipeline.sampling.truncated_normal`). Its
 # figures go down to 0.04, where every z is nearly the mode; below that the
 # redraws cost more (about 1 / psi per component) for no visible change. At 4,

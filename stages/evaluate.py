@@ -62,7 +62,8 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
     with quiet_tensorflow_import():
         from pipeline import tracking
         from pipeline.evaluation.by_task import ModelFiles, evaluate_model
-        from pipeline.evaluation.evaluate import headline, measurements
+        from pipeline.evaluation.evaluate import headline
+        from pipeline.evaluation.suite import measurements
 
     run = tracking.find_run(args.run)
     files = ModelFiles(args.data, args.generator, args.networks, args.classifier)
@@ -70,6 +71,7 @@ def evaluate(args: argparse.Namespace, name: str, stage: EvaluateStage) -> None:
     settings = flatten(stage.evaluate, prefix="evaluate.")
     with tracking.stage_run(run, "evaluate", settings, data):
         tracking.log_final_metrics(run, measurements(metrics))
+        tracking.tag_model_version(run, headline(metrics))
     # Last, so that a failure above leaves the previous metrics files in place.
     write_json(args.metrics, metrics)
     write_json(args.headline, headline(metrics))

@@ -1,4 +1,8 @@
-"""Stage `export`: write one model's sample grid, interpolation strip and samples.npz.
+"""Stage `export`: write one model's sample grid, interpolation strip, samples.npz and formats.
+
+`formats/` holds the generator as a TensorFlow SavedModel and as ONNX (what
+`export.formats` lists), each loaded back and compared with the Keras model:
+`formats/checks.json` has the largest absolute differences.
 
 With `export.truncation` set, a noise generator's export also writes
 truncation.png (an image-to-image one has no latent to truncate: it writes
@@ -40,8 +44,8 @@ PATHS = {
     "run": "the run.json naming the model's MLflow training run",
     "task": "the task.json saying what the generator makes: images from noise, or "
     "translations of one prepared domain into another",
-    "out": "the folder for grid.png, interpolation.png, samples.npz and, if asked for, "
-    "truncation.png (replaced in one step)",
+    "out": "the folder for grid.png, interpolation.png, samples.npz, formats/ and, if "
+    "asked for, truncation.png (replaced in one step)",
     "lock": "the model's lock file, held while this stage runs: a second stage writing "
     "the same model at once is refused",
 }
@@ -72,6 +76,7 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
             export_samples,
             export_translations,
         )
+        from pipeline.formats import check_metrics
 
     run = tracking.find_run(args.run)
 
@@ -79,6 +84,7 @@ def export(args: argparse.Namespace, name: str, stage: ExportStage) -> None:
         settings = flatten(stage.export, prefix="export.")
         with tracking.stage_run(run, "export", settings, data):
             tracking.log_artifacts(staged.written())
+            tracking.log_metrics(check_metrics(staged.formats))
 
     if task["kind"] == GENERATION:
         paths = export_samples(

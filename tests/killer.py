@@ -85,6 +85,17 @@ def arm(point: str) -> None:
         from pipeline.tracking import record
 
         wrap(record, "log_dataset", before=lambda *a, context="training": context != "training")
+    elif point == "before_the_second_seed":
+        # The seeds stage: the first extra seed trained and scored, the second not begun.
+        from pipeline.training import tracked
+
+        calls: list[int] = []
+
+        def second(*args, **kwargs) -> bool:
+            calls.append(1)
+            return len(calls) == 2
+
+        wrap(tracked, "train_model", before=second)
     elif point == "before_the_swap":
         # A new output folder is complete beside the old one, not yet in its place.
         from pipeline import fileio

@@ -128,7 +128,7 @@ def test_domains_param_defaults_empty_and_refuses_repeats_and_unknowns():
     assert parse_params(raw).prepare.domains == ["masked", "edges"]
     cases = {
         ("edges", "masked", "edges"): "prepare.domains = ['edges', 'masked', 'edges']: "
-        "'edges' is listed twice (allowed: each domain once)",
+        "'edges' is listed twice (allowed: each once)",
         ("blur",): "prepare.domains.0 = 'blur': Input should be 'edges', 'negative', 'colour', "
         "'low_res' or 'masked'",
     }

@@ -30,6 +30,7 @@ TINY_NETS = {"kind": "mlp", "generator_units": [64], "discriminator_units": [64]
 TINY_TRAIN = {"epochs": 1, "batch_size": 250, "grid_size": 3, "eval_samples": 100}
 TINY_PARAMS = {
     "evaluator": {"epochs": 1},
+    "seeds": [],  # each model once; the seeds stage's trainings are tests/test_seeds.py's
     # One model of each kind the tests tell apart: unconditional, conditional, and a
     # critic with its family's defaults (n_critic, gradient penalty). Each model more
     # costs every `dvc repro` here about 20 s; each family's training is
@@ -136,9 +137,19 @@ def test_repro_writes_every_declared_output(repo):
         "exports/gan/grid.png",
         "exports/gan/interpolation.png",
         "exports/gan/samples.npz",
+        "exports/gan/formats/generator.onnx",
+        "exports/gan/formats/saved_model/saved_model.pb",
         "reports/summary.md",
     ):
         assert (repo / name).is_file(), name
+    # No extra seeds: the seeds stage wrote the one seed's scores, and the report no spread.
+    one_seed = json.loads((repo / "metrics/seeds/gan.json").read_text())
+    assert one_seed["seeds"] == [42] and one_seed["n"] == 1 and "std" not in one_seed
+    assert "## Over seeds" not in (repo / "reports/summary.md").read_text()
+    for model in ("gan", "cgan", "wgan_gp"):  # each format loaded back and checked
+        checks = json.loads((repo / f"exports/{model}/formats/checks.json").read_text())
+        for name in ("saved_model", "onnx"):
+            assert checks[name]["max_abs_difference"] <= checks["tolerance"] == 1e-4, model
     assert (repo / "trained/wgan_gp/quality.csv").read_text() == "epoch\n"
     assert not (repo / "checkpoints/gan").exists()
     assert not (repo / "mlruns").exists(), "MLflow wrote outside the repo's store"
@@ -700,7 +711,9 @@ def test_mlflow_run_holds_sample_images_and_exports(gan_run, mlflow_client, repo
     assert named == ["epoch_000.png", "epoch_001.png", "epoch_002.png"], named
     export = child_runs(mlflow_client, gan_run)["export"]
     exported = {Path(f.path).name for f in mlflow_client.list_artifacts(export.info.run_id)}
-    assert exported == {"grid.png", "interpolation.png", "samples.npz"}
+    assert exported == {"grid.png", "interpolation.png", "samples.npz", "formats"}
+    checks = mlflow_client.get_run(export.info.run_id).data.metrics
+    assert checks["onnx_max_abs_difference"] <= 1e-4
     assert gan_run.info.artifact_uri.startswith("mlflow-artifacts:/gan-pipeline/")
 
 
@@ -736,6 +749,26 @@ def test_mlflow_logged_model_is_named_after_its_model_and_carries_final_scores(
     assert {"mlflow", "keras", "numpy"} <= set(pins), pins
     [tensorflow] = [name for name in pins if name.startswith("tensorflow")]
     assert pins[tensorflow] == metadata.version(tensorflow)
+
+
+def test_each_training_is_a_registered_version_that_generate_can_name(
+    repo, mlflow_client, tmp_path
+):
+    reference = json.loads((repo / "trained/cgan/run.json").read_text())
+    version = mlflow_client.get_model_version("cgan", reference["model_version"])
+    assert version.source == f"models:/{reference['model_id']}"
+    assert reference["registered_model"] == "cgan"
+    headline = json.loads((repo / "metrics/headline/cgan.json").read_text())
+    assert {f"metric.{key}" for key in headline} <= set(version.tags)
+    fid = float(version.tags["metric.domain_fid"])
+    assert fid == pytest.approx(headline["domain_fid"], rel=1e-5)
+    out = tmp_path / "x.npz"
+    command = [sys.executable, "-m", "pipeline.generate", "models:/cgan/latest", "-n", "16"]
+    done = subprocess.run(
+        [*command, "--out", str(out)], cwd=repo, env=clean_env(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert np.load(out)["images"].shape == (16, 28, 28, 1)
 
 
 def test_the_store_names_no_absolute_path(repo):

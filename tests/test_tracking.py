@@ -218,3 +218,27 @@ def test_git_dirty_ignores_what_dvc_writes_but_not_the_code(tmp_path):
     (root / "code.py").write_text("x = 2\n")
     assert record.code_differs_from_commit(root) == "true"
     assert record.code_differs_from_commit(tmp_path / "not-a-repo-at-all") == "unknown"
+
+
+def test_a_generator_is_registered_once_per_logged_model(store):
+    import keras
+    import mlflow
+
+    from pipeline.tracking import register_generator, tag_model_version, use_experiment
+
+    use_experiment("registry")
+    z = keras.Input((2,), name="z")
+    generator = keras.Model(z, keras.layers.Dense(3)(z))
+    ids = []
+    with mlflow.start_run():
+        for _ in range(2):  # two trainings of the same model name
+            info = mlflow.keras.log_model(generator, name="gan", pip_requirements=["keras"])
+            ids.append(info.model_id)
+    # A resumed attempt registers the same logged model again: it gets its version back.
+    assert [register_generator(ids[0], "gan") for _ in range(2)] == ["1", "1"]
+    assert register_generator(ids[1], "gan") == "2"
+    reference = {"registered_model": "gan", "model_version": "2"}
+    tag_model_version(reference, {"domain_fid": 12.3456789})
+    version = mlflow.MlflowClient().get_model_version("gan", "2")
+    assert version.source == f"models:/{ids[1]}" and version.tags["metric.domain_fid"] == "12.3457"
+    tag_model_version({}, {"domain_fid": 1.0})  # a run.json from before registering: nothing

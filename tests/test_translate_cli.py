@@ -251,7 +251,7 @@ def _pairs(count: int) -> tuple[np.ndarray, np.ndarray]:
 def test_export_translations_writes_the_grid_the_strip_and_the_samples(models, tmp_path):
     params = ExportParams(grid_size=3, interpolation_rows=2, interpolation_steps=4, num_samples=9)
     inputs, targets = _pairs(5)  # fewer than num_samples: all five are kept
-    staged = []  # what before_publish saw: the three files, staged
+    staged = []  # what before_publish saw: the files, staged
     paths = export_translations(
         params,
         models["colour"],
@@ -260,7 +260,7 @@ def test_export_translations_writes_the_grid_the_strip_and_the_samples(models, t
         targets,
         before_publish=lambda files: staged.extend(p.name for p in files.out_dir.iterdir()),
     )
-    assert sorted(staged) == ["grid.png", "interpolation.png", "samples.npz"]
+    assert sorted(staged) == ["formats", "grid.png", "interpolation.png", "samples.npz"]
     assert sorted(p.name for p in paths.out_dir.iterdir()) == sorted(staged)
     cell = 2 * SIZE + 2  # the largest image, 16x16, and a pad of 2
     with Image.open(paths.grid) as grid:  # 3 rows (inputs, outputs, targets) of 3 columns

@@ -3,9 +3,9 @@
 One model of each paired kind (pix2pix, srgan, context_encoder), the unpaired
 CycleGAN and a coupled GAN (cogan), on the derived domains of the offline
 digits: each trains, evaluates against its baseline, exports, and the report
-shows them. Beside them, in the same repository (one prepare, one evaluator),
-the roadmap's noise presets: InfoGAN, the unrolled GAN and ProGAN. (The
-default noise models' stages are tests/test_pipeline.py's.)
+shows them. (The default noise models' stages are tests/test_pipeline.py's;
+the roadmap's noise presets run on a colour folder in
+tests/test_folder_pipeline.py.)
 """
 
 from __future__ import annotations
@@ -57,41 +57,12 @@ TINY_TRANSLATION = {
     # Digits and their edge maps (the preset's domains), each from its own half.
     "cogan": {"family": "cogan", "network": {"filters": 4, "latent_dim": 8}, "train": TINY_TRAIN},
 }
-TINY_MLP = {"kind": "mlp", "generator_units": [16], "discriminator_units": [16]}
-NOISE_PRESETS = ("infogan", "unrolled", "progan", "stylegan")
-TINY_NOISE = {
-    "infogan": {
-        "family": "infogan",
-        "conditioning": {"categorical": 4},
-        "network": {**TINY_MLP, "latent_dim": 8},
-        "train": TINY_TRAIN,
-    },
-    "unrolled": {
-        "family": "unrolled",
-        "unrolling": {"steps": 2},
-        "network": {**TINY_MLP, "latent_dim": 8},
-        "train": TINY_TRAIN,
-    },
-    # Its own networks (the point of the preset), tiny, fading 14x14 in during the epoch.
-    "progan": {
-        "family": "progan",
-        "network": {"filters": 4, "latent_dim": 8, "phase_images": 1000},
-        "train": TINY_TRAIN,
-    },
-    # Its own networks, tiny: a one-layer mapping network, style mixing and noise on.
-    "stylegan": {
-        "family": "stylegan",
-        "network": {"filters": 4, "latent_dim": 8, "w_dim": 8, "mapping_layers": 1},
-        "train": TINY_TRAIN,
-    },
-}
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     # The noise models' tiny settings (evaluator, evaluate, export), these models.
-    models = {"models": [*TINY_TRANSLATION["models"], *NOISE_PRESETS], **TINY_NOISE}
-    params = {**TINY_PARAMS, **TINY_TRANSLATION, **models}
+    params = {**TINY_PARAMS, **TINY_TRANSLATION}
     root = copy_repo(tmp_path_factory.mktemp("translation"), params)
     run(root, "dvc", "repro")
     return root
@@ -118,26 +89,6 @@ def test_each_translation_model_is_scored_beside_its_baseline(repo):
     assert (
         set(comparison["psnr"]) == {*TRANSLATORS, "cyclegan"} == set(comparison["baseline"]["psnr"])
     )
-
-
-def test_the_roadmap_s_noise_presets_train_evaluate_export_and_report(repo):
-    for name in NOISE_PRESETS:
-        metrics = json.loads((repo / f"metrics/{name}.json").read_text())
-        assert np.isfinite(metrics["domain_fid"]) and metrics["domain_fid_floor"] >= 0, name
-        assert (repo / f"exports/{name}/grid.png").is_file(), name
-    infogan = json.loads((repo / "metrics/infogan.json").read_text())
-    assert 0 < infogan["code_accuracy"] <= 1 and "conditional_accuracy" not in infogan
-    task = json.loads((repo / "trained/infogan/task.json").read_text())
-    assert task == {"kind": "generation", "continuous_codes": 2}
-    # The code sweep: a row per code value (4) in a block per continuous code (2).
-    sweep = np.asarray(Image.open(repo / "exports/infogan/interpolation.png"))
-    assert sweep.shape[0] == 4 * 2 * (28 + 2) + 2
-    history = (repo / "trained/unrolled/history.csv").read_text().splitlines()[0]
-    assert history.startswith("epoch,d_loss,g_loss")
-    summary = (repo / "reports/summary.md").read_text()
-    assert "| Categorical-code accuracy |" in summary
-    for name in NOISE_PRESETS:
-        assert f"### {name}" in summary
 
 
 def test_cyclegan_is_scored_on_its_cycle_and_the_digits_it_keeps(repo):

@@ -176,8 +176,8 @@ def test_truncation_png_has_a_row_per_threshold_of_the_same_latents(
         negatives_dir,
         before_publish=lambda files: staged.extend(path.name for path in files.written()),
     )
-    names = ["grid.png", "interpolation.png", "samples.npz", "truncation.png"]
-    assert staged == names and sorted(p.name for p in paths.out_dir.iterdir()) == names
+    names = ["grid.png", "interpolation.png", "samples.npz", "formats", "truncation.png"]
+    assert staged == names and sorted(p.name for p in paths.out_dir.iterdir()) == sorted(names)
     rows, cols = len(THRESHOLDS), PARAMS["grid_size"]
     with Image.open(paths.truncation) as image:
         assert (image.mode, image.size) == ("L", (cols * (SIZE + 2) + 2, rows * (SIZE + 2) + 2))
@@ -200,14 +200,14 @@ def test_truncation_png_has_a_row_per_threshold_of_the_same_latents(
     assert not np.array_equal(cells[:cols], cells[-cols:])
 
 
-def test_without_thresholds_export_writes_its_three_files_alone(
+def test_without_thresholds_export_writes_its_four_outputs_alone(
     generators, negatives_dir, tmp_path
 ):
     paths = export_samples(
         ExportParams(**PARAMS), SEED, generators["unconditional"], tmp_path / "out", negatives_dir
     )
-    names = ["grid.png", "interpolation.png", "samples.npz"]
-    assert sorted(p.name for p in paths.out_dir.iterdir()) == names
+    names = ["grid.png", "interpolation.png", "samples.npz", "formats"]
+    assert sorted(p.name for p in paths.out_dir.iterdir()) == sorted(names)
     assert [path.name for path in paths.written()] == names
 
 
@@ -258,5 +258,5 @@ def test_the_export_stage_writes_and_logs_truncation_png(tmp_path):
         [client.get_experiment_by_name("gan-pipeline").experiment_id], "tags.stage = 'export'"
     )
     logged = {Path(f.path).name for f in client.list_artifacts(export.info.run_id)}
-    assert logged == {"grid.png", "interpolation.png", "samples.npz", "truncation.png"}
+    assert logged == {"grid.png", "interpolation.png", "samples.npz", "formats", "truncation.png"}
     assert export.data.params["export.truncation"] == "[1.0, 0.3]"

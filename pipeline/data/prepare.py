@@ -15,8 +15,8 @@ from pipeline.data import sources  # noqa: F401
 from pipeline.data.domains import DOMAINS, Domain
 from pipeline.data.info import DOMAINS_DIR, INFO_FILE, SPLITS, DatasetInfo, DomainInfo, SplitInfo
 from pipeline.data.raw import RawData, SourceDomain
-from pipeline.data.sources.base import DataSource
 from pipeline.data.shards import hash_header, record_bytes, source_hash, write_shards
+from pipeline.data.sources.base import DataSource
 from pipeline.errors import PipelineError
 from pipeline.fileio import atomic_dir, write_json
 from pipeline.params import PrepareParams

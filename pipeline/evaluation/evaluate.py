@@ -18,7 +18,6 @@ from pipeline.errors import PipelineError
 from pipeline.evaluation.features import embed, feature_extractor
 from pipeline.evaluation.mixture import Mixture
 from pipeline.evaluation.suite import (
-    SAMPLE_SIZE_KEYS,
     Embedded,
     Reference,
     all_metrics,
@@ -60,11 +59,6 @@ def headline(metrics: dict[str, float | int]) -> dict[str, float | int]:
         for metric in all_metrics()
         if metric.headline and metric.name in metrics
     }
-
-
-def measurements(metrics: dict[str, float | int]) -> dict[str, float | int]:
-    """A full metrics dict without the sample sizes, which are settings."""
-    return {key: value for key, value in metrics.items() if key not in SAMPLE_SIZE_KEYS}
 
 
 def evaluate_generator(

@@ -548,6 +548,11 @@ SAMPLE_SIZE_KEYS = (
 )
 
 
+def measurements(metrics: dict[str, float | int]) -> dict[str, float | int]:
+    """A full metrics dict without the sample sizes, which are settings."""
+    return {key: value for key, value in metrics.items() if key not in SAMPLE_SIZE_KEYS}
+
+
 def sample_sizes(params: EvaluateParams, num_classes: int) -> dict[str, int]:
     """The sizes behind the numbers, keyed by `SAMPLE_SIZE_KEYS`."""
     values = (

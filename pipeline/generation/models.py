@@ -33,7 +33,7 @@ MLMODEL_FILE = "MLmodel"
 DVC_YAML = Path("dvc.yaml")  # names the folder a model name resolves in
 ALLOWED_MODELS = (
     "a model name listed in params.yaml `models`, a .keras file, an MLflow model folder, "
-    "models:/<model_id> or runs:/<run_id>/<name>"
+    "models:/<model_id>, models:/<name>/<version or latest> or runs:/<run_id>/<name>"
 )
 
 Quiet = Callable[[], AbstractContextManager]
@@ -98,10 +98,12 @@ def _uri_source(text: str, scheme: str) -> ModelSource:
     if scheme not in MLFLOW_SCHEMES:
         raise PipelineError(
             f"{text}: unsupported URI scheme {scheme!r} (allowed: models:/<model_id>, "
-            "runs:/<run_id>/<name>)"
+            "models:/<name>/<version or latest>, runs:/<run_id>/<name>)"
         )
     if not rest or any(char.isspace() for char in rest):
-        raise PipelineError(f"{text}: names no model (allowed: models:/<model_id>)")
+        raise PipelineError(
+            f"{text}: names no model (allowed: models:/<model_id>, models:/<name>/latest)"
+        )
     if scheme == "runs" and "/" not in rest:
         raise PipelineError(
             f"{text}: names a run but no model in it (allowed: runs:/<run_id>/<name>)"
@@ -115,6 +117,20 @@ def _uri_source(text: str, scheme: str) -> ModelSource:
             "repository that logged the model, or set MLFLOW_TRACKING_URI to its store)"
         )
     return ModelSource("mlflow", text, text)
+
+
+def registered_source(text: str) -> ModelSource:
+    """A model name as the newest version of its registered model: `models:/<name>/latest`.
+
+    Each training registers its generator under the model's name
+    (`pipeline.tracking.register_generator`).
+    """
+    if not text.isidentifier():
+        raise PipelineError(
+            f"{text}: not an MLflow model (allowed: a model name, models:/<name>/<version or "
+            "latest>, models:/<model_id>, runs:/<run_id>/<name>, an MLflow model folder)"
+        )
+    return _uri_source(f"models:/{text}/latest", "models")
 
 
 def _named_source(name: str) -> ModelSource:
@@ -214,7 +230,7 @@ def mlflow_model_folder(source: ModelSource, downloads: Path, quiet: Quiet = nul
     if not mlmodel.is_file():
         raise PipelineError(
             f"{source.text}: not an MLflow model (no {MLMODEL_FILE} file); a logged "
-            "generator is models:/<model_id> or runs:/<run_id>/<name>"
+            "generator is models:/<model_id>, models:/<name>/<version> or runs:/<run_id>/<name>"
         )
     flavors = Model.load(str(mlmodel)).flavors
     if "keras" not in flavors or flavors["keras"].get("save_exported_model"):

@@ -4,7 +4,7 @@
 `from pipeline import tracking` gives the functions the stages use.
 """
 
-from pipeline.tracking.logged_models import log_generator
+from pipeline.tracking.logged_models import log_generator, register_generator, tag_model_version
 from pipeline.tracking.runs import (
     QUALITY_PREFIX,
     SAMPLES_KEY,
@@ -15,6 +15,8 @@ from pipeline.tracking.runs import (
     find_run,
     log_artifacts,
     log_final_metrics,
+    log_metrics,
+    log_seed_summary,
     model_run,
     read_reference,
     run_exists,
@@ -36,12 +38,16 @@ __all__ = [
     "log_artifacts",
     "log_final_metrics",
     "log_generator",
+    "log_metrics",
+    "log_seed_summary",
     "model_run",
     "read_reference",
+    "register_generator",
     "repo_root",
     "run_exists",
     "run_reference",
     "stage_run",
+    "tag_model_version",
     "tracking_uri",
     "use_experiment",
 ]

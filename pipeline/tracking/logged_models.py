@@ -105,6 +105,42 @@ def log_generator(generator: keras.Model, name: str, step: int) -> str:
     return info.model_id
 
 
+def register_generator(model_id: str, name: str) -> str:
+    """Register a logged generator as a new version of the registered model `name`, once.
+
+    Each training adds a version (`models:/<name>/latest` is the newest); a
+    resumed attempt that registered this logged model already gets its
+    version back instead of a second one.
+
+    Returns:
+        The version, as MLflow numbers it ("1", "2", ...).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = f"models:/{model_id}"
+    for version in MlflowClient().search_model_versions(f"name = '{name}'"):
+        if version.source == uri:  # MLflow 3.17 leaves the version's model_id empty
+            return str(version.version)
+    registered = mlflow.register_model(uri, name, tags=record.source_tags())
+    return str(registered.version)
+
+
+def tag_model_version(reference: dict[str, str], metrics: dict[str, float]) -> None:
+    """Put a model's final headline scores on its registered version, as `metric.<key>` tags.
+
+    A run.json from before models were registered names no version: nothing to tag.
+    """
+    from mlflow import MlflowClient
+
+    name, version = reference.get("registered_model"), reference.get("model_version")
+    if not name or not version:
+        return
+    client = MlflowClient()
+    for key, value in metrics.items():
+        client.set_model_version_tag(name, version, f"metric.{key}", f"{float(value):.6g}")
+
+
 # The distributions each Keras backend is published as; the installed one is
 # pinned. TensorFlow's GPU build is `tensorflow`, its CPU-only one `tensorflow-cpu`.
 BACKEND_DISTRIBUTIONS = {

@@ -313,6 +313,31 @@ def log_final_metrics(reference: dict[str, str], metrics: dict[str, float]) -> N
     )
 
 
+def log_seed_summary(reference: dict[str, str], summary: dict) -> None:
+    """Put a model's scores over several seeds on its training run.
+
+    Metrics `seeds.<metric>.mean` and `seeds.<metric>.std`, and the tag
+    `seeds` listing them (the training's own first). A rerun with the same
+    seeds and scores adds nothing to the metrics' histories.
+    """
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    client = MlflowClient()
+    run_id = reference["run_id"]
+    values = {f"seeds.{key}.mean": value for key, value in summary["mean"].items()}
+    values.update({f"seeds.{key}.std": value for key, value in summary.get("std", {}).items()})
+    shown = client.get_run(run_id).data.metrics
+    timestamp = _now_ms()
+    changed = [
+        Metric(key, float(value), timestamp, 0)
+        for key, value in values.items()
+        if shown.get(key) != float(value)
+    ]
+    client.log_batch(run_id, metrics=changed)
+    client.set_tag(run_id, "seeds", ", ".join(str(seed) for seed in summary["seeds"]))
+
+
 def _now_ms() -> int:
     import time
 
@@ -368,9 +393,16 @@ def find_run(run_file: str | Path) -> dict[str, str]:
 
 
 def run_reference(
-    run: mlflow.ActiveRun, name: str, model_id: str | None, backend: str
+    run: mlflow.ActiveRun,
+    name: str,
+    model_id: str | None,
+    backend: str,
+    model_version: str | None = None,
 ) -> dict[str, str]:
-    """What later stages need to find a run and its model again (written to `run.json`)."""
+    """What later stages need to find a run and its model again (written to `run.json`).
+
+    A registered generator is version `model_version` of the registered model `name`.
+    """
     import mlflow
 
     experiment = mlflow.get_experiment(run.info.experiment_id)
@@ -384,6 +416,9 @@ def run_reference(
     }
     if model_id:
         reference["model_id"] = model_id
+    if model_version:
+        reference["registered_model"] = name
+        reference["model_version"] = model_version
     return reference
 
 
@@ -469,9 +504,20 @@ def _rgb_or_gray(grid: np.ndarray) -> np.ndarray:
     return grid[..., 0] if grid.ndim == 3 and grid.shape[-1] == 1 else grid
 
 
+def log_metrics(metrics: dict[str, float]) -> None:
+    """Log metrics to the active run."""
+    import mlflow
+
+    mlflow.log_metrics(metrics)
+
+
 def log_artifacts(paths: list[Path], artifact_dir: str | None = None) -> None:
-    """Log files to the active run."""
+    """Log files, and folders with what they hold, to the active run."""
     import mlflow
 
     for path in paths:
-        mlflow.log_artifact(str(path), artifact_path=artifact_dir)
+        if path.is_dir():
+            folder = path.name if artifact_dir is None else f"{artifact_dir}/{path.name}"
+            mlflow.log_artifacts(str(path), artifact_path=folder)
+        else:
+            mlflow.log_artifact(str(path), artifact_path=artifact_dir)

@@ -19,7 +19,12 @@ from pipeline.training.worker import train_as_worker
 
 
 def train_model(
-    stage: TrainStage, name: str, paths: TrainPaths, progress: str | None = None
+    stage: TrainStage,
+    name: str,
+    paths: TrainPaths,
+    progress: str | None = None,
+    tags: dict[str, str] | None = None,
+    register: bool = True,
 ) -> str:
     """Train model `name` inside one MLflow run and publish its outputs with the run id.
 
@@ -36,6 +41,10 @@ def train_model(
         paths: where to read data and write outputs and checkpoints.
         progress: the label of the line printed after each epoch (the
             stage's, `train@gan (model 1 of 4)`), or None for none.
+        tags: more tags for the run (the `seeds` stage's, which group a
+            model's trainings with other seeds).
+        register: register the generator as a new version of the registered
+            model `name`; the `seeds` stage's trainings are not.
 
     Returns:
         The MLflow run id.
@@ -45,17 +54,18 @@ def train_model(
     if not cluster.is_chief():
         return train_as_worker(stage, name, paths, fingerprint, plan)
     resume = _interrupted_attempt(paths, fingerprint)
-    devices = device_tags(plan.placement, stage.model)
+    devices = {**device_tags(plan.placement, stage.model), **(tags or {})}
     with tracking.model_run(stage, name, plan.info, resume=resume, devices=devices) as run:
         run_id = run.info.run_id
         logged = _record_attempt(paths, fingerprint, run_id, resume, name, stage.model)
 
         def log_and_reference(staged: ModelFiles, model: TwoNetworkModel) -> None:
             model_id = tracking.log_generator(model.generator, name, stage.model.train.epochs)
-            write_json(
-                staged.run_file,
-                tracking.run_reference(run, name, model_id, stage.model.train.backend),
+            version = tracking.register_generator(model_id, name) if register else None
+            reference = tracking.run_reference(
+                run, name, model_id, stage.model.train.backend, version
             )
+            write_json(staged.run_file, reference)
 
         hooks = Hooks(sinks=tracking.Sinks.for_active_run(logged), before_publish=log_and_reference)
         run_training(
