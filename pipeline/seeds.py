@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import tracking
 from pipeline.data import DatasetInfo, verify_prepared
 from pipeline.evaluation.across_seeds import summarise
 from pipeline.evaluation.suite import measurements
@@ -65,8 +64,8 @@ def run_seeds(stage: SeedsStage, name: str, paths: SeedsPaths, progress: str) ->
         The summary written to `paths.summary`.
     """
     info = verify_prepared(paths.data_dir)
-    reference = tracking.find_run(paths.primary_run)
     per_seed = {stage.seed: measurements(read_json(paths.primary_metrics))}
+    reference = _primary_run(paths) if stage.seeds else {}
     for seed in stage.seeds:
         label = f"{progress} (seed {seed})"
         scores = _scores_of_seed(stage, name, seed, paths, info, reference, label)
@@ -78,6 +77,8 @@ def run_seeds(stage: SeedsStage, name: str, paths: SeedsPaths, progress: str) ->
         every_seed = {str(seed): scores for seed, scores in per_seed.items()}
         write_json(staged / "metrics.json", every_seed)
     if stage.seeds:
+        from pipeline import tracking
+
         tracking.log_seed_summary(reference, summary)
     write_json(paths.summary, summary)  # last: a failure above leaves the previous one
     shutil.rmtree(paths.staging, ignore_errors=True)
@@ -94,7 +95,9 @@ def _scores_of_seed(
     label: str,
 ) -> dict[str, Any]:
     """Seed `seed`'s scores: kept from an interrupted attempt, or trained and evaluated now."""
-    # Keras loads here, not when the module does: with no extra seed, the stage needs none.
+    # Keras and MLflow load here, not with the module: with no extra seed the stage needs
+    # neither, and takes a fraction of a second.
+    from pipeline import tracking
     from pipeline.callbacks import fingerprint_of
     from pipeline.evaluation.by_task import ModelFiles, evaluate_model
     from pipeline.training.paths import TrainPaths
@@ -127,6 +130,13 @@ def _scores_of_seed(
     write_json(scores_file, {"fingerprint": fingerprint, "metrics": metrics})
     print(f"{label}: " + ", ".join(f"{key} {value:.4g}" for key, value in metrics.items()))
     return metrics
+
+
+def _primary_run(paths: SeedsPaths) -> dict[str, str]:
+    """The model's training run (`run.json`), checked to be in the store."""
+    from pipeline import tracking
+
+    return tracking.find_run(paths.primary_run)
 
 
 def _seed_folder(paths: SeedsPaths, seed: int) -> Path:

@@ -10,7 +10,15 @@ import pytest
 from workspace import run_stage, write_params
 
 from pipeline.errors import PipelineError
-from pipeline.report import headline_table, plot_tables, write_plot_tables, write_summary
+from pipeline.evaluation.across_seeds import summarise as summarise_seeds
+from pipeline.report import (
+    headline_table,
+    load_model_metrics,
+    plot_tables,
+    summary_markdown,
+    write_plot_tables,
+    write_summary,
+)
 
 SIZES = {
     "num_samples": 100,
@@ -42,12 +50,46 @@ def metrics_of(fid: float, conditional: bool = False) -> dict:
 
 @pytest.fixture
 def outputs(tmp_path) -> Path:
+    (tmp_path / "metrics" / "seeds").mkdir(parents=True)
     for name, metrics in (("gan", metrics_of(20.0)), ("cgan", metrics_of(9.5, True))):
-        (tmp_path / "metrics").mkdir(exist_ok=True)
         (tmp_path / "metrics" / f"{name}.json").write_text(json.dumps(metrics))
+        seeds = SEED_SUMMARIES[name]
+        (tmp_path / "metrics" / "seeds" / f"{name}.json").write_text(json.dumps(seeds))
         (tmp_path / "exports" / name).mkdir(parents=True)
         (tmp_path / "exports" / name / "grid.png").write_bytes(b"png")
     return tmp_path
+
+
+# gan over three seeds (its own 20 among them), cgan over its own seed alone.
+SEED_SUMMARIES = {
+    "gan": summarise_seeds(
+        {42: {"domain_fid": 20.0, "kid": 0.25}, 43: {"domain_fid": 23.0}, 44: {"domain_fid": 17.0}}
+    ),
+    "cgan": summarise_seeds({42: {"domain_fid": 9.5}}),
+}
+
+
+def test_a_metric_s_mean_and_sample_spread_over_seeds():
+    gan = SEED_SUMMARIES["gan"]
+    assert gan["seeds"] == [42, 43, 44] and gan["n"] == 3
+    assert gan["mean"] == {"domain_fid": 20.0}  # kid: not every seed has it
+    assert gan["std"]["domain_fid"] == pytest.approx(3.0)  # n - 1 in the denominator
+    assert SEED_SUMMARIES["cgan"] == {"seeds": [42], "n": 1, "mean": {"domain_fid": 9.5}}
+
+
+def test_the_summary_and_the_comparison_give_mean_and_spread_over_seeds(outputs):
+    metrics = load_model_metrics(["gan", "cgan"], outputs / "metrics")
+    grids = {"gan": "g.png", "cgan": "c.png"}
+    lines = summary_markdown(metrics, grids, {}, SEED_SUMMARIES).splitlines()
+    assert "## Over seeds" in lines
+    assert "| metric | better | gan (n=3) | cgan (n=1) |" in lines
+    assert "| Domain FID | ↓ | 20 ± 3 | 9.5 |" in lines
+    comparison = headline_table(metrics, SEED_SUMMARIES)
+    assert comparison["domain_fid_mean"] == {"gan": 20.0}
+    assert comparison["domain_fid_std"] == {"gan": pytest.approx(3.0)}
+    one_seed = {"gan": SEED_SUMMARIES["cgan"], "cgan": SEED_SUMMARIES["cgan"]}
+    assert "## Over seeds" not in summary_markdown(metrics, grids, {}, one_seed)
+    assert "domain_fid_std" not in headline_table(metrics, one_seed)
 
 
 def summarise(root: Path, models: list[str]) -> Path:
