@@ -26,22 +26,21 @@ from pipeline.fileio import atomic_dir, atomic_file, read_json
 
 def load_model_metrics(models: list[str], metrics_dir: str | Path) -> dict[str, dict[str, Any]]:
     """Each model's `metrics/<model>.json`, or an error naming the one missing."""
-    loaded = {}
-    for name in models:
-        path = Path(metrics_dir) / f"{name}.json"
-        if not path.is_file():
-            raise PipelineError(f"{path}: not found; run `dvc repro evaluate@{name}` first")
-        loaded[name] = read_json(path)
-    return loaded
+    return _each_model_file(models, metrics_dir, "evaluate")
 
 
 def load_seed_summaries(models: list[str], seeds_dir: str | Path) -> dict[str, dict[str, Any]]:
     """Each model's `metrics/seeds/<model>.json` (the `seeds` stage's), or an error naming it."""
+    return _each_model_file(models, seeds_dir, "seeds")
+
+
+def _each_model_file(models: list[str], folder: str | Path, stage: str) -> dict[str, dict]:
+    """`<folder>/<model>.json` for each model, read; missing: run `stage` first."""
     loaded = {}
     for name in models:
-        path = Path(seeds_dir) / f"{name}.json"
+        path = Path(folder) / f"{name}.json"
         if not path.is_file():
-            raise PipelineError(f"{path}: not found; run `dvc repro seeds@{name}` first")
+            raise PipelineError(f"{path}: not found; run `dvc repro {stage}@{name}` first")
         loaded[name] = read_json(path)
     return loaded
 

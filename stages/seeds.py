@@ -49,6 +49,10 @@ def main() -> None:
         with quiet_tensorflow_import():
             from pipeline.seeds import SeedsPaths, run_seeds
 
+            if stage.seeds:  # what their trainings load (TensorFlow's notices kept off stderr)
+                import pipeline.evaluation.by_task
+                import pipeline.training.tracked  # noqa: F401
+
         paths = SeedsPaths(
             data_dir=args.data,
             classifier=args.classifier,

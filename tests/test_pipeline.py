@@ -771,6 +771,51 @@ def test_each_training_is_a_registered_version_that_generate_can_name(
     assert np.load(out)["images"].shape == (16, 28, 28, 1)
 
 
+def test_serve_answers_with_the_images_generate_draws(repo, tmp_path):
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    requested = tmp_path / "request.npz"
+    draw = [sys.executable, "-m", "pipeline.generate", "cgan", "-n", "4", "--label", "3"]
+    run(repo, *draw, "--out", str(requested))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.serve", "cgan", "-p", str(port)],
+        cwd=repo,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        request = np.load(requested)
+        body = {"inputs": {"z": request["z"].tolist(), "label": request["labels"].tolist()}}
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                posted = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/invocations",
+                    data=json.dumps(body).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(posted, timeout=10) as answer:
+                    predictions = json.load(answer)["predictions"]
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "the server did not answer in 120 s"
+                time.sleep(1)
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+    images = np.asarray(predictions, dtype=np.float32)
+    pixels = np.rint(np.clip((images + 1) * 127.5, 0, 255)).astype(np.uint8)
+    np.testing.assert_array_equal(pixels, request["images"])
+
+
 def test_the_store_names_no_absolute_path(repo):
     database = (repo / "mlflow" / "mlflow.db").read_bytes()
     assert str(repo).encode() not in database

@@ -1,12 +1,15 @@
 """A model over several seeds, end to end: the `seeds` stage, killed and resumed, then reported.
 
-A tiny `gan` with `seeds: [43, 44]` on a copy of the repo: `dvc repro` up to
-the model's evaluation, then the seeds stage is SIGKILLed after the first
-extra seed (tests/killer.py), then `dvc repro` finishes it, keeping that
-seed. Checked: the replicates, the mean and sample standard deviation in
-`metrics/seeds/gan.json`, the report's table and comparison, and MLflow's
-record (each seed a FINISHED run tagged with the model's run, an evaluate
-child each, the summary on the model's run, one registered version).
+The session's trained tiny `gan` (tests/workspace.py) with `seeds: [43, 44]`,
+its stages run as dvc.yaml gives them: evaluate and export, then the seeds
+stage, SIGKILLed after the first extra seed (tests/killer.py), then run
+again, keeping that seed, then the report. Checked: the replicates, the
+mean and sample standard deviation in `metrics/seeds/gan.json`, the
+report's table and comparison, and MLflow's record (each seed a FINISHED
+run tagged with the model's run, an evaluate child each, the summary on the
+model's run, one registered version). That `dvc repro` runs the stage in
+its place is tests/test_pipeline.py's (with no extra seed) and
+tests/test_dependencies.py's.
 """
 
 from __future__ import annotations
@@ -17,19 +20,25 @@ from statistics import mean, stdev
 
 import pytest
 from conftest import REPO_ROOT
-from test_pipeline import TINY_PARAMS, copy_repo, run
-from workspace import stage_command
+from workspace import TINY_PARAMS, run_stage, stage_command, trained_workspace, write_params
 
 pytestmark = pytest.mark.slow
 
 SEEDS = [43, 44]
-PARAMS = {**TINY_PARAMS, "models": ["gan"], "seeds": SEEDS}
+
+
+def _run(root, *stage: str) -> str:
+    done = run_stage(root, *stage)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    root = copy_repo(tmp_path_factory.mktemp("seeds"), PARAMS)
-    run(root, "dvc", "repro", "evaluate@gan")
+    root = trained_workspace(tmp_path_factory.mktemp("seeds") / "ws")
+    write_params(root, {**TINY_PARAMS, "seeds": SEEDS})
+    for stage in ("evaluate", "export"):
+        _run(root, stage, "gan")
     command, env = stage_command("seeds", "gan")
     killer = [command[0], str(REPO_ROOT / "tests" / "killer.py"), "before_the_second_seed"]
     killed = subprocess.run(
@@ -37,8 +46,9 @@ def repo(tmp_path_factory):
     )
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert not (root / "replicates/gan").exists() and not (root / "metrics/seeds").exists()
-    root_done = run(root, "dvc", "repro")
-    return root, root_done.stdout
+    stdout = _run(root, "seeds", "gan")
+    _run(root, "report")
+    return root, stdout
 
 
 def test_a_rerun_keeps_the_seed_the_killed_attempt_finished(repo):
@@ -74,7 +84,6 @@ def test_the_report_shows_mean_and_spread(repo):
     comparison = json.loads((root / "reports/headline.json").read_text())
     assert comparison["domain_fid_std"]["gan"] == pytest.approx(summary["std"]["domain_fid"])
     assert comparison["domain_fid_mean"]["gan"] == pytest.approx(summary["mean"]["domain_fid"])
-    assert "up to date" in run(root, "dvc", "status").stdout
 
 
 def test_mlflow_groups_the_seeds_under_the_model_s_run(repo):
