@@ -11,6 +11,7 @@ the list is empty):
 - `generator.onnx`: Keras' `format="onnx"` (tf2onnx, opset `ONNX_OPSET`),
   inputs named as in Keras with a free batch axis. onnxruntime reads it.
 
+A mixed-precision generator is exported as its float32 copy (`in_float32`).
 Each file is loaded back (with TensorFlow, with onnxruntime) and run on the
 same inputs as the Keras model; the largest absolute difference of the
 outputs is recorded in `checks.json` and must be at most `TOLERANCE`, or
@@ -72,7 +73,7 @@ def write_formats(
 
     if keras.backend.backend() != "tensorflow":
         return _in_tensorflow_process(generator_path, inputs, out_dir, formats)
-    model = keras.saving.load_model(generator_path, compile=False)
+    model = in_float32(keras.saving.load_model(generator_path, compile=False))
     inputs = [array[:CHECK_EXAMPLES] for array in inputs]
     expected = np.asarray(model(inputs if len(inputs) > 1 else inputs[0], training=False))
     for name in formats:
@@ -91,6 +92,42 @@ def write_formats(
             )
         report[name] = {"file": FILES[name], "max_abs_difference": difference}
     return _write_report(out_dir, report)
+
+
+def in_float32(model):
+    """`model` computing in float32: itself, or for a mixed-precision one a float32 copy.
+
+    ONNX (through tf2onnx) takes float32 models only, and a serving stack
+    runs what it is given. A mixed-precision model keeps its variables in
+    float32 already, so the copy (its config with every layer's dtype policy
+    float32, and its weights) computes what it computes, without the
+    float16 or bfloat16 rounding; the checks compare the formats with that copy.
+    """
+    import keras
+
+    config = model.get_config()
+    if not _set_float32(config):
+        return model
+    copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _set_float32(config) -> bool:
+    """Set every mixed dtype policy in a model config to float32; whether there was one."""
+    changed = False
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy":
+            name = config.get("config", {}).get("name", "")
+            if name.startswith("mixed_"):
+                config["config"]["name"] = "float32"
+                return True
+        for value in config.values():
+            changed = _set_float32(value) or changed
+    elif isinstance(config, list):
+        for value in config:
+            changed = _set_float32(value) or changed
+    return changed
 
 
 def check_metrics(out_dir: Path) -> dict[str, float]:

@@ -35,7 +35,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # the translation pipeline's, collected late, kept a worker busy for five
 # minutes after the other had finished. The longest files measured go first,
 # then the other files with `slow` tests, then the rest.
-LONGEST_FILES = ("test_translation_pipeline.py", "test_pipeline.py", "test_parallel_experiments.py")
+LONGEST_FILES = (
+    "test_folder_pipeline.py",
+    "test_translation_pipeline.py",
+    "test_pipeline.py",
+    "test_parallel_experiments.py",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

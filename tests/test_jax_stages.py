@@ -24,6 +24,8 @@ pytestmark = pytest.mark.slow
 EPOCHS = 3
 PARAMS = {
     **TINY_PARAMS,
+    # The serving formats go through TensorFlow, in a child process of the JAX export.
+    "export": {**TINY_PARAMS["export"], "formats": ["onnx"]},
     "gan": {
         **TINY_PARAMS["gan"],
         "train": {
@@ -100,6 +102,8 @@ def test_a_jax_model_is_evaluated_and_exported_on_jax_and_scores_the_same_on_ten
         done = run_without_tensorflow(workspace, stage, "gan")
         assert done.returncode == 0, done.stderr[-3000:]
     assert (workspace / "exports/gan/samples.npz").is_file()
+    checks = json.loads((workspace / "exports/gan/formats/checks.json").read_text())
+    assert checks["onnx"]["max_abs_difference"] <= checks["tolerance"]
     # The training run and its two child runs, all ended.
     assert [status for (status,) in rows(workspace, "select status from runs")] == ["FINISHED"] * 3
     jax_metrics = json.loads((workspace / "metrics/gan.json").read_text())

@@ -61,8 +61,10 @@ TINY_TRANSLATION = {
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    # The noise models' tiny settings (evaluator, evaluate, export), these models.
-    params = {**TINY_PARAMS, **TINY_TRANSLATION}
+    # The noise models' tiny settings (evaluator, evaluate, export), these models; no
+    # serving formats (tests/test_formats.py converts a translator).
+    export = {**TINY_PARAMS["export"], "formats": []}
+    params = {**TINY_PARAMS, **TINY_TRANSLATION, "export": export}
     root = copy_repo(tmp_path_factory.mktemp("translation"), params)
     run(root, "dvc", "repro")
     return root

@@ -24,7 +24,8 @@ TINY_PARAMS = {
         "train": {"epochs": 1, "batch_size": 500, "grid_size": 2, "eval_samples": 100},
     },
     "evaluate": {"num_samples": 200, "kid_subsets": 5, "kid_subset_size": 100},
-    "export": {"num_samples": 20, "grid_size": 2, "interpolation_steps": 2},
+    # No serving formats: tests/test_formats.py and the end-to-end files check them.
+    "export": {"num_samples": 20, "grid_size": 2, "interpolation_steps": 2, "formats": []},
 }
 
 
