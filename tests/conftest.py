@@ -31,15 +31,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 # The end-to-end files take minutes each (a tiny `dvc repro` of several
-# models). `--dist loadfile` hands files to the workers in collection order, so
-# the translation pipeline's, collected late, kept a worker busy for five
-# minutes after the other had finished. The longest files measured go first,
-# then the other files with `slow` tests, then the rest.
+# models). `--dist loadfile --no-loadscope-reorder` hands files to the workers
+# in this order, each to the first worker free, so the longest go first and the
+# short ones even out the end: a long file started last keeps one worker busy
+# while the other idles. The files measured over 100 s (`pytest --durations 0`,
+# summed per file) go first, longest first; then the other files with `slow`
+# tests, then the rest.
 LONGEST_FILES = (
+    "test_pipeline.py",
     "test_folder_pipeline.py",
     "test_translation_pipeline.py",
-    "test_pipeline.py",
-    "test_parallel_experiments.py",
+    "test_bad_inputs.py",
+    "test_generate.py",
+    "test_jax.py",
+    "test_jax_stages.py",
 )
 
 
