@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO_ROOT
-from test_pipeline import clean_env, copy_repo, git, run
+from repo_copy import clean_env, copy_repo, git, run
 from workspace import assert_refused
 
 SCRIPT = REPO_ROOT / "scripts" / "reproduce.py"

@@ -16,7 +16,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from test_pipeline import TINY_PARAMS, TINY_TRAIN, copy_repo, run
+from repo_copy import TINY_PARAMS, TINY_TRAIN, copy_repo, run
 
 from scripts.make_image_folder import make_image_folder
 

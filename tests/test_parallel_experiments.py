@@ -9,7 +9,7 @@ import time
 
 import pytest
 import yaml
-from test_pipeline import clean_env, copy_repo, git, run
+from repo_copy import clean_env, copy_repo, git, run
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from test_pipeline import TINY_PARAMS, clean_env, copy_repo, run
+from repo_copy import TINY_PARAMS, clean_env, copy_repo, run
 
 pytestmark = pytest.mark.slow
 
