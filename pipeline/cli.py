@@ -15,7 +15,8 @@ from typing import NoReturn
 from pipeline import interrupts
 from pipeline.errors import PipelineError
 from pipeline.faults import machine_fault
-from pipeline.params import StageParams, load_params, stage_params
+from pipeline.params import load_params
+from pipeline.stage_values import StageParams, stage_params
 
 # Stages import this module before TensorFlow: keep TF's C++ info lines out of
 # the DVC log unless the user asked for them, so an error stays one line.

@@ -37,7 +37,8 @@ from pipeline.data import DatasetInfo, verify_prepared
 from pipeline.evaluation.across_seeds import summarise
 from pipeline.evaluation.suite import measurements
 from pipeline.fileio import atomic_dir, read_json, write_json
-from pipeline.params import SeedsStage, flatten
+from pipeline.params import flatten
+from pipeline.stage_values import SeedsStage
 from pipeline.task_file import read_task
 
 PRIMARY_TAG = "seeds.primary_run"

@@ -21,8 +21,9 @@ from pipeline.cli import (
 from pipeline.data.verify import verify_prepared
 from pipeline.fileio import write_json
 from pipeline.locking import model_lock
-from pipeline.params import EvaluateStage, flatten
+from pipeline.params import flatten
 from pipeline.progress import stage_label, timed_stage
+from pipeline.stage_values import EvaluateStage
 from pipeline.task_file import read_task
 from pipeline.tracking.runs import read_reference
 from pipeline.tracking.store import check_store

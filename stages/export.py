@@ -24,8 +24,9 @@ from pipeline.cli import (
 )
 from pipeline.data.verify import verify_prepared
 from pipeline.locking import model_lock
-from pipeline.params import ExportStage, flatten
+from pipeline.params import flatten
 from pipeline.progress import stage_label, timed_stage
+from pipeline.stage_values import ExportStage
 from pipeline.task_file import (
     COUPLED_GENERATION,
     GENERATION,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pipeline.cli import run_stage, stage_arguments
-from pipeline.params import load_params, write_resolved
+from pipeline.params import load_params
+from pipeline.stage_values import write_resolved
 
 PATHS = {"out": "the folder for each stage's values, defaults filled in (replaced in one step)"}
 

@@ -21,7 +21,6 @@ from pipeline.params import (
     flatten,
     load_params,
     parse_params,
-    write_resolved,
 )
 from pipeline.schema import (
     MAX_BATCH_SIZE,
@@ -36,6 +35,7 @@ from pipeline.schema import (
     MAX_SHARD_SIZE,
     MAX_UNITS,
 )
+from pipeline.stage_values import write_resolved
 
 # The committed params.yaml (conftest.committed_params_text), never the workspace's.
 SHIPPED = committed_params_text()

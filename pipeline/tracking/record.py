@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from pipeline.params import TrainStage, applicable_params, flatten
+from pipeline.params import applicable_params, flatten
+from pipeline.stage_values import TrainStage
 
 if TYPE_CHECKING:
     from pipeline.data import DatasetInfo

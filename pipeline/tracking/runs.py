@@ -25,7 +25,7 @@ from pipeline.errors import PipelineError, first_line, typed_first_line
 from pipeline.faults import server_unreachable
 from pipeline.fileio import read_json
 from pipeline.interrupts import raise_if_requested
-from pipeline.params import TrainStage
+from pipeline.stage_values import TrainStage
 from pipeline.tracking import record
 from pipeline.tracking.logged_models import discard_unfinished_models
 from pipeline.tracking.store import (

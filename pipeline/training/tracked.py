@@ -11,7 +11,8 @@ from pipeline.callbacks import (
 )
 from pipeline.fileio import read_json, write_json
 from pipeline.models.two_networks import TwoNetworkModel
-from pipeline.params import ModelSection, TrainStage
+from pipeline.params import ModelSection
+from pipeline.stage_values import TrainStage
 from pipeline.training.paths import ModelFiles, TrainPaths
 from pipeline.training.plan import check_training_inputs
 from pipeline.training.session import Hooks, discard_checkpoint_dir, run_training

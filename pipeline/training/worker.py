@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from pipeline import cluster
-from pipeline.params import TrainStage
+from pipeline.stage_values import TrainStage
 from pipeline.training.paths import TrainPaths
 from pipeline.training.plan import TrainingPlan
 from pipeline.training.session import fit_model
