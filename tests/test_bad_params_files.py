@@ -17,20 +17,8 @@ import pytest
 import yaml
 from conftest import committed_params_text
 
+from pipeline import schema
 from pipeline.params import MAX_NAME_CHARS, ParamsError, load_params
-from pipeline.schema import (
-    MAX_BATCH_SIZE,
-    MAX_D_STEPS,
-    MAX_EPOCHS,
-    MAX_FEATURE_DIM,
-    MAX_FILTERS,
-    MAX_KID_SUBSETS,
-    MAX_LATENT_DIM,
-    MAX_LAYERS,
-    MAX_SAMPLES,
-    MAX_SHARD_SIZE,
-    MAX_UNITS,
-)
 
 # The committed params.yaml (conftest.committed_params_text), never the workspace's.
 SHIPPED = committed_params_text()
@@ -175,46 +163,61 @@ BAD_FILES: list[tuple[str, Mutation, tuple[str, ...]]] = [
     ),
     ("nan fraction", edit(prepare__test_fraction=float("nan")), ("prepare.test_fraction = nan",)),
     # 6. sizes that can only be typos
-    ("train epochs", edit(gan__train__epochs=10**12), ("gan.train.epochs", f"{OVER} {MAX_EPOCHS}")),
-    ("evaluator epochs", edit(evaluator__epochs=10**6), ("evaluator.epochs", str(MAX_EPOCHS))),
+    (
+        "train epochs",
+        edit(gan__train__epochs=10**12),
+        ("gan.train.epochs", f"{OVER} {schema.MAX_EPOCHS}"),
+    ),
+    (
+        "evaluator epochs",
+        edit(evaluator__epochs=10**6),
+        ("evaluator.epochs", str(schema.MAX_EPOCHS)),
+    ),
     (
         "latent_dim",
         edit(gan__network__latent_dim=10**9),
-        ("gan.network.latent_dim = 1000000000", f"{OVER} {MAX_LATENT_DIM}"),
+        ("gan.network.latent_dim = 1000000000", f"{OVER} {schema.MAX_LATENT_DIM}"),
     ),
     (
         "a layer's width",
         edit(gan__network__generator_units=[256, 10**9]),
-        ("gan.network.generator_units.1 = 1000000000", f"{OVER} {MAX_UNITS}"),
+        ("gan.network.generator_units.1 = 1000000000", f"{OVER} {schema.MAX_UNITS}"),
     ),
     (
         "the number of layers",
-        edit(gan__network__discriminator_units=[8] * (MAX_LAYERS + 1)),
-        ("gan.network.discriminator_units = [8, 8, 8, 8, ...]", f"at most {MAX_LAYERS} items"),
+        edit(gan__network__discriminator_units=[8] * (schema.MAX_LAYERS + 1)),
+        (
+            "gan.network.discriminator_units = [8, 8, 8, 8, ...]",
+            f"at most {schema.MAX_LAYERS} items",
+        ),
     ),
     (
         "filters",
         edit(gan__network={"kind": "dcgan", "filters": 10**6}),
-        ("gan.network.filters", str(MAX_FILTERS)),
+        ("gan.network.filters", str(schema.MAX_FILTERS)),
     ),
     (
         "train batch size",
         edit(cgan__train__batch_size=10**9),
-        ("cgan.train.batch_size", f"{OVER} {MAX_BATCH_SIZE}"),
+        ("cgan.train.batch_size", f"{OVER} {schema.MAX_BATCH_SIZE}"),
     ),
     ("evaluator batch size", edit(evaluator__batch_size=10**9), ("evaluator.batch_size", OVER)),
     ("evaluate batch size", edit(evaluate__batch_size=10**9), ("evaluate.batch_size", OVER)),
-    ("d_steps", edit(wgan__train__d_steps=10**6), ("wgan.train.d_steps", f"{OVER} {MAX_D_STEPS}")),
+    (
+        "d_steps",
+        edit(wgan__train__d_steps=10**6),
+        ("wgan.train.d_steps", f"{OVER} {schema.MAX_D_STEPS}"),
+    ),
     (
         "eval_samples",
         edit(gan__train__eval_samples=10**9),
-        ("gan.train.eval_samples", f"{OVER} {MAX_SAMPLES}"),
+        ("gan.train.eval_samples", f"{OVER} {schema.MAX_SAMPLES}"),
     ),
     ("evaluate num_samples", edit(evaluate__num_samples=10**9), ("evaluate.num_samples", OVER)),
     (
         "kid_subsets",
         edit(evaluate__kid_subsets=10**9),
-        ("evaluate.kid_subsets", f"{OVER} {MAX_KID_SUBSETS}"),
+        ("evaluate.kid_subsets", f"{OVER} {schema.MAX_KID_SUBSETS}"),
     ),
     ("export num_samples", edit(export__num_samples=10**9), ("export.num_samples", OVER)),
     ("export truncation 0", edit(export__truncation=[1.0, 0]), ("export.truncation.1", "0.04")),
@@ -228,12 +231,12 @@ BAD_FILES: list[tuple[str, Mutation, tuple[str, ...]]] = [
     (
         "shard_size",
         edit(prepare__shard_size=10**12),
-        ("prepare.shard_size", f"{OVER} {MAX_SHARD_SIZE}"),
+        ("prepare.shard_size", f"{OVER} {schema.MAX_SHARD_SIZE}"),
     ),
     (
         "feature_dim",
         edit(evaluator__feature_dim=10**9),
-        ("evaluator.feature_dim", f"{OVER} {MAX_FEATURE_DIM}"),
+        ("evaluator.feature_dim", f"{OVER} {schema.MAX_FEATURE_DIM}"),
     ),
     # 7. sizes that depend on evaluate.num_samples
     (
