@@ -67,10 +67,11 @@ def run_seeds(stage: SeedsStage, name: str, paths: SeedsPaths, progress: str) ->
     info = verify_prepared(paths.data_dir)
     per_seed = {stage.seed: measurements(read_json(paths.primary_metrics))}
     reference = _primary_run(paths) if stage.seeds else {}
-    for seed in stage.seeds:
-        label = f"{progress} (seed {seed})"
-        scores = _scores_of_seed(stage, name, seed, paths, info, reference, label)
-        per_seed[seed] = measurements(scores)
+    if stage.seeds:
+        model = _ModelToRepeat(stage, name, paths, info, reference, _file_hash(paths.classifier))
+        for seed in stage.seeds:
+            scores = _scores_of_seed(model, seed, f"{progress} (seed {seed})")
+            per_seed[seed] = measurements(scores)
     summary = summarise(per_seed)
     with atomic_dir(paths.out_dir) as staged:
         for seed in stage.seeds:
@@ -86,15 +87,19 @@ def run_seeds(stage: SeedsStage, name: str, paths: SeedsPaths, progress: str) ->
     return summary
 
 
-def _scores_of_seed(
-    stage: SeedsStage,
-    name: str,
-    seed: int,
-    paths: SeedsPaths,
-    info: DatasetInfo,
-    reference: dict[str, str],
-    label: str,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _ModelToRepeat:
+    """What every extra seed's training and scoring of one model share."""
+
+    stage: SeedsStage
+    name: str
+    paths: SeedsPaths
+    info: DatasetInfo
+    reference: dict[str, str]  # the model's training run
+    classifier_hash: str  # the evaluator the scores come from, in each seed's fingerprint
+
+
+def _scores_of_seed(model: _ModelToRepeat, seed: int, label: str) -> dict[str, Any]:
     """Seed `seed`'s scores: kept from an interrupted attempt, or trained and evaluated now."""
     # Keras and MLflow load here, not with the module: with no extra seed the stage needs
     # neither, and takes a fraction of a second.
@@ -104,6 +109,7 @@ def _scores_of_seed(
     from pipeline.training.paths import TrainPaths
     from pipeline.training.tracked import train_model
 
+    stage, paths, info = model.stage, model.paths, model.info
     folder = _seed_folder(paths, seed)
     scores_file = folder / "scores.json"
     fingerprint = fingerprint_of(
@@ -111,15 +117,15 @@ def _scores_of_seed(
         seed,
         info.content_hash,
         stage.evaluate.model_dump(exclude={"seed"}),
-        hashlib.sha256(paths.classifier.read_bytes()).hexdigest(),
+        model.classifier_hash,
     )
     if scores_file.is_file() and read_json(scores_file)["fingerprint"] == fingerprint:
         print(f"{label}: kept from the interrupted attempt")
         return read_json(scores_file)["metrics"]
     train_paths = TrainPaths(paths.data_dir, folder / "out", folder / "state", paths.classifier)
-    tags = {PRIMARY_TAG: reference["run_id"], SEED_TAG: str(seed)}
+    tags = {PRIMARY_TAG: model.reference["run_id"], SEED_TAG: str(seed)}
     train = stage.train.model_copy(update={"seed": seed})
-    train_model(train, name, train_paths, progress=label, tags=tags, register=False)
+    train_model(train, model.name, train_paths, progress=label, tags=tags, register=False)
     outputs = train_paths.outputs
     seed_run = tracking.find_run(outputs.run_file)
     files = ModelFiles(paths.data_dir, outputs.generator, outputs.networks, paths.classifier)
@@ -138,6 +144,10 @@ def _primary_run(paths: SeedsPaths) -> dict[str, str]:
     from pipeline import tracking
 
     return tracking.find_run(paths.primary_run)
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _seed_folder(paths: SeedsPaths, seed: int) -> Path:

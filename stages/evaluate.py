@@ -25,7 +25,7 @@ from pipeline.params import flatten
 from pipeline.progress import stage_label, timed_stage
 from pipeline.stage_values import EvaluateStage
 from pipeline.task_file import read_task
-from pipeline.tracking.runs import read_reference
+from pipeline.tracking.references import read_reference
 from pipeline.tracking.store import check_store
 
 PATHS = {

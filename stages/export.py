@@ -34,7 +34,7 @@ from pipeline.task_file import (
     continuous_codes,
     read_task,
 )
-from pipeline.tracking.runs import read_reference
+from pipeline.tracking.references import read_reference
 from pipeline.tracking.store import check_store
 
 PATHS = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import pytest
 import yaml
 from PIL import Image
 from test_data_integrity import CONTENT_HASH, FILE_MD5
+from test_folder_source import write_png16_rgb
 from workspace import TINY_PARAMS, assert_refused, run_stage, snapshot, write_params
 
 from pipeline.data import (
@@ -430,10 +432,10 @@ def _mixed_modes(root: Path) -> None:
     _png(root / "testA" / "05.png", np.zeros((8, 8, 3), np.uint8))
 
 
-def _broken(name: str, content: bytes):
+def _broken(name: str, write: Callable[[Path], object]):
     def make(root: Path) -> None:
         _unaligned(root, {"trainA": 3, "trainB": 3})
-        (root / "trainA" / name).write_bytes(content)
+        write(root / "trainA" / name)
 
     return make
 
@@ -447,7 +449,7 @@ FOLDER_MISTAKES = {
     "no images in testB": (
         "unaligned_folders",
         lambda root: (_unaligned(root, {"trainA": 3, "trainB": 3}), (root / "testB").mkdir()),
-        "testB: no images (allowed: .png, .jpg, .jpeg files, any case)",
+        "testB: no images (allowed: .png, .jpg, .jpeg, .webp files, any case)",
     ),
     "mixed sizes": (
         "unaligned_folders",
@@ -455,11 +457,25 @@ FOLDER_MISTAKES = {
         "trainB/09.png: 9x8 grayscale, but ",
     ),
     "mixed modes": ("unaligned_folders", _mixed_modes, "testA/05.png: 8x8 RGB, but "),
-    "zero-byte file": ("unaligned_folders", _broken("07.png", b""), "07.png: empty file"),
+    "zero-byte file": (
+        "unaligned_folders",
+        _broken("07.png", lambda p: p.write_bytes(b"")),
+        "07.png: empty file (0 bytes)",
+    ),
     "unreadable file": (
         "unaligned_folders",
-        _broken("08.jpg", b"not an image"),
-        "08.jpg: unreadable as an image (cannot identify image file",
+        _broken("08.jpg", lambda p: p.write_bytes(b"not an image")),
+        "08.jpg: unreadable (UnidentifiedImageError: cannot identify image file",
+    ),
+    "16-bit file": (
+        "unaligned_folders",
+        _broken("09.png", write_png16_rgb),
+        "09.png: 16 bits per channel (allowed: 8; convert it first)",
+    ),
+    "GIF named .png": (
+        "unaligned_folders",
+        _broken("10.png", lambda p: Image.new("L", (8, 8)).save(p, format="GIF")),
+        "10.png: a GIF image (allowed: JPEG, PNG, WebP)",
     ),
     "odd A|B width": (
         "aligned_folder",

@@ -23,7 +23,7 @@ from pipeline.data import load_arrays, load_info
 from pipeline.data.prepare import prepare_dataset
 from pipeline.data.scratch import ScratchImages
 from pipeline.data.sources import Folder
-from pipeline.data.sources.decode import decode
+from pipeline.data.sources.decode import decode, read_as_is
 from pipeline.errors import PipelineError
 from pipeline.params import ParamsError, PrepareParams, parse_params
 from scripts.make_image_folder import make_image_folder
@@ -86,8 +86,11 @@ def test_a_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
     assert (pixels[:8] == 0).all() and (pixels[-8:] == 255).all()
 
 
-def _png16_rgb(path: Path) -> None:
-    """A 16-bit-per-channel RGB PNG (Pillow writes none; it reads them as 8-bit)."""
+def write_png16_rgb(path: Path) -> None:
+    """A 16-bit-per-channel RGB PNG (Pillow writes none; it reads them as 8-bit).
+
+    The paired-folder and translate tests refuse one too.
+    """
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = struct.pack(">I", zlib.crc32(kind + data))
@@ -122,7 +125,7 @@ BAD_FILES = {
         lambda p: Image.fromarray(np.zeros((8, 8), np.uint16)).save(p),
         "mode I;16 (allowed: 8-bit",
     ),
-    "rgb16.png": (_png16_rgb, "16 bits per channel (allowed: 8"),
+    "rgb16.png": (write_png16_rgb, "16 bits per channel (allowed: 8"),
     "alpha.png": (_transparent, "has transparent pixels"),
     "gif.png": (lambda p: Image.new("L", (8, 8)).save(p, format="GIF"), "a GIF image (allowed"),
 }
@@ -152,6 +155,18 @@ def test_opaque_rgba_and_palette_images_are_read(tmp_path):
     Image.new("RGB", (8, 8), (0, 51, 102)).convert("P").save(tmp_path / "palette.png")
     assert (decode(tmp_path / "opaque.png", 8, 3) == (1, 2, 3)).all()
     assert (decode(tmp_path / "palette.png", 8, 3) == (0, 51, 102)).all()
+
+
+def test_read_as_is_keeps_l_and_rgb_pixels_as_stored_and_refuses_other_modes(tmp_path):
+    grey = np.arange(60, dtype=np.uint8).reshape(6, 10)
+    colour = np.random.default_rng(1).integers(0, 256, (6, 10, 3), np.uint8)
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    Image.fromarray(colour).save(tmp_path / "colour.webp", lossless=True)
+    Image.new("RGBA", (8, 8), (1, 2, 3, 255)).save(tmp_path / "opaque.png")
+    np.testing.assert_array_equal(read_as_is(tmp_path / "grey.png"), grey[..., None])
+    np.testing.assert_array_equal(read_as_is(tmp_path / "colour.webp"), colour)
+    refused = read_as_is(tmp_path / "opaque.png")  # opaque, but an alpha channel to drop
+    assert refused == "mode RGBA (allowed: L or RGB, read as they are; convert it first)"
 
 
 # --- a folder ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ TensorFlow; every other case calls `main` or the library in this process.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import keras
 import numpy as np
 import pytest
 from PIL import Image
+from test_folder_source import write_png16_rgb
 from test_generate import as_uint8, assert_pixels_close, generate, read_png
 from workspace import assert_refused
 
@@ -171,10 +173,15 @@ def _npz(**arrays):
     return make
 
 
-def _garbage_png(folder: Path) -> Path:
-    _png_folder(folder / "in", names=("a",))
-    (folder / "in" / "b.png").write_bytes(b"not a png")
-    return folder / "in"
+def _bad_b_png(write: Callable[[Path], object]) -> Callable[[Path], Path]:
+    """A folder of a good a.png and a bad b.png, made by `write`."""
+
+    def make(folder: Path) -> Path:
+        _png_folder(folder / "in", names=("a",))
+        write(folder / "in" / "b.png")
+        return folder / "in"
+
+    return make
 
 
 def _not_an_npz(folder: Path) -> Path:
@@ -191,9 +198,37 @@ def _duplicate_stems(folder: Path) -> Path:
 # id: (model, set-up returning --input, extra arguments, part of the message)
 REFUSED = {
     "missing input": ("gray", lambda f: f / "nowhere", [], "no such file or folder"),
-    "empty folder": ("gray", lambda f: _png_folder(f / "in", names=()), [], "no PNG or JPEG"),
-    "unreadable image": ("gray", _garbage_png, [], "b.png cannot be read as an image"),
-    "RGBA": ("gray", lambda f: _png_folder(f / "in", mode="RGBA"), [], "a.png is of mode RGBA"),
+    "empty folder": (
+        "gray",
+        lambda f: _png_folder(f / "in", names=()),
+        [],
+        "holds no images (allowed: a folder of .png, .jpg, .jpeg, .webp files",
+    ),
+    "unreadable image": (
+        "gray",
+        _bad_b_png(lambda p: p.write_bytes(b"not a png")),
+        [],
+        "b.png: unreadable (UnidentifiedImageError",
+    ),
+    "empty image": (
+        "gray",
+        _bad_b_png(lambda p: p.write_bytes(b"")),
+        [],
+        "b.png: empty file (0 bytes)",
+    ),
+    "16-bit image": ("gray", _bad_b_png(write_png16_rgb), [], "b.png: 16 bits per channel"),
+    "GIF named .png": (
+        "gray",
+        _bad_b_png(lambda p: Image.new("L", (SIZE, SIZE)).save(p, format="GIF")),
+        [],
+        "b.png: a GIF image (allowed: JPEG, PNG, WebP)",
+    ),
+    "RGBA": (
+        "gray",
+        lambda f: _png_folder(f / "in", mode="RGBA"),
+        [],
+        "a.png: mode RGBA (allowed: L or RGB, read as they are; convert it first)",
+    ),
     "RGB for a gray generator": (
         "gray",
         lambda f: _png_folder(f / "in", mode="RGB"),

@@ -1,24 +1,28 @@
 """What an image-to-image generator is given (the user's images, read and checked), and its run.
 
-`--input` is a folder of PNG or JPEG files or an `.npz` with an `images`
-array. Everything is read and checked before the model loads, and compared
-with the generator's input once it has: a bad file is one line naming it,
-and nothing is written.
+`--input` is a folder of PNG, JPEG or WebP files or an `.npz` with an
+`images` array. Everything is read and checked before the model loads, and
+compared with the generator's input once it has: a bad file is one line
+naming it, and nothing is written.
 
-- A folder: the files ending in .png, .jpg or .jpeg (any case), sorted by
-  name; dot files and anything else are skipped. Each must be grayscale
-  (Pillow mode L) or RGB, all of one size and mode. Other modes (RGBA, LA,
-  a palette, 16-bit, CMYK) are refused rather than converted: dropping an
-  alpha channel or mapping a palette is a choice about the input, and the
-  user should make it (Pillow's `Image.convert`). The output of `a.png` is
-  named after its stem, so `a.png` and `a.jpg` together are refused.
+- A folder: the files ending in .png, .jpg, .jpeg or .webp (any case),
+  sorted by name; dot files and anything else are skipped. Each is read as
+  stored by `pipeline.data.sources.decode.read_as_is`, with the checks of
+  the `folder` source (an empty file, another format by content, 16 bits
+  per channel and transparency are refused), and must be grayscale (Pillow
+  mode L) or RGB, all of one size and mode. Other modes (RGBA, LA, a
+  palette, CMYK) are refused rather than converted: dropping an alpha
+  channel or mapping a palette is a choice about the input, and the user
+  should make it (Pillow's `Image.convert`). The output of `a.png` is named
+  after its stem, so `a.png` and `a.jpg` together are refused.
 - An .npz: `images` of shape (N, H, W, C), or (N, H, W) for one channel.
   The dtype says the scale, never the values: uint8 is 0..255, a float
   dtype must already lie in [-1, 1] (a float array of 0..255 is refused,
   not guessed). Outputs are named by index, `00000`, `00001`, ...
 
-numpy and Pillow are imported inside the functions: `check_input_path` runs
-while the command line is checked, before anything heavy loads.
+numpy, Pillow and the image reader are imported inside the functions:
+`check_input_path` runs while the command line is checked, before anything
+heavy loads.
 """
 
 from __future__ import annotations
@@ -34,8 +38,6 @@ if TYPE_CHECKING:
     import keras
     import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-MODES = {"L": 1, "RGB": 3}  # Pillow's mode -> the channels it gives
 NPZ_KEY = "images"
 MAX_INPUT_BYTES = 4 * 2**30  # the inputs are held in memory as float32
 INDEX_DIGITS = 5  # the names of an .npz's images: 00000, 00001, ...
@@ -61,8 +63,8 @@ def check_input_path(path: Path) -> None:
         raise PipelineError(f"--input {path}: no such file or folder")
     if not path.is_dir() and not (path.is_file() and path.suffix.lower() == ".npz"):
         raise PipelineError(
-            f"--input {path}: not a folder or an .npz file (allowed: a folder of PNG or JPEG "
-            f"images, or an .npz holding `{NPZ_KEY}`)"
+            f"--input {path}: not a folder or an .npz file (allowed: a folder of PNG, JPEG or "
+            f"WebP images, or an .npz holding `{NPZ_KEY}`)"
         )
 
 
@@ -90,17 +92,14 @@ def _kind(channels: int) -> str:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    """The folder's PNG and JPEG files, sorted by name; one line if there are none."""
-    files = sorted(
-        entry
-        for entry in folder.iterdir()
-        if entry.suffix.lower() in IMAGE_SUFFIXES and not entry.name.startswith(".")
-    )
-    files = [entry for entry in files if entry.is_file()]
+    """The folder's image files, sorted by name; one line if there are none."""
+    from pipeline.data.sources.decode import SUFFIXES, image_files_in
+
+    files = image_files_in(folder)
     if not files:
         raise PipelineError(
-            f"--input {folder}: holds no PNG or JPEG images (allowed: a folder of "
-            f"{', '.join(IMAGE_SUFFIXES)} files)"
+            f"--input {folder}: holds no images (allowed: a folder of {', '.join(SUFFIXES)} "
+            "files, any case)"
         )
     stems: dict[str, str] = {}
     for entry in files:
@@ -141,25 +140,13 @@ def _read_folder(folder: Path) -> ImageInputs:
 
 
 def _read_image(folder: Path, path: Path) -> np.ndarray:
-    """One image as uint8 HWC, or one line: unreadable, or not grayscale or RGB."""
-    import numpy as np
-    from PIL import Image
+    """One image as uint8 HWC, as stored; one line naming it if it is refused."""
+    from pipeline.data.sources.decode import read_as_is
 
-    try:
-        with Image.open(path) as image:
-            image.load()  # decodes now: a truncated file fails here, not later
-            mode, pixels = image.mode, np.asarray(image)
-    except Exception as err:  # Pillow raises many types for a damaged or foreign file
-        raise PipelineError(
-            f"--input {folder}: {path.name} cannot be read as an image ({typed_first_line(err)})"
-        ) from None
-    if mode not in MODES:
-        raise PipelineError(
-            f"--input {folder}: {path.name} is of mode {mode} (allowed: L for grayscale or "
-            "RGB; convert it first, e.g. with Pillow's Image.convert, to choose how its "
-            "alpha or palette goes)"
-        )
-    return pixels.reshape(*pixels.shape[:2], MODES[mode])
+    pixels = read_as_is(path)
+    if isinstance(pixels, str):
+        raise PipelineError(f"--input {folder}: {path.name}: {pixels}")
+    return pixels
 
 
 def _from_uint8(pixels: np.ndarray) -> np.ndarray:

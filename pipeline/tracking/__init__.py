@@ -1,26 +1,27 @@
 """MLflow tracking: the store (`store`), what a run records (`record`), the runs
-(`runs`) and their logged models (`logged_models`).
+(`runs`), what they log (`metrics`), their logged models (`logged_models`) and
+the `run.json` that names them (`references`).
 
 `from pipeline import tracking` gives the functions the stages use.
 """
 
 from pipeline.tracking.logged_models import log_generator, register_generator, tag_model_version
-from pipeline.tracking.runs import (
+from pipeline.tracking.metrics import (
     QUALITY_PREFIX,
     SAMPLES_KEY,
     LoggedSteps,
-    Resume,
     Sinks,
-    end_orphaned_runs,
-    find_run,
     log_artifacts,
     log_final_metrics,
     log_metrics,
     log_seed_summary,
+)
+from pipeline.tracking.references import find_run, read_reference, run_reference
+from pipeline.tracking.runs import (
+    Resume,
+    end_orphaned_runs,
     model_run,
-    read_reference,
     run_exists,
-    run_reference,
     stage_run,
     use_experiment,
 )

@@ -5,25 +5,21 @@ the checkpoint as soon as it exists, so a rerun after a kill, even one before
 the first checkpoint, reopens it. A run whose process died without ending it
 (SIGKILL, out of memory) is marked KILLED by the next pipeline process that
 opens the experiment. Metrics and images a killed attempt already logged are
-not logged again. Evaluation and export are child runs of the training run,
-so the training run's duration is its training.
+not logged again (`pipeline.tracking.metrics`). Evaluation and export are
+child runs of the training run, so the training run's duration is its
+training.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from pipeline.errors import PipelineError, first_line, typed_first_line
 from pipeline.faults import server_unreachable
-from pipeline.fileio import read_json
 from pipeline.interrupts import raise_if_requested
 from pipeline.stage_values import TrainStage
 from pipeline.tracking import record
@@ -37,7 +33,6 @@ from pipeline.tracking.store import (
     store_exists,
     tracking_uri,
 )
-from pipeline.train_settings import BACKENDS
 
 if TYPE_CHECKING:
     import mlflow
@@ -47,9 +42,6 @@ if TYPE_CHECKING:
 # What MLflow's UI (3.x) reads to show an experiment as model training, not
 # GenAI: runs with metric charts, rather than traces and agent versions.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-SAMPLES_KEY = "samples"
-SAMPLES_DIR = "samples"  # the run's artifacts: the grids DVC keeps, by their file names
-QUALITY_PREFIX = "during_training/"  # MLflow groups metrics by this prefix
 ERROR_TAG = "error"  # why a FAILED or KILLED run ended
 PROCESS_TAG = "pipeline.process"  # host:pid:start of the process that has the run open
 RESUMED_TAG = "resumed_from_epoch"
@@ -67,7 +59,6 @@ STOPPED_STAGE_REASON = (
     "the stage stopped before it ended (killed, out of memory or a lost machine); its "
     "outputs were left as they were, and running it again (dvc repro) logs a new child run"
 )
-IMAGE_STEP = re.compile(r"\+step\+(\d+)\+")  # in MLflow's names for logged images
 
 
 def use_experiment(name: str) -> str:
@@ -275,249 +266,3 @@ def stage_run(
     with _ending(run):
         yield run
         mlflow.delete_tag(ERROR_TAG)
-
-
-def log_final_metrics(reference: dict[str, str], metrics: dict[str, float]) -> None:
-    """Log a model's final scores to the active (child) run, its training run and its model.
-
-    The training run gets them through the client, which leaves its status
-    and end time alone; the logged model gets them linked to its id, so
-    `mlflow ui` shows them on the model's page. MLflow's metric history only
-    grows, so a score the training run already shows is not logged again: a
-    re-run evaluation (after a kill, or forced) adds nothing. One with other
-    settings logs the scores that changed at the next step, which is what
-    MLflow shows as the run's value: the new scores replace the old in every
-    view, and the history keeps one value per step.
-    """
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric
-
-    values = {key: float(value) for key, value in metrics.items()}
-    mlflow.log_metrics(values)
-    client = MlflowClient()
-    run_id = reference["run_id"]
-    shown = client.get_run(run_id).data.metrics
-    changed = {key: value for key, value in values.items() if shown.get(key) != value}
-    if not changed:
-        return
-    earlier = [entry.step for key in changed for entry in client.get_metric_history(run_id, key)]
-    step = max(earlier) + 1 if earlier else 0
-    timestamp = _now_ms()
-    model_id = reference.get("model_id")
-    client.log_batch(
-        run_id,
-        metrics=[
-            Metric(key, value, timestamp, step, model_id=model_id) for key, value in changed.items()
-        ],
-    )
-
-
-def log_seed_summary(reference: dict[str, str], summary: dict) -> None:
-    """Put a model's scores over several seeds on its training run.
-
-    Metrics `seeds.<metric>.mean` and `seeds.<metric>.std`, and the tag
-    `seeds` listing them (the training's own first). A rerun with the same
-    seeds and scores adds nothing to the metrics' histories.
-    """
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric
-
-    client = MlflowClient()
-    run_id = reference["run_id"]
-    values = {f"seeds.{key}.mean": value for key, value in summary["mean"].items()}
-    values.update({f"seeds.{key}.std": value for key, value in summary.get("std", {}).items()})
-    shown = client.get_run(run_id).data.metrics
-    timestamp = _now_ms()
-    changed = [
-        Metric(key, float(value), timestamp, 0)
-        for key, value in values.items()
-        if shown.get(key) != float(value)
-    ]
-    client.log_batch(run_id, metrics=changed)
-    client.set_tag(run_id, "seeds", ", ".join(str(seed) for seed in summary["seeds"]))
-
-
-def _now_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)
-
-
-RERUN_TRAINING = "rerun its training (dvc repro)"
-
-
-def read_reference(run_file: str | Path) -> dict[str, str]:
-    """The fields of a model's `run.json`, read without opening the store.
-
-    A stage reads it before Keras loads: it names the backend the model
-    trained on, which its evaluation and export run on too.
-
-    Raises:
-        PipelineError: `run.json` is missing, unreadable, or lacks a field a
-            stage needs (a file from before backends were recorded).
-    """
-    try:
-        reference = read_json(run_file)
-        fields = {key: str(reference[key]) for key in ("run_id", "experiment", "backend")}
-    except (OSError, ValueError, TypeError, KeyError):
-        raise PipelineError(f"{run_file}: missing or unreadable; {RERUN_TRAINING}") from None
-    if fields["backend"] not in BACKENDS:
-        raise PipelineError(
-            f"{run_file}: backend {fields['backend'][:32]!r} is not one of "
-            f"{', '.join(BACKENDS)}; {RERUN_TRAINING}"
-        )
-    return {key: str(value) for key, value in reference.items()}
-
-
-def find_run(run_file: str | Path) -> dict[str, str]:
-    """The run a model was trained in, from its `run.json`, checked to exist in the store.
-
-    Opens nothing for writing: a missing local store means the run is not there.
-
-    Raises:
-        PipelineError: `run.json` is missing or unreadable, or names no known run.
-    """
-    reference = read_reference(run_file)
-    run_id, experiment = reference["run_id"], reference["experiment"]
-    if not run_exists(run_id):
-        # DVC sees nothing changed (the store is no output of its), so only a
-        # forced run of the training and what follows it rebuilds the record.
-        model = reference.get("model", "<model>")[:64]
-        raise PipelineError(
-            f"{run_file}: names MLflow run {run_id[:32]!r} of experiment {experiment[:64]!r}, "
-            f"which the store at {tracking_uri()} does not hold (an emptied or replaced "
-            f"store); retrain it into this store: dvc repro --force --downstream train@{model}"
-        )
-    return reference
-
-
-def run_reference(
-    run: mlflow.ActiveRun,
-    name: str,
-    model_id: str | None,
-    backend: str,
-    model_version: str | None = None,
-) -> dict[str, str]:
-    """What later stages need to find a run and its model again (written to `run.json`).
-
-    A registered generator is version `model_version` of the registered model `name`.
-    """
-    import mlflow
-
-    experiment = mlflow.get_experiment(run.info.experiment_id)
-    reference = {
-        "run_id": run.info.run_id,
-        "run_name": run.info.run_name,
-        "experiment": experiment.name,
-        "experiment_id": run.info.experiment_id,
-        "model": name,
-        "backend": backend,
-    }
-    if model_id:
-        reference["model_id"] = model_id
-    if model_version:
-        reference["registered_model"] = name
-        reference["model_version"] = model_version
-    return reference
-
-
-@dataclass
-class LoggedSteps:
-    """The (key, step) pairs a run already holds, so a resumed attempt does not repeat them."""
-
-    metrics: dict[str, set[int]] = field(default_factory=dict)
-    images: dict[str, set[int]] = field(default_factory=dict)
-
-    @classmethod
-    def of_run(cls, run_id: str) -> LoggedSteps:
-        from mlflow import MlflowClient
-
-        client = MlflowClient()
-        metrics = {
-            key: {entry.step for entry in client.get_metric_history(run_id, key)}
-            for key in client.get_run(run_id).data.metrics
-        }
-        images: dict[str, set[int]] = {}
-        for entry in client.list_artifacts(run_id, "images"):
-            step = IMAGE_STEP.search(entry.path)
-            key = Path(entry.path).name.split("+", 1)[0]
-            if step:
-                images.setdefault(key, set()).add(int(step.group(1)))
-        return cls(metrics, images)
-
-    def new_metrics(self, metrics: dict[str, float], step: int) -> dict[str, float]:
-        return {k: v for k, v in metrics.items() if step not in self.metrics.get(k, ())}
-
-    def has_image(self, key: str, step: int) -> bool:
-        return step in self.images.get(key, ())
-
-
-@dataclass(frozen=True)
-class Sinks:
-    """Callables that forward per-epoch metrics and sample grids to the active run."""
-
-    metrics: Callable[[dict[str, float], int], None]
-    grid: Callable[[np.ndarray, int], None]
-    quality_metrics: Callable[[dict[str, float], int], None]
-    grid_file: Callable[[Path], None] | None = None
-
-    @classmethod
-    def for_active_run(cls, logged: LoggedSteps | None = None) -> Sinks:
-        """Sinks into the active run, skipping what `logged` says is already there."""
-        import mlflow
-
-        logged = logged or LoggedSteps()
-
-        def log_metrics(metrics: dict[str, float], step: int) -> None:
-            fresh = logged.new_metrics(metrics, step)
-            if fresh:
-                mlflow.log_metrics(fresh, step=step)
-
-        def log_grid(grid: np.ndarray, step: int) -> None:
-            if not logged.has_image(SAMPLES_KEY, step):
-                # Synchronous (MLflow's default here is not): a failed upload must
-                # stop the training with its error, not pass as a logged line.
-                grid = _rgb_or_gray(grid)
-                mlflow.log_image(grid, key=SAMPLES_KEY, step=step, synchronous=True)
-
-        def log_grid_file(path: Path) -> None:
-            # The image chart's files have internal names (`samples+step+2+...`);
-            # these are the grids of samples/ (every eval_every epochs), by name.
-            mlflow.log_artifact(str(path), artifact_path=SAMPLES_DIR)
-
-        def log_quality(metrics: dict[str, float], step: int) -> None:
-            # A prefix of their own: these are at a smaller n than the final
-            # metrics, so the two must not share a curve.
-            log_metrics({f"{QUALITY_PREFIX}{name}": value for name, value in metrics.items()}, step)
-
-        return cls(
-            metrics=log_metrics,
-            grid=log_grid,
-            quality_metrics=log_quality,
-            grid_file=log_grid_file,
-        )
-
-
-def _rgb_or_gray(grid: np.ndarray) -> np.ndarray:
-    # MLflow reads (H, W, 1) as an error; a 2-D array is a grayscale image.
-    return grid[..., 0] if grid.ndim == 3 and grid.shape[-1] == 1 else grid
-
-
-def log_metrics(metrics: dict[str, float]) -> None:
-    """Log metrics to the active run."""
-    import mlflow
-
-    mlflow.log_metrics(metrics)
-
-
-def log_artifacts(paths: list[Path], artifact_dir: str | None = None) -> None:
-    """Log files, and folders with what they hold, to the active run."""
-    import mlflow
-
-    for path in paths:
-        if path.is_dir():
-            folder = path.name if artifact_dir is None else f"{artifact_dir}/{path.name}"
-            mlflow.log_artifacts(str(path), artifact_path=folder)
-        else:
-            mlflow.log_artifact(str(path), artifact_path=artifact_dir)

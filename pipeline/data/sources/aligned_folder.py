@@ -17,10 +17,13 @@ import numpy as np
 
 from pipeline.data.raw import RawData, SourceDomain
 from pipeline.data.sources.base import DataSource
+from pipeline.data.sources.decode import SUFFIXES
 from pipeline.data.sources.image_folders import UNLABELLED, image_files, read_images
 from pipeline.errors import PipelineError
 
-LAYOUT = "pix2pix's layout: train/, optionally test/, of .png/.jpg/.jpeg images A|B side by side"
+LAYOUT = (
+    f"pix2pix's layout: train/, optionally test/, of {'/'.join(SUFFIXES)} images A|B side by side"
+)
 
 
 class AlignedFolder(DataSource):

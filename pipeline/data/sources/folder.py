@@ -35,7 +35,7 @@ from pydantic import Field
 from pipeline.data.raw import RawData
 from pipeline.data.scratch import ScratchImages
 from pipeline.data.sources.base import DataSource
-from pipeline.data.sources.decode import SUFFIXES, decode
+from pipeline.data.sources.decode import SUFFIXES, decode, is_image_file
 from pipeline.data.sources.image_folders import UNLABELLED
 from pipeline.errors import PipelineError
 
@@ -135,7 +135,7 @@ def _classes(root: Path) -> dict[str, list[Path]]:
         )
     entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
     folders = [p for p in entries if p.is_dir()]
-    loose = [p for p in entries if p.is_file() and p.suffix.lower() in SUFFIXES]
+    loose = [p for p in entries if is_image_file(p)]
     if folders and loose:
         raise PipelineError(
             f"prepare.source.path: {root} holds both class folders ({folders[0].name}/) and "
@@ -155,8 +155,8 @@ def _images_under(folder: Path) -> list[Path]:
     found = [
         path
         for path in folder.rglob("*")
-        if path.suffix.lower() in SUFFIXES
-        and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        # A hidden folder's files are skipped too (`.ipynb_checkpoints/a.png`).
+        if is_image_file(path)
+        and not any(part.startswith(".") for part in path.relative_to(folder).parent.parts)
     ]
     return sorted(found, key=lambda path: path.relative_to(folder).as_posix())

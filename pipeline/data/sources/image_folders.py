@@ -1,8 +1,10 @@
-"""Folders of PNG/JPEG files as uint8 arrays: what the two folder sources share.
+"""Folders of PNG, JPEG or WebP files as uint8 arrays: what the two folder sources share.
 
 Users' own images arrive as files of any size and mode, so every file is
-checked before anything is written: it must open with Pillow, be grayscale
-(L, kept as 1 channel) or RGB (3 channels), and match the size and mode of
+checked before anything is written: `decode.read_as_is` reads it as stored,
+grayscale (L, kept as 1 channel) or RGB (3 channels), refusing what the
+`folder` source refuses (an empty file, another format, 16 bits per channel,
+transparency) and any other mode; and it must match the size and mode of
 the first file of its domain. Each mistake is one line naming the file (or
 two files, for a mismatch) and what is allowed. Pixels go into a
 memory-mapped file in the scratch directory, one image at a time, so a large
@@ -15,17 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PipelineError, first_line
+from pipeline.data.sources.decode import SUFFIXES, image_files_in, read_as_is
+from pipeline.errors import PipelineError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-# Pillow modes kept as they are, and the channels each gives.
-MODES = {"L": 1, "RGB": 3}
 # The one class of unlabelled folders.
 UNLABELLED = ["unlabelled"]
 
 
 def image_files(folder: Path, layout: str) -> list[Path]:
-    """The image files in `folder`, sorted by name; other files and subfolders are ignored.
+    """The image files in `folder`, sorted by name; other files, hidden ones and subfolders ignored.
 
     Args:
         folder: the folder to list.
@@ -36,14 +36,9 @@ def image_files(folder: Path, layout: str) -> list[Path]:
     """
     if not folder.is_dir():
         raise PipelineError(f"prepare.source.path: {folder} is not a folder (expected {layout})")
-    files = sorted(
-        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
-        key=lambda p: p.name,
-    )
+    files = image_files_in(folder)
     if not files:
-        raise PipelineError(
-            f"{folder}: no images (allowed: {', '.join(IMAGE_SUFFIXES)} files, any case)"
-        )
+        raise PipelineError(f"{folder}: no images (allowed: {', '.join(SUFFIXES)} files, any case)")
     return files
 
 
@@ -82,24 +77,10 @@ def read_images(folders: list[list[Path]], scratch: Path, tag: str) -> list[np.n
 
 def _open(path: Path) -> np.ndarray:
     """One file's pixels as uint8 (H, W, C); PipelineError naming the file if it cannot be."""
-    from PIL import Image, UnidentifiedImageError  # only the folder sources need Pillow
-
-    if path.stat().st_size == 0:
-        raise PipelineError(f"{path}: empty file (0 bytes; allowed: a PNG or JPEG image)")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            mode = image.mode
-            pixels = np.asarray(image) if mode in MODES else None
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
-        raise PipelineError(
-            f"{path}: unreadable as an image ({first_line(err)}; allowed: PNG or JPEG)"
-        ) from None
-    if pixels is None:
-        raise PipelineError(
-            f"{path}: Pillow mode {mode} (allowed: L, grayscale, or RGB; convert it first)"
-        )
-    return pixels.reshape(*pixels.shape[:2], MODES[mode]).astype(np.uint8, copy=False)
+    pixels = read_as_is(path)
+    if isinstance(pixels, str):
+        raise PipelineError(f"{path}: {pixels}")
+    return pixels
 
 
 def _mismatch(first: Path, shape: tuple, path: Path, other: tuple) -> str:

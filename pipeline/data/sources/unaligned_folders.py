@@ -17,12 +17,13 @@ import numpy as np
 
 from pipeline.data.raw import RawData, SourceDomain
 from pipeline.data.sources.base import DataSource
+from pipeline.data.sources.decode import SUFFIXES
 from pipeline.data.sources.image_folders import UNLABELLED, image_files, read_images
 from pipeline.errors import PipelineError
 
 LAYOUT = (
     "CycleGAN's layout: trainA/ and trainB/, optionally testA/ and testB/, "
-    "each of .png/.jpg/.jpeg images"
+    f"each of {'/'.join(SUFFIXES)} images"
 )
 
 
