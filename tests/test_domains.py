@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from bad_images import write_png16_rgb
 from PIL import Image
 from test_data_integrity import CONTENT_HASH, FILE_MD5
-from test_folder_source import write_png16_rgb
 from workspace import TINY_PARAMS, assert_refused, run_stage, snapshot, write_params
 
 from pipeline.data import (

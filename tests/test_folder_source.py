@@ -10,12 +10,11 @@ their count and exit 2, or skipped with `skip_bad: true` and recorded.
 from __future__ import annotations
 
 import json
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from bad_images import write_png16_rgb
 from PIL import Image
 from workspace import TINY_PARAMS, assert_refused, run_stage, snapshot, write_params
 
@@ -84,26 +83,6 @@ def test_a_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
     image.save(tmp_path / "photo.png", exif=exif)
     pixels = decode(tmp_path / "photo.png", 20, 1)[..., 0]
     assert (pixels[:8] == 0).all() and (pixels[-8:] == 255).all()
-
-
-def write_png16_rgb(path: Path) -> None:
-    """A 16-bit-per-channel RGB PNG (Pillow writes none; it reads them as 8-bit).
-
-    The paired-folder and translate tests refuse one too.
-    """
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    rows = b"".join(b"\x00" + bytes(4 * 6) for _ in range(4))
-    header = struct.pack(">IIBBBBB", 4, 4, 16, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 def _transparent(path: Path) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from bad_images import write_png16_rgb
 from PIL import Image
-from test_folder_source import write_png16_rgb
 from test_generate import as_uint8, assert_pixels_close, generate, read_png
 from workspace import assert_refused
 
